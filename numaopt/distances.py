@@ -1,0 +1,339 @@
+"""Vectorised checks of NUMA distance matrices, alone ``(n, n)`` or in batches ``(b, n, n)``.
+
+Batch functions return one value per matrix (numpy arrays, no Python loop over entries
+or matrices); ``distance_findings`` judges one matrix against a rule set and names the
+first offending entries. The rules and their sources:
+
+* QEMU (hw/core/numa.c): ``val`` is a uint8; ``val < 10`` is refused; ``src == dst`` needs
+  10; 10 between two different nodes is accepted (QEMU checks only ``< 10``).
+* Linux ACPI (drivers/acpi/numa/srat.c ``slit_valid``): local entries exactly 10 and every
+  remote entry ``> 10``, else the whole SLIT is ignored; 255 ("unreachable") is kept.
+* Linux DT (drivers/of/of_numa.c): the same bounds, but a bad entry discards all NUMA.
+* libvirt (conf/numa_conf.c): 10..255, 10 exactly on and only on the diagonal.
+* Scheduler (kernel/sched/topology.c ``sched_init_numa``, ``init_numa_topology_type``):
+  levels are the distinct values among CPU-bearing nodes; the topology type is computed
+  from them as below. Asymmetry only prints ``Node-distance not symmetric`` with
+  sched_verbose; nothing in Linux checks the triangle inequality.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from numaopt.rules import Finding, RuleSet, Severity
+
+LOCAL_DISTANCE = 10  # include/linux/topology.h, ACPI SLIT
+REMOTE_DISTANCE = 20  # the guest's default when no SLIT / distance-map is given
+UNREACHABLE_DISTANCE = 255  # QEMU NUMA_DISTANCE_UNREACHABLE, ACPI "no path"
+MAX_DISTANCE = 255  # SLIT entries are one byte
+RECLAIM_DISTANCE = 30  # node_reclaim_distance: above it levels lose wake-affine/exec/fork balancing
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class TopologyType(enum.StrEnum):
+    """Linux ``sched_numa_topology_type``."""
+
+    DIRECT = "NUMA_DIRECT"
+    GLUELESS_MESH = "NUMA_GLUELESS_MESH"
+    BACKPLANE = "NUMA_BACKPLANE"
+
+
+_TOPOLOGY_CODES = (TopologyType.DIRECT, TopologyType.GLUELESS_MESH, TopologyType.BACKPLANE)
+
+
+def as_batch(matrices: npt.ArrayLike) -> IntArray:
+    """``(n, n)`` or ``(b, n, n)`` integer matrices as a ``(b, n, n)`` int64 array."""
+    batch = np.asarray(matrices)
+    if batch.ndim == 2:
+        batch = batch[None]
+    if batch.ndim != 3 or batch.shape[1] != batch.shape[2]:
+        raise ValueError(f"expected square matrices shaped (n, n) or (b, n, n), got {batch.shape}")
+    if batch.dtype.kind not in "iu":
+        if batch.dtype.kind == "f" and np.all(np.isfinite(batch)) and np.all(batch == np.round(batch)):
+            return batch.astype(np.int64)
+        raise ValueError(f"distances must be integers, got dtype {batch.dtype}")
+    return batch.astype(np.int64, copy=False)
+
+
+def _offdiag_mask(n: int) -> BoolArray:
+    return ~np.eye(n, dtype=bool)
+
+
+def _cpu_mask(batch: IntArray, cpu_mask: npt.ArrayLike | None) -> BoolArray:
+    """Per-matrix mask of CPU-bearing nodes, shaped ``(b, n)`` (default: every node)."""
+    b, n, _ = batch.shape
+    if cpu_mask is None:
+        return np.ones((b, n), dtype=bool)
+    mask = np.asarray(cpu_mask, dtype=bool)
+    return np.broadcast_to(mask, (b, n))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchChecks:
+    """Per-matrix counts and flags, each an array shaped ``(b,)``."""
+
+    bad_diagonal: IntArray  # diagonal entries other than 10
+    below_local: IntArray  # off-diagonal entries < 10 (QEMU refuses)
+    equal_local: IntArray  # off-diagonal entries == 10 (QEMU accepts, Linux discards)
+    above_max: IntArray  # entries > 255 (not a SLIT byte)
+    asymmetric_pairs: IntArray  # unordered pairs with d[i][j] != d[j][i]
+    metric: BoolArray  # triangle inequality on the raw values
+    metric_excess: BoolArray  # triangle inequality on d - 10
+    levels: IntArray  # distinct values among CPU-bearing nodes (scheduler levels)
+    topology_type: IntArray  # index into (DIRECT, GLUELESS_MESH, BACKPLANE)
+
+    def valid_for(self, rules: RuleSet) -> BoolArray:
+        """True where the matrix passes ``rules`` (errors only; warnings do not count)."""
+        ok = (self.bad_diagonal == 0) & (self.below_local == 0) & (self.above_max == 0)
+        if rules is not RuleSet.QEMU:
+            ok &= self.equal_local == 0
+        return ok
+
+
+def check_batch(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) -> BatchChecks:
+    """Every distance check at once for a batch (no loop over entries or matrices)."""
+    batch = as_batch(matrices)
+    n = batch.shape[1]
+    off = _offdiag_mask(n)
+    diagonal = np.diagonal(batch, axis1=1, axis2=2)
+    offdiag = batch[:, off]
+    upper = np.triu(np.ones((n, n), dtype=bool), k=1)
+    return BatchChecks(
+        bad_diagonal=np.count_nonzero(diagonal != LOCAL_DISTANCE, axis=1),
+        below_local=np.count_nonzero(offdiag < LOCAL_DISTANCE, axis=1),
+        equal_local=np.count_nonzero(offdiag == LOCAL_DISTANCE, axis=1),
+        above_max=np.count_nonzero(batch > MAX_DISTANCE, axis=(1, 2)),
+        asymmetric_pairs=np.count_nonzero((batch != batch.transpose(0, 2, 1))[:, upper], axis=1),
+        metric=triangle_ok(batch),
+        metric_excess=triangle_ok(batch, excess=True),
+        levels=distinct_levels(batch, cpu_mask),
+        topology_type=topology_type_codes(batch, cpu_mask),
+    )
+
+
+def triangle_ok(matrices: npt.ArrayLike, *, excess: bool = False) -> BoolArray:
+    """True per matrix where ``d[i][k] <= d[i][j] + d[j][k]`` for all distinct i, j, k.
+
+    With ``excess`` the check is on ``d - 10`` (what real SNC hosts violate). Directed:
+    an asymmetric matrix is checked along every ordered path.
+    """
+    batch = as_batch(matrices)
+    n = batch.shape[1]
+    result = np.ones(batch.shape[0], dtype=bool)
+    if n < 3:
+        return result
+    # The diagonal takes no part: i == j or j == k holds trivially once it is zeroed.
+    work = batch - LOCAL_DISTANCE if excess else batch.copy()
+    work[:, np.arange(n), np.arange(n)] = 0
+    # Cheap exact shortcut: if every off-diagonal value is at most twice the smallest, no
+    # sum of two can fall below any single one. Only the undecided matrices go on.
+    offdiag = work[:, _offdiag_mask(n)]
+    lo = offdiag.min(axis=1)
+    hi = offdiag.max(axis=1)
+    undecided = np.flatnonzero(~((lo >= 0) & (hi <= 2 * lo)))
+    if undecided.size == 0:
+        return result
+    from numaopt import _fast  # local: the JIT is loaded only when a matrix needs it
+
+    result[undecided] = _fast.triangle_ok(work[undecided])
+    return result
+
+
+def _triangle_ok_numpy(work: IntArray) -> BoolArray:
+    """Reference: loop over the middle node j, vectorised over batch, i and k."""
+    ok = np.ones(work.shape[0], dtype=bool)
+    for j in range(work.shape[1]):
+        via_j = work[:, :, j, None] + work[:, None, j, :]
+        ok &= ~np.any(work > via_j, axis=(1, 2))
+    return ok
+
+
+def distinct_levels(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) -> IntArray:
+    """Number of distinct distances among CPU-bearing nodes (Linux ``sched_domains_numa_levels``)."""
+    batch = as_batch(matrices)
+    b, n, _ = batch.shape
+    mask = _cpu_mask(batch, cpu_mask)
+    pair_mask = mask[:, :, None] & mask[:, None, :]
+    # Masked-out entries become -1, sorted first, and are not counted.
+    values = np.where(pair_mask, batch, -1).reshape(b, n * n)
+    values.sort(axis=1)
+    changes = np.count_nonzero(np.diff(values, axis=1) != 0, axis=1) + 1
+    has_masked = values[:, 0] == -1
+    return changes - has_masked
+
+
+def topology_type_codes(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) -> IntArray:
+    """Linux ``init_numa_topology_type`` per matrix, as an index into ``TopologyType``.
+
+    ``<= 2`` levels: DIRECT. Else with ``n`` the largest distance, take the first CPU-node
+    pair (a, b) in row-major order with ``d(a, b) >= n``; if some CPU node c has
+    ``d(a, c) < n and d(b, c) < n`` the type is GLUELESS_MESH, else BACKPLANE.
+    """
+    batch = as_batch(matrices)
+    b, n, _ = batch.shape
+    mask = _cpu_mask(batch, cpu_mask)
+    pair_mask = mask[:, :, None] & mask[:, None, :]
+    levels = distinct_levels(batch, mask)
+    largest = np.where(pair_mask, batch, np.iinfo(np.int64).min).reshape(b, -1).max(axis=1)
+    far = (batch >= largest[:, None, None]) & pair_mask
+    first = np.argmax(far.reshape(b, -1), axis=1)
+    a, c = np.divmod(first, n)
+    rows = np.arange(b)
+    near_a = batch[rows, a, :] < largest[:, None]
+    near_b = batch[rows, c, :] < largest[:, None]
+    mesh = np.any(near_a & near_b & mask, axis=1)
+    codes = np.where(mesh, 1, 2)
+    codes = np.where(levels <= 2, 0, codes)
+    return codes.astype(np.int64)
+
+
+def topology_type(matrix: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) -> TopologyType:
+    return _TOPOLOGY_CODES[int(topology_type_codes(matrix, cpu_mask)[0])]
+
+
+def is_symmetric(matrix: npt.ArrayLike) -> bool:
+    batch = as_batch(matrix)
+    return bool(np.array_equal(batch, batch.transpose(0, 2, 1)))
+
+
+# ---------------------------------------------------------------------------------------
+# One matrix, judged against a rule set, with the culprit named.
+
+
+def _first(mask: BoolArray) -> tuple[int, int] | None:
+    hits = np.argwhere(mask)
+    return (int(hits[0][0]), int(hits[0][1])) if hits.size else None
+
+
+def _triangle_witness(matrix: IntArray, excess: bool) -> tuple[int, int, int] | None:
+    """The first (i, j, k) with d[i][k] > d[i][j] + d[j][k] (on d - 10 with ``excess``)."""
+    n = matrix.shape[0]
+    work = matrix - LOCAL_DISTANCE if excess else matrix.copy()
+    np.fill_diagonal(work, 0)
+    via = work[:, :, None] + work[None, :, :]  # via[i, j, k] = d[i][j] + d[j][k]
+    bad = work[:, None, :] > via
+    idx = np.arange(n)
+    bad[idx, idx, :] = False
+    bad[:, idx, idx] = False
+    hits = np.argwhere(bad)
+    return (int(hits[0][0]), int(hits[0][1]), int(hits[0][2])) if hits.size else None
+
+
+def distance_findings(
+    matrix: npt.ArrayLike,
+    rules: RuleSet,
+    cpu_mask: npt.ArrayLike | None = None,
+    node_ids: list[int] | None = None,
+) -> list[Finding]:
+    """Judge one matrix against ``rules``; messages name the first offending entries.
+
+    ``node_ids`` maps matrix positions to the node ids the user wrote (default 0..n-1).
+    """
+    d = as_batch(matrix)[0]
+    n = d.shape[0]
+    ids = node_ids if node_ids is not None else list(range(n))
+    found: list[Finding] = []
+
+    def add(severity: Severity, code: str, message: str, fix: str | None = None) -> None:
+        found.append(Finding(rules, severity, code, message, fix))
+
+    off = _offdiag_mask(n)
+    if (hit := _first(np.diag(np.diag(d) != LOCAL_DISTANCE))) is not None:
+        i = hit[0]
+        if rules is RuleSet.QEMU:
+            add(Severity.ERROR, "local-distance", f"Local distance of node {ids[i]} should be 10.")
+        else:
+            add(Severity.ERROR, "local-distance", f"distance[{ids[i]}][{ids[i]}] = {d[i, i]}: a node's distance to itself must be 10")
+    if (hit := _first((d > MAX_DISTANCE) | (d < 0))) is not None:
+        i, j = hit
+        add(
+            Severity.ERROR,
+            "distance-range",
+            f"distance[{ids[i]}][{ids[j]}] = {d[i, j]} does not fit a SLIT byte (valid: 10..255, 255 = unreachable)",
+        )
+    if (hit := _first(off & (d < LOCAL_DISTANCE) & (d >= 0))) is not None:
+        i, j = hit
+        if rules is RuleSet.QEMU:
+            add(Severity.ERROR, "distance-below-10", f"NUMA distance ({d[i, j]}) is invalid, it shouldn't be less than 10.")
+        else:
+            add(Severity.ERROR, "distance-below-10", f"distance[{ids[i]}][{ids[j]}] = {d[i, j]} is below 10 (valid: 11..255)")
+    if (hit := _first(off & (d == LOCAL_DISTANCE))) is not None:
+        i, j = hit
+        where = f"distance[{ids[i]}][{ids[j]}] = 10 between two different nodes"
+        if rules is RuleSet.LINUX_ACPI:
+            add(
+                Severity.ERROR,
+                "remote-equals-local",
+                f"{where}: the guest prints 'ACPI: SLIT table looks invalid. Not used.' and falls back to 10/20",
+                "use 11..255 between different nodes",
+            )
+        elif rules is RuleSet.LINUX_DT:
+            add(
+                Severity.ERROR,
+                "remote-equals-local",
+                f"{where}: the guest prints 'Invalid distance[node{ids[i]} -> node{ids[j]}] = 10' and drops all NUMA",
+                "use 11..255 between different nodes",
+            )
+        elif rules is RuleSet.LIBVIRT:
+            add(
+                Severity.ERROR,
+                "remote-equals-local",
+                f"'value 10' is invalid for 'sibling id {ids[j]}' under NUMA 'cell id {ids[i]}'",
+                "use 11..255 between different nodes",
+            )
+        # QEMU accepts it (it only checks < 10).
+    if rules in (RuleSet.QEMU, RuleSet.LIBVIRT):
+        return found  # what follows is the guest's view
+
+    # Warnings and facts for the guest's view.
+    if (hit := _first(d != d.T)) is not None:
+        i, j = hit
+        add(
+            Severity.WARNING,
+            "asymmetric",
+            f"distance[{ids[i]}][{ids[j]}] = {d[i, j]} but distance[{ids[j]}][{ids[i]}] = {d[j, i]} (asymmetric): "
+            "Linux keeps it, prints 'Node-distance not symmetric' with sched_verbose, and builds per-CPU "
+            "scheduler domains of unequal depth",
+        )
+    for excess, label in ((False, "raw values"), (True, "d - 10")):
+        witness = _triangle_witness(d, excess)
+        if witness is None:
+            continue
+        i, j, k = witness
+        if excess:
+            detail = (
+                f"distance[{ids[i]}][{ids[k]}] - 10 = {d[i, k] - 10} > "
+                f"(distance[{ids[i]}][{ids[j]}] - 10) + (distance[{ids[j]}][{ids[k]}] - 10) = {d[i, j] - 10} + {d[j, k] - 10}"
+            )
+        else:
+            detail = (
+                f"distance[{ids[i]}][{ids[k]}] = {d[i, k]} > "
+                f"distance[{ids[i]}][{ids[j]}] + distance[{ids[j]}][{ids[k]}] = {d[i, j]} + {d[j, k]}"
+            )
+        add(
+            Severity.WARNING,
+            "triangle-excess" if excess else "triangle",
+            f"triangle inequality fails on {label}: {detail} (Linux accepts it; real SNC hosts do this)",
+        )
+        break  # the raw form failing implies nothing new about the excess form worth repeating
+    if np.any(off & (d == UNREACHABLE_DISTANCE)):
+        add(Severity.INFO, "unreachable", "distance 255 means 'unreachable'; Linux keeps it as a plain distance")
+    mask = np.ones(n, dtype=bool) if cpu_mask is None else np.asarray(cpu_mask, dtype=bool)
+    if mask.any():
+        levels = int(distinct_levels(d, mask)[0])
+        kind = topology_type(d, mask)
+        add(Severity.INFO, "sched-levels", f"scheduler: {levels} NUMA level(s) among CPU nodes, {kind}")
+        far = np.any(d[np.ix_(mask, mask)] > RECLAIM_DISTANCE)
+        if far:
+            add(
+                Severity.INFO,
+                "beyond-reclaim-distance",
+                "some CPU nodes are further than 30 apart: those scheduler levels lose wake-affine and exec/fork balancing",
+            )
+    return found

@@ -1,0 +1,354 @@
+"""Complete and check a guest layout: defaults, the -smp shape, node boundaries.
+
+``check_layout`` judges everything but the distances' own values (those are in
+``distances``) against one rule set and returns findings; nothing here raises for a
+rule a layout breaks, because ``numaopt check`` must be able to say all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from numaopt.distances import distance_findings
+from numaopt.model import CpuShape, GuestLayout, Machine
+from numaopt.rules import Finding, RuleSet, Severity
+from numaopt.units import MIB, format_cpulist, format_size
+
+MAX_NODES = 128  # QEMU include/sysemu/numa.h MAX_NODES
+RAM_ALIGN = 8 * 1024  # QEMU machine_set_mem rounds -m up to 8 KiB
+SMALL_NODE_BYTES = 4 * MIB  # x86 Linux < 6.7 skips smaller nodes (NODE_MIN_SIZE)
+MEMORY_GRANULE = 128 * MIB  # x86_64 memory-section size: the recommended node granularity
+# QEMU 7.2 machine limits (mc->max_cpus); query-machines reports them as cpu-max.
+MAX_CPUS = {Machine.PC: 255, Machine.Q35: 288, Machine.VIRT: 512}
+
+
+# ---------------------------------------------------------------------------------------
+# Defaults
+
+
+def split_memory(total_bytes: int, count: int, page_bytes: int = 4096) -> list[int]:
+    """``total_bytes`` over ``count`` nodes as evenly as possible, in valid sizes.
+
+    Uses 128 MiB granules when every node still gets at least one (the x86_64 section
+    size, so the guest never trims a node), else the page size; the first nodes take
+    the remainder one granule each.
+    """
+    if count <= 0:
+        return []
+    granule = MEMORY_GRANULE if total_bytes % MEMORY_GRANULE == 0 and total_bytes >= count * MEMORY_GRANULE else page_bytes
+    units, rest = divmod(total_bytes, granule)
+    base, extra = divmod(units, count)
+    sizes = [(base + (1 if i < extra else 0)) * granule for i in range(count)]
+    sizes[0] += rest  # a size that is no multiple of the granule stays whole on node 0
+    return sizes
+
+
+def split_cpus(free_cpus: Sequence[int], count: int, unit: int) -> list[tuple[int, ...]]:
+    """Deal ``free_cpus`` (ascending) into ``count`` contiguous shares of whole ``unit``s."""
+    units = len(free_cpus) // unit
+    base, extra = divmod(units, count)
+    shares: list[tuple[int, ...]] = []
+    start = 0
+    for i in range(count):
+        size = (base + (1 if i < extra else 0)) * unit
+        shares.append(tuple(free_cpus[start : start + size]))
+        start += size
+    if start < len(free_cpus):  # a partial unit left over goes to the last node
+        shares[-1] = shares[-1] + tuple(free_cpus[start:])
+    return shares
+
+
+def _block_owner(cpu_to_node: dict[int, int], start: int, size: int) -> int | None:
+    """The one node owning every CPU in [start, start + size), else None."""
+    owners = {cpu_to_node.get(cpu, -1) for cpu in range(start, start + size)}
+    return owners.pop() if len(owners) == 1 else None
+
+
+def choose_shape(vcpus: int, node_cpus: Sequence[Sequence[int]], threads: int = 1) -> CpuShape:
+    """The -smp shape with the largest sockets such that every node holds whole sockets.
+
+    Sockets are aligned blocks of vCPU indices; the largest block size (a multiple of
+    ``threads`` dividing ``vcpus``) that no node boundary cuts wins. Nodes of 6 and 10
+    vCPUs give 2 cores per socket, 3 + 5 sockets. With one core per socket every node
+    holds whole sockets as soon as it holds whole cores; ``check_layout`` reports a node
+    that splits a core.
+    """
+    cpu_to_node = {cpu: i for i, cpus in enumerate(node_cpus) for cpu in cpus}
+    if vcpus % threads:
+        threads = 1
+    best = threads
+    for size in range(threads, vcpus + 1, threads):
+        if vcpus % size:
+            continue
+        if all(_block_owner(cpu_to_node, start, size) is not None for start in range(0, vcpus, size)):
+            best = size
+    return CpuShape(sockets=vcpus // best, cores=best // threads, threads=threads)
+
+
+def complete_shape(vcpus: int, given: dict[str, int], node_cpus: Sequence[Sequence[int]]) -> CpuShape:
+    """Fill the levels the user left out; with only ``threads`` given, choose the sockets."""
+    threads = given.get("threads", 1)
+    if set(given) <= {"threads"}:
+        return choose_shape(vcpus, node_cpus, threads)
+    dies = given.get("dies", 1)
+    clusters = given.get("clusters", 1)
+    sockets = given.get("sockets")
+    cores = given.get("cores")
+    per_core_group = dies * clusters * threads
+    if sockets is None and cores is None:
+        sockets = 1
+    if cores is None:
+        cores = max(1, vcpus // max(1, (sockets or 1) * per_core_group))
+    if sockets is None:
+        sockets = max(1, vcpus // max(1, cores * per_core_group))
+    return CpuShape(sockets=sockets, dies=dies, clusters=clusters, cores=cores, threads=threads)
+
+
+def guest_node_order(layout: GuestLayout) -> list[int]:
+    """Positions of ``layout.nodes`` in the order an ACPI guest numbers them.
+
+    Linux numbers proximity domains in first-seen order (acpi_map_pxm_to_node) and QEMU's
+    SRAT lists CPUs in index order before memory; nodes with neither are not seen.
+    """
+    order: list[int] = []
+    owner = layout.node_of_cpu()
+    for cpu in sorted(owner):
+        if owner[cpu] not in order:
+            order.append(owner[cpu])
+    for position, node in enumerate(layout.nodes):
+        if node.memory_bytes and position not in order:
+            order.append(position)
+    return order
+
+
+# ---------------------------------------------------------------------------------------
+# Checks
+
+
+def check_layout(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
+    """Every finding of ``rules`` on ``layout``, QEMU's own rules included for guest targets."""
+    found: list[Finding] = []
+    if rules is not RuleSet.QEMU:
+        # A guest or libvirt only ever sees what QEMU accepted; report QEMU's refusals too.
+        found += [f for f in _qemu_findings(layout) if f.severity is Severity.ERROR]
+        found = [Finding(rules, f.severity, f.code, f.message, f.fix) for f in found]
+    if rules is RuleSet.QEMU:
+        found += _qemu_findings(layout)
+    elif rules is RuleSet.LIBVIRT:
+        found += _libvirt_findings(layout)
+    else:
+        found += _guest_findings(layout, rules)
+    if layout.distances is not None:
+        ids = [node.node_id for node in layout.nodes]
+        found += distance_findings(layout.distances, rules, layout.cpu_nodes_mask, ids)
+    elif rules is not RuleSet.QEMU and layout.num_nodes > 1:
+        found.append(
+            Finding(rules, Severity.INFO, "default-distances", "no distances given: no SLIT, the guest assumes 10 local and 20 remote")
+        )
+    return _dedup(found)
+
+
+def _dedup(found: list[Finding]) -> list[Finding]:
+    return list(dict.fromkeys(found))
+
+
+def _qemu_findings(layout: GuestLayout) -> list[Finding]:
+    found: list[Finding] = []
+
+    def add(severity: Severity, code: str, message: str, fix: str | None = None) -> None:
+        found.append(Finding(RuleSet.QEMU, severity, code, message, fix))
+
+    machine = layout.machine
+    shape = layout.shape
+    ids = [node.node_id for node in layout.nodes]
+    # -smp (hw/core/machine-smp.c)
+    if shape.dies > 1 and machine is Machine.VIRT:
+        add(Severity.ERROR, "smp-dies", "dies not supported by this machine's CPU topology")
+    if shape.clusters > 1 and machine is not Machine.VIRT:
+        add(Severity.ERROR, "smp-clusters", "clusters not supported by this machine's CPU topology")
+    if shape.num_cpus != layout.vcpus:
+        levels = [f"sockets ({shape.sockets})"]
+        levels += [f"dies ({shape.dies})"] if machine is not Machine.VIRT else [f"clusters ({shape.clusters})"]
+        levels += [f"cores ({shape.cores})", f"threads ({shape.threads})"]
+        add(
+            Severity.ERROR,
+            "smp-product",
+            "Invalid CPU topology: product of the hierarchy must match maxcpus: "
+            f"{' * '.join(levels)} != maxcpus ({layout.vcpus})",
+        )
+    if layout.vcpus > MAX_CPUS[machine]:
+        add(
+            Severity.ERROR,
+            "max-cpus",
+            f"Invalid SMP CPUs {layout.vcpus}. The max CPUs supported by machine '{machine}' is {MAX_CPUS[machine]}",
+        )
+    # -numa node (hw/core/numa.c)
+    if layout.num_nodes > MAX_NODES:
+        add(Severity.ERROR, "max-nodes", f"Max number of NUMA nodes reached: {MAX_NODES}")
+    seen: set[int] = set()
+    for node_id in ids:
+        if node_id in seen:
+            add(Severity.ERROR, "duplicate-node", f"Duplicate NUMA nodeid: {node_id}")
+        seen.add(node_id)
+    if ids:
+        missing = sorted(set(range(max(ids) + 1)) - seen)
+        if missing:
+            add(Severity.ERROR, "node-id-missing", f"numa: Node ID missing: {missing[-1]}", "number nodes 0..N-1")
+    owner: dict[int, int] = {}
+    for node in layout.nodes:
+        for cpu in node.cpus:
+            if cpu >= layout.vcpus:
+                add(Severity.ERROR, "cpu-index", f"CPU index ({cpu}) should be smaller than maxcpus ({layout.vcpus})")
+            elif cpu in owner:
+                add(Severity.ERROR, "cpu-assigned-twice", f"CPU is already assigned to node-id: {owner[cpu]}")
+            else:
+                owner[cpu] = node.node_id
+    unassigned = sorted(set(range(layout.vcpus)) - set(owner))
+    if layout.nodes and unassigned:
+        add(
+            Severity.WARNING,
+            "cpus-unassigned",
+            f"CPU(s) not present in any NUMA nodes: CPU {format_cpulist(unassigned)}: QEMU puts them in node 0 "
+            "('All CPU(s) up to maxcpus should be described in NUMA config, ability to start up with partial "
+            "NUMA mappings is obsoleted and will be removed in future')",
+            "list every vCPU in exactly one node",
+        )
+    ram = -(-layout.memory_bytes // RAM_ALIGN) * RAM_ALIGN
+    node_total = sum(node.memory_bytes for node in layout.nodes)
+    if layout.nodes and node_total != ram:
+        fix = None
+        if node_total == 0:
+            fix = "since QEMU 5.2 every node's memory must be given: one memory-backend object per node and -numa node,memdev=ID"
+        add(
+            Severity.ERROR,
+            "memory-total",
+            f"total memory for NUMA nodes (0x{node_total:x}) should equal RAM size (0x{ram:x})",
+            fix,
+        )
+    page = layout.backend.page_size_bytes
+    if page:
+        for node in layout.nodes:
+            if node.memory_bytes % page:
+                add(
+                    Severity.ERROR,
+                    "page-multiple",
+                    f"node {node.node_id}: {format_size(node.memory_bytes)} is not a multiple of the page size {format_size(page)}",
+                )
+    return found
+
+
+def _guest_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
+    """What a Linux guest makes of the layout (x86 ACPI or arm64 device tree)."""
+    found: list[Finding] = []
+
+    def add(severity: Severity, code: str, message: str, fix: str | None = None) -> None:
+        found.append(Finding(rules, severity, code, message, fix))
+
+    shape = layout.shape
+    node_of = {cpu: layout.nodes[pos].node_id for cpu, pos in layout.node_of_cpu().items()}
+    cpus = range(min(layout.vcpus, shape.num_cpus))
+
+    def first_split(block: int) -> tuple[int, int] | None:
+        for cpu in cpus:
+            head = cpu - cpu % block
+            if head in node_of and cpu in node_of and node_of[cpu] != node_of[head]:
+                return head, cpu
+        return None
+
+    if shape.threads > 1 and (hit := first_split(shape.threads)):
+        head, cpu = hit
+        add(
+            Severity.ERROR,
+            "core-split",
+            f"SMT core of vCPUs {head}-{head + shape.threads - 1} is split across nodes {node_of[head]} and {node_of[cpu]}: "
+            f"the guest warns 'sched: CPU #{cpu}'s smt-sibling CPU #{head} is not on the same node! "
+            f"[node: {node_of[cpu]} != {node_of[head]}]. Ignoring dependency.'",
+            "give each node whole cores (CPU lists aligned to threads)",
+        )
+    if layout.machine is Machine.VIRT:
+        per_cluster = shape.cores * shape.threads
+        if shape.clusters > 1 and (hit := first_split(per_cluster)):
+            head, cpu = hit
+            add(
+                Severity.ERROR,
+                "cluster-split",
+                f"cluster of vCPUs {head}-{head + per_cluster - 1} is split across nodes: arm64 does not clip "
+                "cluster masks to the node, so the guest reports 'BUG: arch topology borken'",
+                "give each node whole clusters",
+            )
+    else:
+        # QEMU x86 shares the L3 (the guest's LLC) per die; a die is a socket when dies = 1.
+        per_die = shape.cores * shape.threads
+        if (hit := first_split(per_die)) and not (shape.threads > 1 and first_split(shape.threads)):
+            head, cpu = hit
+            unit = "socket" if shape.dies == 1 else "die"
+            add(
+                Severity.WARNING,
+                "socket-split",
+                f"{unit} of vCPUs {head}-{head + per_die - 1} (one last-level cache) is split across nodes "
+                f"{node_of[head]} and {node_of[cpu]}: the guest warns 'sched: CPU #{cpu}'s llc-sibling CPU #{head} "
+                f"is not on the same node! [node: {node_of[cpu]} != {node_of[head]}]. Ignoring dependency.'",
+                f"give each node whole {unit}s, e.g. -smp {layout.vcpus},sockets=N with N a multiple of the node count",
+            )
+        elif shape.dies > 1 and (hit := first_split(shape.cpus_per_socket)):
+            add(
+                Severity.INFO,
+                "package-split",
+                "a socket spans nodes along die boundaries: the guest drops its package scheduling level "
+                "(x86_has_numa_in_package) and the NUMA levels take over",
+            )
+    for node in layout.nodes:
+        if not node.cpus and not node.memory_bytes:
+            add(
+                Severity.WARNING,
+                "empty-node",
+                f"node {node.node_id} has neither CPUs nor memory: it gets no SRAT entry, so the guest does not "
+                "see it and has fewer nodes than asked",
+            )
+        elif 0 < node.memory_bytes < SMALL_NODE_BYTES and rules is RuleSet.LINUX_ACPI:
+            add(
+                Severity.WARNING,
+                "small-node",
+                f"node {node.node_id} has {format_size(node.memory_bytes)} of memory: x86 kernels before 6.7 "
+                "ignore nodes under 4 MiB",
+            )
+    if rules is RuleSet.LINUX_ACPI:
+        order = guest_node_order(layout)
+        visible = [layout.nodes[p].node_id for p in order]
+        if visible != sorted(visible):
+            mapping = ", ".join(f"{nid} -> {i}" for i, nid in enumerate(visible) if nid != i)
+            add(
+                Severity.WARNING,
+                "node-renumbered",
+                f"the guest numbers nodes in first-seen order (vCPUs first): it will call them {mapping}",
+                "put vCPU 0 in node 0 and number nodes in vCPU order",
+            )
+    return found
+
+
+def _libvirt_findings(layout: GuestLayout) -> list[Finding]:
+    """libvirt's domain-XML rules (src/conf/numa_conf.c)."""
+    found: list[Finding] = []
+    ids = [node.node_id for node in layout.nodes]
+    if ids and sorted(ids) != list(range(len(ids))):
+        found.append(
+            Finding(
+                RuleSet.LIBVIRT,
+                Severity.ERROR,
+                "cell-ids",
+                "Exactly one 'cell' element per guest NUMA cell allowed, non-contiguous ranges or ranges not "
+                "starting from 0 are not allowed",
+            )
+        )
+    for i, a in enumerate(layout.nodes):
+        for b in layout.nodes[i + 1 :]:
+            if set(a.cpus) & set(b.cpus):
+                found.append(
+                    Finding(
+                        RuleSet.LIBVIRT,
+                        Severity.ERROR,
+                        "cell-overlap",
+                        f"NUMA cells {b.node_id} and {a.node_id} have overlapping vCPU ids",
+                    )
+                )
+    return found

@@ -1,0 +1,256 @@
+"""Frozen domain types that every stage shares: the floor of numaopt.
+
+The types hold what was asked, not whether it is valid: a ``GuestLayout`` can describe
+a layout QEMU refuses, so that ``numaopt check`` can say why. Structural nonsense
+(negative sizes, a non-square matrix) is refused here; rule checks live in
+``distances`` and ``layout``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE, RuleSet
+
+__all__ = [
+    "BackendKind",
+    "CpuPosition",
+    "CpuShape",
+    "GuestLayout",
+    "GuestNode",
+    "Machine",
+    "MemoryBackend",
+    "Plan",
+    "RuleSet",
+    "SolveStatus",
+]
+
+
+class Machine(enum.StrEnum):
+    """QEMU machine types numaopt renders for."""
+
+    Q35 = "q35"
+    PC = "pc"
+    VIRT = "virt"  # aarch64
+
+    @property
+    def arch(self) -> str:
+        return "aarch64" if self is Machine.VIRT else "x86_64"
+
+    @property
+    def qemu_binary(self) -> str:
+        return f"qemu-system-{self.arch}"
+
+    @property
+    def default_rules(self) -> RuleSet:
+        # x86 guests read NUMA from ACPI SRAT/SLIT; arm virt booted with -kernel gets a DT.
+        return RuleSet.LINUX_DT if self is Machine.VIRT else RuleSet.LINUX_ACPI
+
+    @property
+    def topology_levels(self) -> tuple[str, ...]:
+        """-smp levels this board supports above 1 (QEMU 7.2: x86 dies, arm virt clusters)."""
+        return ("sockets", "clusters", "cores", "threads") if self is Machine.VIRT else (
+            "sockets",
+            "dies",
+            "cores",
+            "threads",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CpuPosition:
+    """Where one vCPU index sits in the -smp hierarchy (ids as -numa cpu takes them)."""
+
+    socket: int
+    die: int
+    cluster: int
+    core: int
+    thread: int
+
+
+@dataclass(frozen=True, slots=True)
+class CpuShape:
+    """The -smp hierarchy. vCPU indices run socket > die > cluster > core > thread,
+    threads fastest (x86 APIC order; arm virt uses the same order)."""
+
+    sockets: int = 1
+    dies: int = 1
+    clusters: int = 1
+    cores: int = 1
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("sockets", "dies", "clusters", "cores", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"CpuShape.{name} must be a positive integer, got {value!r}")
+
+    @property
+    def num_cpus(self) -> int:
+        return self.sockets * self.dies * self.clusters * self.cores * self.threads
+
+    @property
+    def cpus_per_socket(self) -> int:
+        return self.dies * self.clusters * self.cores * self.threads
+
+    def position(self, cpu: int) -> CpuPosition:
+        """Topology ids of vCPU index ``cpu`` (QEMU: x86_topo_ids_from_idx, virt_possible_cpu_arch_ids)."""
+        return CpuPosition(
+            socket=cpu // self.cpus_per_socket,
+            die=cpu // (self.clusters * self.cores * self.threads) % self.dies,
+            cluster=cpu // (self.cores * self.threads) % self.clusters,
+            core=cpu // self.threads % self.cores,
+            thread=cpu % self.threads,
+        )
+
+
+class BackendKind(enum.StrEnum):
+    RAM = "ram"
+    FILE = "file"  # mem-path, e.g. /dev/hugepages for huge pages
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryBackend:
+    """How each guest node's memory is backed on the host (one backend object per node)."""
+
+    kind: BackendKind = BackendKind.RAM
+    mem_path: str | None = None
+    page_size_bytes: int | None = None  # huge page size; node sizes must be multiples of it
+    share: bool = False
+    prealloc: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind is BackendKind.FILE and not self.mem_path:
+            raise ValueError("a file memory backend needs mem_path")
+        if self.kind is BackendKind.RAM and self.mem_path:
+            raise ValueError("mem_path is only for the file memory backend")
+        if self.page_size_bytes is not None and self.page_size_bytes <= 0:
+            raise ValueError("page_size_bytes must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class GuestNode:
+    """One guest NUMA node: its vCPU indices and memory (0 = memory-less)."""
+
+    node_id: int
+    cpus: tuple[int, ...] = ()
+    memory_bytes: int = 0
+    host_nodes: tuple[int, ...] = ()  # memory binding, set by placement
+
+    def __post_init__(self) -> None:
+        if self.node_id < 0:
+            raise ValueError(f"node id must be >= 0, got {self.node_id}")
+        if self.memory_bytes < 0:
+            raise ValueError(f"node {self.node_id}: memory must be >= 0")
+        if any(cpu < 0 for cpu in self.cpus):
+            raise ValueError(f"node {self.node_id}: CPU ids must be >= 0")
+        object.__setattr__(self, "cpus", tuple(self.cpus))
+        object.__setattr__(self, "host_nodes", tuple(self.host_nodes))
+
+
+def _frozen_matrix(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    matrix = np.array(values, dtype=np.int64, copy=True)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"a distance matrix must be square, got shape {matrix.shape}")
+    matrix.setflags(write=False)
+    return matrix
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GuestLayout:
+    """A complete guest NUMA description: what QEMU is asked to build.
+
+    ``distances`` is indexed by position in ``nodes`` and is ``None`` when no distances
+    are given (QEMU then writes no SLIT and the guest assumes 10 local, 20 remote).
+    """
+
+    vcpus: int
+    memory_bytes: int
+    nodes: tuple[GuestNode, ...]
+    shape: CpuShape
+    distances: npt.NDArray[np.int64] | None = None
+    machine: Machine = Machine.Q35
+    backend: MemoryBackend = field(default_factory=MemoryBackend)
+    rules: RuleSet = RuleSet.LINUX_ACPI
+
+    def __post_init__(self) -> None:
+        if self.vcpus < 1:
+            raise ValueError(f"vcpus must be >= 1, got {self.vcpus}")
+        if self.memory_bytes < 0:
+            raise ValueError("memory must be >= 0")
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        if self.distances is not None:
+            matrix = _frozen_matrix(self.distances)
+            if matrix.shape[0] != len(self.nodes):
+                raise ValueError(
+                    f"distance matrix is {matrix.shape[0]}x{matrix.shape[0]} but there are {len(self.nodes)} nodes"
+                )
+            object.__setattr__(self, "distances", matrix)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GuestLayout):
+            return NotImplemented
+        same_matrix = (self.distances is None and other.distances is None) or (
+            self.distances is not None
+            and other.distances is not None
+            and np.array_equal(self.distances, other.distances)
+        )
+        return same_matrix and all(
+            getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(self) if f.name != "distances"
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def effective_distances(self) -> npt.NDArray[np.int64]:
+        """The matrix the guest ends up with: the given one, or 10 local / 20 remote."""
+        if self.distances is not None:
+            return self.distances
+        n = self.num_nodes
+        matrix = np.full((n, n), REMOTE_DISTANCE, dtype=np.int64)
+        np.fill_diagonal(matrix, LOCAL_DISTANCE)
+        matrix.setflags(write=False)
+        return matrix
+
+    @property
+    def cpu_nodes_mask(self) -> npt.NDArray[np.bool_]:
+        """True for nodes that hold at least one vCPU (the ones the scheduler counts)."""
+        return np.array([bool(node.cpus) for node in self.nodes], dtype=bool)
+
+    def node_of_cpu(self) -> dict[int, int]:
+        """vCPU index -> position of its node in ``nodes`` (the first one, if listed twice)."""
+        owner: dict[int, int] = {}
+        for position, node in enumerate(self.nodes):
+            for cpu in node.cpus:
+                owner.setdefault(cpu, position)
+        return owner
+
+
+class SolveStatus(enum.StrEnum):
+    EXPLICIT = "EXPLICIT"  # the layout was given; nothing was searched
+    OPTIMAL = "OPTIMAL"
+    FEASIBLE = "FEASIBLE"  # a plan, not proven optimal
+    INFEASIBLE = "INFEASIBLE"
+    UNKNOWN = "UNKNOWN"  # no plan within the time limit
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A layout plus how it lands on the host, and the facts of the solve that made it."""
+
+    layout: GuestLayout
+    status: SolveStatus = SolveStatus.EXPLICIT
+    vcpu_to_host_cpu: tuple[tuple[int, int], ...] = ()  # (vCPU, host CPU); empty: no pinning
+    objective: float | None = None
+    best_bound: float | None = None
+    wall_time_s: float = 0.0
+    seed: int | None = None

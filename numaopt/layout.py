@@ -180,7 +180,7 @@ def _qemu_findings(layout: GuestLayout) -> list[Finding]:
         add(
             Severity.ERROR,
             "max-cpus",
-            f"Invalid SMP CPUs {layout.vcpus}. The max CPUs supported by machine '{machine}' is {MAX_CPUS[machine]}",
+            f"Invalid SMP CPUs {layout.vcpus}. The max CPUs supported by machine '{machine.value}' is {MAX_CPUS[machine]}",
         )
     # -numa node (hw/core/numa.c)
     if layout.num_nodes > MAX_NODES:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE, RuleSet
+from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE
+from numaopt.rules import RuleSet
 
 __all__ = [
     "BackendKind",

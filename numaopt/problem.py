@@ -122,7 +122,7 @@ def _positive_int(reader: _Reader, key: str, what: str, maximum: int, required: 
     value = reader.get(key, int, what, default=default, required=required)
     if value is not None and not 1 <= value <= maximum:
         raise reader.error(f"expected {what} between 1 and {maximum}, got {value}", key)
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _read_guest(guest: _Reader, top: _Reader) -> GuestLayout:

@@ -1,0 +1,5 @@
+"""python -m numaopt"""
+
+from numaopt.cli import main
+
+main()

@@ -1,0 +1,165 @@
+"""The numaopt command line: the only module that prints or exits.
+
+Exit codes: 0 ok, 1 bad input or a layout the target refuses, 2 usage, 3 no plan
+(infeasible / nothing in time), 4 QEMU or the guest check failed.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from numaopt.errors import LayoutError, NumaoptError
+from numaopt.layout import check_layout
+from numaopt.model import GuestLayout, Plan
+from numaopt.problem import load_problem
+from numaopt.render.json import plan_to_json
+from numaopt.render.qemu import one_line, shell_text
+from numaopt.render.text import plan_summary
+from numaopt.rules import Finding, RuleSet, Severity
+
+app = typer.Typer(
+    help="Search, check and render QEMU guest NUMA layouts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(enum.StrEnum):
+    QEMU = "qemu"
+    SHELL = "shell"
+    JSON = "json"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _render(plan: Plan, fmt: OutputFormat) -> str:
+    if fmt is OutputFormat.JSON:
+        return plan_to_json(plan)
+    if fmt is OutputFormat.SHELL:
+        return shell_text(plan)
+    return one_line(plan)
+
+
+def refusals(layout: GuestLayout) -> list[Finding]:
+    """Errors that stop a layout: QEMU's own, and those of the layout's target rule set."""
+    found = check_layout(layout, RuleSet.QEMU)
+    if layout.rules is not RuleSet.QEMU:
+        found += check_layout(layout, layout.rules)
+    return [f for f in found if f.severity is Severity.ERROR]
+
+
+@app.command()
+def solve(
+    problem: Annotated[Path, typer.Argument(help="Problem file (TOML); see docs/problem-format.md.")],
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option("--format", "-f", help="qemu: one command line; shell: one option per line; json: the plan."),
+    ] = OutputFormat.QEMU,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+) -> None:
+    """Turn a problem file into a QEMU configuration.
+
+    The layout is checked against QEMU and against its target rule set (`rules` in the file; linux-acpi for q35/pc, linux-dt for virt). A layout that either refuses exits 1 with every reason, one per line.
+
+    The summary (the guest as `numactl --hardware` would show it) goes to stderr; the configuration goes to stdout, or to --out.
+    """
+    layout = load_problem(problem).layout
+    errors = refusals(layout)
+    if errors:
+        raise LayoutError("\n".join(f"{problem}: {finding}" for finding in errors))
+    plan = Plan(layout=layout)
+    text = _render(plan, fmt)
+    if not quiet:
+        typer.echo(plan_summary(plan), err=True, nl=False)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomically(out, text)
+        if not quiet:
+            typer.echo(f"wrote {out}", err=True)
+
+
+def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
+    """A problem file (.toml) or a file of QEMU arguments ("-" reads stdin)."""
+    if path.suffix == ".toml":
+        return load_problem(path).layout, []
+    from numaopt.qemu.args import read_qemu_args
+
+    if str(path) == "-":
+        config = read_qemu_args(sys.stdin.read(), source="<stdin>")
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise NumaoptError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        config = read_qemu_args(text, source=str(path))
+    return config.layout, list(config.findings)
+
+
+@app.command()
+def check(
+    file: Annotated[Path, typer.Argument(help="A problem file (.toml) or a file of QEMU arguments (- for stdin).")],
+    rules: Annotated[
+        str,
+        typer.Option("--rules", "-r", help="Comma-separated rule sets: qemu, linux-acpi, linux-dt, libvirt, or all."),
+    ] = "all",
+    show_info: Annotated[bool, typer.Option("--info", help="Also print facts (scheduler levels, topology type).")] = False,
+) -> None:
+    """Lint a layout: what QEMU refuses, and what each guest discards or warns about.
+
+    FILE is a problem file (.toml) or QEMU arguments as people paste them (backslash continuations and the binary name are fine).
+
+    Prints one line per finding as `FILE: RULESET: SEVERITY: message (fix: ...)`, or `FILE: RULESET: ok`. Exits 1 if any chosen rule set has an error.
+    """
+    try:
+        chosen = RuleSet.parse_list(rules)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--rules") from None
+    layout, arg_findings = _read_for_check(file)
+    failed = False
+    for rule_set in chosen:
+        found = [f for f in arg_findings if rule_set is RuleSet.QEMU]
+        found += check_layout(layout, rule_set)
+        if rule_set is not RuleSet.QEMU:
+            # A guest only ever sees what QEMU accepted: its refusals stop the guest too.
+            found += [Finding(rule_set, f.severity, f.code, f.message, f.fix) for f in arg_findings if f.severity is Severity.ERROR]
+        shown = [f for f in dict.fromkeys(found) if show_info or f.severity is not Severity.INFO]
+        failed |= any(f.severity is Severity.ERROR for f in shown)
+        if not any(f.severity is not Severity.INFO for f in shown):
+            typer.echo(f"{file}: {rule_set.value}: ok")
+        for finding in shown:
+            typer.echo(f"{file}: {finding}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: every numaopt error becomes one line on stderr and its exit code."""
+    try:
+        app()  # standalone: usage errors print themselves and exit 2
+    except NumaoptError as exc:
+        typer.echo(f"numaopt: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("numaopt: interrupted", err=True)
+        sys.exit(130)

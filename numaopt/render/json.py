@@ -1,0 +1,110 @@
+"""Plan <-> JSON: a machine-readable rendering that reads back to the same Plan."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from numaopt.errors import InputError
+from numaopt.model import BackendKind, CpuShape, GuestLayout, GuestNode, Machine, MemoryBackend, Plan, SolveStatus
+from numaopt.render.qemu import qemu_command
+from numaopt.rules import RuleSet
+from numaopt.units import format_cpulist, parse_cpulist
+
+FORMAT_VERSION = 1
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    layout = plan.layout
+    shape = layout.shape
+    return {
+        "numaopt_plan": FORMAT_VERSION,
+        "status": plan.status.value,
+        "objective": plan.objective,
+        "best_bound": plan.best_bound,
+        "wall_time_s": plan.wall_time_s,
+        "seed": plan.seed,
+        "vcpu_to_host_cpu": {str(vcpu): host for vcpu, host in plan.vcpu_to_host_cpu},
+        "guest": {
+            "machine": layout.machine.value,
+            "rules": layout.rules.value,
+            "vcpus": layout.vcpus,
+            "memory_bytes": layout.memory_bytes,
+            "smp": {
+                "sockets": shape.sockets,
+                "dies": shape.dies,
+                "clusters": shape.clusters,
+                "cores": shape.cores,
+                "threads": shape.threads,
+            },
+            "memory_backend": {
+                "kind": layout.backend.kind.value,
+                "mem_path": layout.backend.mem_path,
+                "page_size_bytes": layout.backend.page_size_bytes,
+                "share": layout.backend.share,
+                "prealloc": layout.backend.prealloc,
+            },
+            "nodes": [
+                {
+                    "id": node.node_id,
+                    "cpus": format_cpulist(node.cpus),
+                    "memory_bytes": node.memory_bytes,
+                    "host_nodes": format_cpulist(node.host_nodes),
+                }
+                for node in layout.nodes
+            ],
+            "distances": None if layout.distances is None else layout.distances.tolist(),
+        },
+        "qemu": qemu_command(plan),
+    }
+
+
+def plan_to_json(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=2) + "\n"
+
+
+def plan_from_json(text: str, source: str = "<plan>") -> Plan:
+    """Read a plan written by ``plan_to_json``; anything else is an ``InputError``."""
+    try:
+        data = json.loads(text)
+        if data.get("numaopt_plan") != FORMAT_VERSION:
+            raise InputError(f"not a numaopt plan (expected \"numaopt_plan\": {FORMAT_VERSION})", source=source)
+        guest = data["guest"]
+        backend = guest["memory_backend"]
+        layout = GuestLayout(
+            vcpus=int(guest["vcpus"]),
+            memory_bytes=int(guest["memory_bytes"]),
+            nodes=tuple(
+                GuestNode(
+                    node_id=int(node["id"]),
+                    cpus=parse_cpulist(node["cpus"]),
+                    memory_bytes=int(node["memory_bytes"]),
+                    host_nodes=parse_cpulist(node.get("host_nodes", "")),
+                )
+                for node in guest["nodes"]
+            ),
+            shape=CpuShape(**{k: int(v) for k, v in guest["smp"].items()}),
+            distances=guest["distances"],
+            machine=Machine(guest["machine"]),
+            backend=MemoryBackend(
+                kind=BackendKind(backend["kind"]),
+                mem_path=backend["mem_path"],
+                page_size_bytes=backend["page_size_bytes"],
+                share=bool(backend["share"]),
+                prealloc=bool(backend["prealloc"]),
+            ),
+            rules=RuleSet(guest["rules"]),
+        )
+        return Plan(
+            layout=layout,
+            status=SolveStatus(data["status"]),
+            vcpu_to_host_cpu=tuple(sorted((int(k), int(v)) for k, v in data["vcpu_to_host_cpu"].items())),
+            objective=data["objective"],
+            best_bound=data["best_bound"],
+            wall_time_s=float(data["wall_time_s"]),
+            seed=data["seed"],
+        )
+    except InputError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"malformed numaopt plan: {exc!s}", source=source) from None

@@ -316,11 +316,11 @@ def _guest_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
         order = guest_node_order(layout)
         visible = [layout.nodes[p].node_id for p in order]
         if visible != sorted(visible):
-            mapping = ", ".join(f"{nid} -> {i}" for i, nid in enumerate(visible) if nid != i)
+            mapping = ", ".join(f"node {nid} will be guest node {i}" for i, nid in enumerate(visible) if nid != i)
             add(
                 Severity.WARNING,
                 "node-renumbered",
-                f"the guest numbers nodes in first-seen order (vCPUs first): it will call them {mapping}",
+                f"the guest numbers nodes in first-seen order (vCPUs first): {mapping}",
                 "put vCPU 0 in node 0 and number nodes in vCPU order",
             )
     return found

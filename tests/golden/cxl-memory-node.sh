@@ -1,0 +1,26 @@
+qemu-system-x86_64 \
+    -machine q35 \
+    -m 4G \
+    -smp 8,sockets=2,dies=1,cores=4,threads=1,maxcpus=8 \
+    -object memory-backend-ram,id=mem-node0,size=1G \
+    -object memory-backend-ram,id=mem-node1,size=1G \
+    -object memory-backend-ram,id=mem-node2,size=1G \
+    -object memory-backend-ram,id=mem-node3,size=1G \
+    -numa node,nodeid=0,memdev=mem-node0 \
+    -numa node,nodeid=1,memdev=mem-node1 \
+    -numa node,nodeid=2,memdev=mem-node2 \
+    -numa node,nodeid=3,memdev=mem-node3 \
+    -numa cpu,node-id=0,socket-id=0,core-id=0,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=1,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=2,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=3,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=1,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=1,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=1,core-id=2,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=1,core-id=3,thread-id=0 \
+    -numa dist,src=0,dst=1,val=21 \
+    -numa dist,src=0,dst=2,val=14 \
+    -numa dist,src=0,dst=3,val=24 \
+    -numa dist,src=1,dst=2,val=24 \
+    -numa dist,src=1,dst=3,val=14 \
+    -numa dist,src=2,dst=3,val=26

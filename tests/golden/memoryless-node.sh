@@ -1,0 +1,18 @@
+qemu-system-x86_64 \
+    -machine q35 \
+    -m 1G \
+    -smp 6,sockets=3,dies=1,cores=2,threads=1,maxcpus=6 \
+    -object memory-backend-ram,id=mem-node0,size=512M \
+    -object memory-backend-ram,id=mem-node1,size=512M \
+    -numa node,nodeid=0,memdev=mem-node0 \
+    -numa node,nodeid=1,memdev=mem-node1 \
+    -numa node,nodeid=2 \
+    -numa cpu,node-id=0,socket-id=0,core-id=0,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=1,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=1,core-id=1,thread-id=0 \
+    -numa cpu,node-id=2,socket-id=2,core-id=0,thread-id=0 \
+    -numa cpu,node-id=2,socket-id=2,core-id=1,thread-id=0 \
+    -numa dist,src=0,dst=1,val=20 \
+    -numa dist,src=0,dst=2,val=20 \
+    -numa dist,src=1,dst=2,val=20

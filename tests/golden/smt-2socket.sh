@@ -1,0 +1,17 @@
+qemu-system-x86_64 \
+    -machine q35 \
+    -m 4G \
+    -smp 8,sockets=2,dies=1,cores=2,threads=2,maxcpus=8 \
+    -object memory-backend-ram,id=mem-node0,size=3G \
+    -object memory-backend-ram,id=mem-node1,size=1G \
+    -numa node,nodeid=0,memdev=mem-node0 \
+    -numa node,nodeid=1,memdev=mem-node1 \
+    -numa cpu,node-id=0,socket-id=0,core-id=0,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=0,thread-id=1 \
+    -numa cpu,node-id=0,socket-id=0,core-id=1,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=1,thread-id=1 \
+    -numa cpu,node-id=1,socket-id=1,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=1,core-id=0,thread-id=1 \
+    -numa cpu,node-id=1,socket-id=1,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=1,core-id=1,thread-id=1 \
+    -numa dist,src=0,dst=1,val=21

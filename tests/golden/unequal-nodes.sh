@@ -1,0 +1,25 @@
+qemu-system-x86_64 \
+    -machine q35 \
+    -m 1G \
+    -smp 16,sockets=8,dies=1,cores=2,threads=1,maxcpus=16 \
+    -object memory-backend-ram,id=mem-node0,size=512M \
+    -object memory-backend-ram,id=mem-node1,size=512M \
+    -numa node,nodeid=0,memdev=mem-node0 \
+    -numa node,nodeid=1,memdev=mem-node1 \
+    -numa cpu,node-id=0,socket-id=0,core-id=0,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=1,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=1,core-id=0,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=1,core-id=1,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=2,core-id=0,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=2,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=3,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=3,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=4,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=4,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=5,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=5,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=6,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=6,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=7,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=7,core-id=1,thread-id=0 \
+    -numa dist,src=0,dst=1,val=16

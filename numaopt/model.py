@@ -20,6 +20,10 @@ from numaopt.rules import RuleSet
 
 __all__ = [
     "BackendKind",
+    "HostCore",
+    "HostNode",
+    "HostTopology",
+    "HugePages",
     "CpuPosition",
     "CpuShape",
     "GuestLayout",
@@ -234,6 +238,115 @@ class GuestLayout:
             for cpu in node.cpus:
                 owner.setdefault(cpu, position)
         return owner
+
+
+@dataclass(frozen=True, slots=True)
+class HugePages:
+    """Huge pages of one size on one host node."""
+
+    page_size_bytes: int
+    total: int
+    free: int
+
+    def __post_init__(self) -> None:
+        if self.page_size_bytes <= 0 or self.total < 0 or not 0 <= self.free <= self.total:
+            raise ValueError(f"huge pages need a positive size and 0 <= free <= total, got {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class HostNode:
+    """One host NUMA node: logical CPUs and memory (``free_bytes`` None = unknown)."""
+
+    node_id: int
+    cpus: tuple[int, ...] = ()
+    memory_bytes: int = 0
+    free_bytes: int | None = None
+    hugepages: tuple[HugePages, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cpus", tuple(sorted(self.cpus)))
+        object.__setattr__(self, "hugepages", tuple(sorted(self.hugepages, key=lambda h: h.page_size_bytes)))
+        if self.node_id < 0 or self.memory_bytes < 0:
+            raise ValueError(f"host node {self.node_id}: id and memory must be >= 0")
+        if self.free_bytes is not None and not 0 <= self.free_bytes <= self.memory_bytes:
+            raise ValueError(f"host node {self.node_id}: free memory must be between 0 and the node's total")
+
+
+@dataclass(frozen=True, slots=True)
+class HostCore:
+    """One physical core: its SMT sibling logical CPUs, and its socket."""
+
+    socket: int
+    cpus: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cpus", tuple(sorted(self.cpus)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class HostTopology:
+    """The host as numaopt sees it, whatever it was imported from.
+
+    ``distances`` is indexed by position in ``nodes`` (the SLIT, possibly asymmetric).
+    ``cores`` lists every core with its SMT siblings; empty when the source does not
+    say (numactl alone), in which case each CPU counts as its own core.
+    """
+
+    nodes: tuple[HostNode, ...]
+    distances: npt.NDArray[np.int64]
+    cores: tuple[HostCore, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        object.__setattr__(self, "cores", tuple(sorted(self.cores, key=lambda c: c.cpus)))
+        matrix = _frozen_matrix(self.distances)
+        if matrix.shape[0] != len(self.nodes):
+            raise ValueError(f"host distance matrix is {matrix.shape[0]}x{matrix.shape[0]} for {len(self.nodes)} nodes")
+        object.__setattr__(self, "distances", matrix)
+        ids = [node.node_id for node in self.nodes]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"host node ids repeat: {ids}")
+        cpus = [cpu for node in self.nodes for cpu in node.cpus]
+        if len(set(cpus)) != len(cpus):
+            raise ValueError("a host CPU is listed in two nodes")
+        core_cpus = [cpu for core in self.cores for cpu in core.cpus]
+        if self.cores and sorted(core_cpus) != sorted(cpus):
+            raise ValueError("host cores must cover exactly the CPUs of the nodes")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HostTopology):
+            return NotImplemented
+        return self.nodes == other.nodes and self.cores == other.cores and np.array_equal(self.distances, other.distances)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def num_cpus(self) -> int:
+        return sum(len(node.cpus) for node in self.nodes)
+
+    def node_position(self, node_id: int) -> int:
+        for position, node in enumerate(self.nodes):
+            if node.node_id == node_id:
+                return position
+        raise KeyError(node_id)
+
+    def cpu_to_node(self) -> dict[int, int]:
+        """Host CPU -> host node id."""
+        return {cpu: node.node_id for node in self.nodes for cpu in node.cpus}
+
+    def siblings(self) -> dict[int, tuple[int, ...]]:
+        """Host CPU -> the CPUs of its core (itself alone when SMT is unknown)."""
+        if not self.cores:
+            return {cpu: (cpu,) for node in self.nodes for cpu in node.cpus}
+        return {cpu: core.cpus for core in self.cores for cpu in core.cpus}
+
+    @property
+    def threads_per_core(self) -> int:
+        return max((len(core.cpus) for core in self.cores), default=1)
 
 
 class SolveStatus(enum.StrEnum):

@@ -20,19 +20,26 @@ from numaopt.rules import RuleSet
 
 __all__ = [
     "BackendKind",
+    "CpuPosition",
+    "CpuShape",
+    "Group",
+    "GuestLayout",
+    "GuestNode",
     "HostCore",
     "HostNode",
     "HostTopology",
     "HugePages",
-    "CpuPosition",
-    "CpuShape",
-    "GuestLayout",
-    "GuestNode",
     "Machine",
     "MemoryBackend",
+    "ObjectiveKind",
+    "PlacementRequest",
     "Plan",
+    "Rule",
     "RuleSet",
+    "SearchSettings",
     "SolveStatus",
+    "Traffic",
+    "Workload",
 ]
 
 
@@ -349,6 +356,104 @@ class HostTopology:
         return max((len(core.cpus) for core in self.cores), default=1)
 
 
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Named vCPUs with memory that should be placed as one unit (or split, if allowed)."""
+
+    name: str
+    vcpus: int
+    memory_bytes: int
+    allowed_nodes: tuple[int, ...] = ()  # host node ids; empty = any node
+    split: bool = False  # may span host nodes (cut into pieces of whole cores)
+
+    def __post_init__(self) -> None:
+        if self.vcpus < 1 or self.memory_bytes < 0:
+            raise ValueError(f"group {self.name!r}: vcpus must be >= 1 and memory >= 0")
+        object.__setattr__(self, "allowed_nodes", tuple(sorted(set(self.allowed_nodes))))
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """``weight`` units of traffic from group ``a`` to group ``b`` (``a == b``: within a group).
+
+    With an asymmetric host SLIT, traffic a -> b is priced at d(node(a), node(b)).
+    """
+
+    a: str
+    b: str
+    weight: int
+
+    def __post_init__(self) -> None:
+        if self.weight < 0:
+            raise ValueError(f"traffic {self.a} -> {self.b}: weight must be >= 0")
+
+
+class Rule(enum.StrEnum):
+    TOGETHER = "together"  # the listed groups share one host node
+    APART = "apart"  # the listed groups use pairwise different host nodes
+
+
+class ObjectiveKind(enum.StrEnum):
+    LOCALITY = "locality"  # minimise sum traffic x host distance
+    SPREAD = "spread"  # use the most host nodes (memory bandwidth), then sockets, then locality
+    COMPACT = "compact"  # use the fewest host nodes, then locality
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What the VM needs: vCPUs and memory in groups, traffic between them, placement rules."""
+
+    groups: tuple[Group, ...]
+    threads_per_core: int = 1
+    traffic: tuple[Traffic, ...] = ()
+    rules: tuple[tuple[Rule, tuple[str, ...]], ...] = ()
+    max_distances: tuple[tuple[str, str, int], ...] = ()  # d(node(a), node(b)) <= limit
+    guest_nodes: int | None = None  # exactly this many guest (= used host) nodes
+    max_guest_nodes: int | None = None
+    page_size_bytes: int | None = None  # huge pages backing guest memory
+
+    def __post_init__(self) -> None:
+        names = [g.name for g in self.groups]
+        if len(set(names)) != len(names):
+            raise ValueError(f"group names repeat: {names}")
+        if self.threads_per_core < 1:
+            raise ValueError("threads_per_core must be >= 1")
+
+    @property
+    def vcpus(self) -> int:
+        return sum(g.vcpus for g in self.groups)
+
+    @property
+    def memory_bytes(self) -> int:
+        return sum(g.memory_bytes for g in self.groups)
+
+    def group(self, name: str) -> Group:
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    kind: ObjectiveKind = ObjectiveKind.LOCALITY
+    time_limit_s: float = 10.0
+    seed: int = 0
+    workers: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementRequest:
+    """A search problem: place ``workload`` on ``host`` without ``reserved_cpus``."""
+
+    host: HostTopology
+    workload: Workload
+    reserved_cpus: tuple[int, ...] = ()
+    settings: SearchSettings = field(default_factory=SearchSettings)
+    machine: Machine = Machine.Q35
+    backend: MemoryBackend = field(default_factory=MemoryBackend)
+
+
 class SolveStatus(enum.StrEnum):
     EXPLICIT = "EXPLICIT"  # the layout was given; nothing was searched
     OPTIMAL = "OPTIMAL"
@@ -364,6 +469,7 @@ class Plan:
     layout: GuestLayout
     status: SolveStatus = SolveStatus.EXPLICIT
     vcpu_to_host_cpu: tuple[tuple[int, int], ...] = ()  # (vCPU, host CPU); empty: no pinning
+    vcpu_groups: tuple[str, ...] = ()  # group name per vCPU index (placement plans)
     objective: float | None = None
     best_bound: float | None = None
     wall_time_s: float = 0.0

@@ -25,6 +25,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "wall_time_s": plan.wall_time_s,
         "seed": plan.seed,
         "vcpu_to_host_cpu": {str(vcpu): host for vcpu, host in plan.vcpu_to_host_cpu},
+        "vcpu_groups": list(plan.vcpu_groups),
         "guest": {
             "machine": layout.machine.value,
             "rules": layout.rules.value,
@@ -99,6 +100,7 @@ def plan_from_json(text: str, source: str = "<plan>") -> Plan:
             layout=layout,
             status=SolveStatus(data["status"]),
             vcpu_to_host_cpu=tuple(sorted((int(k), int(v)) for k, v in data["vcpu_to_host_cpu"].items())),
+            vcpu_groups=tuple(str(g) for g in data.get("vcpu_groups", [])),
             objective=data["objective"],
             best_bound=data["best_bound"],
             wall_time_s=float(data["wall_time_s"]),

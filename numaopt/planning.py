@@ -1,0 +1,90 @@
+"""From a placement decision to a Plan: guest nodes, vCPU numbering, pinning, binding.
+
+One guest node per used host node (groups on one host node share it), numbered in group
+order so that vCPU 0 is in guest node 0; vCPUs are numbered node by node, so every guest
+node is a contiguous range of whole cores and the -smp shape puts whole sockets in each
+node; each guest core lands on one host core (SMT siblings on siblings); each node's
+memory is bound to its host node. Guest distances are the host's between the chosen
+nodes, so the guest sees the truth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numaopt.layout import choose_shape
+from numaopt.model import GuestLayout, GuestNode, PlacementRequest, Plan, SolveStatus
+from numaopt.solver.instance import Instance
+
+
+def build_plan(
+    instance: Instance,
+    assignment: list[int],
+    *,
+    status: SolveStatus,
+    objective: float | None,
+    best_bound: float | None,
+    wall_time_s: float,
+) -> Plan:
+    request: PlacementRequest = instance.request
+    host = request.host
+    threads = request.workload.threads_per_core
+    groups = request.workload.groups
+    # Guest nodes in order of first use by groups (group order, then piece order).
+    order: list[int] = []
+    for item_index in range(len(instance.items)):
+        node = assignment[item_index]
+        if node not in order:
+            order.append(node)
+    cpus_per_node: dict[int, list[int]] = {n: [] for n in order}
+    memory_units: dict[int, int] = dict.fromkeys(order, 0)
+    vcpu_group: list[str] = []
+    next_vcpu = 0
+    for node in order:
+        for item_index, item in enumerate(instance.items):
+            if assignment[item_index] != node:
+                continue
+            count = item.cores * threads
+            cpus_per_node[node].extend(range(next_vcpu, next_vcpu + count))
+            next_vcpu += count
+            memory_units[node] += item.memory_units
+            vcpu_group.extend([groups[item.group].name] * count)
+    pinning: list[tuple[int, int]] = []
+    for node in order:
+        free_cores = instance.free_cpus[node]
+        vcpus = cpus_per_node[node]
+        for core_index in range(len(vcpus) // threads):
+            host_threads = free_cores[core_index]
+            for thread in range(threads):
+                pinning.append((vcpus[core_index * threads + thread], host_threads[thread]))
+    nodes = tuple(
+        GuestNode(
+            node_id=k,
+            cpus=tuple(cpus_per_node[n]),
+            memory_bytes=memory_units[n] * instance.memory_unit_bytes,
+            host_nodes=(host.nodes[n].node_id,),
+        )
+        for k, n in enumerate(order)
+    )
+    distances = np.asarray(host.distances)[np.ix_(order, order)]
+    shape = choose_shape(next_vcpu, [node.cpus for node in nodes], threads)
+    layout = GuestLayout(
+        vcpus=next_vcpu,
+        memory_bytes=sum(node.memory_bytes for node in nodes),
+        nodes=nodes,
+        shape=shape,
+        distances=distances,
+        machine=request.machine,
+        backend=request.backend,
+        rules=request.machine.default_rules,
+    )
+    return Plan(
+        layout=layout,
+        status=status,
+        vcpu_to_host_cpu=tuple(sorted(pinning)),
+        vcpu_groups=tuple(vcpu_group),
+        objective=objective,
+        best_bound=best_bound,
+        wall_time_s=wall_time_s,
+        seed=request.settings.seed,
+    )

@@ -1,0 +1,1 @@
+"""The search: the only package that imports OR-Tools."""

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 declare -A needs=(
   [qemu-system-x86_64]=qemu-system-x86
   [qemu-system-aarch64]=qemu-system-arm
+  [virt-xml-validate]=libvirt-clients
+  [xmllint]=libxml2-utils
 )
 missing=()
 for tool in "${!needs[@]}"; do

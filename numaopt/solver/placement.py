@@ -52,7 +52,7 @@ class PlacementModel:
         self.inst = instance
         self.structured = structured
         self.model = cp_model.CpModel()
-        self.assumptions: dict[int, str] = {}  # literal index -> what it stands for (explain mode)
+        self.assumptions: dict[int, tuple[cp_model.IntVar, str]] = {}  # literal index -> (literal, meaning)
         self.explain = explain
         self._variables()
         self._one_node_per_item()
@@ -69,7 +69,7 @@ class PlacementModel:
         if not self.explain:
             return []
         literal = self.model.new_bool_var(what)
-        self.assumptions[literal.index] = what
+        self.assumptions[literal.index] = (literal, what)
         return [literal]
 
     def _variables(self) -> None:

@@ -1,0 +1,151 @@
+"""An independent check of a placement plan: every requirement again, in plain Python.
+
+Nothing here uses the solver or its instance: the verifier reads the request and the
+plan as a user would, so a bug in the model cannot hide behind the same bug here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from numaopt.layout import check_layout
+from numaopt.model import Plan, PlacementRequest, Rule
+from numaopt.rules import RuleSet, Severity
+from numaopt.units import format_cpulist
+
+
+def group_vcpus_per_host_node(request: PlacementRequest, plan: Plan) -> dict[str, Counter[int]]:
+    """Group name -> host node id -> how many of its vCPUs are pinned there."""
+    node_of_cpu = request.host.cpu_to_node()
+    host_cpu = dict(plan.vcpu_to_host_cpu)
+    counts: dict[str, Counter[int]] = defaultdict(Counter)
+    for vcpu, group in enumerate(plan.vcpu_groups):
+        if vcpu in host_cpu and host_cpu[vcpu] in node_of_cpu:
+            counts[group][node_of_cpu[host_cpu[vcpu]]] += 1
+    return counts
+
+
+def locality_cost(request: PlacementRequest, plan: Plan) -> float:
+    """sum over traffic (a -> b, w) of w * sum_{n,m} share_a(n) * share_b(m) * d(n, m)."""
+    host = request.host
+    counts = group_vcpus_per_host_node(request, plan)
+    total = 0.0
+    for flow in request.workload.traffic:
+        a, b = counts[flow.a], counts[flow.b]
+        size_a, size_b = sum(a.values()), sum(b.values())
+        if not size_a or not size_b:
+            continue
+        for n, ca in a.items():
+            for m, cb in b.items():
+                d = int(host.distances[host.node_position(n), host.node_position(m)])
+                total += flow.weight * (ca / size_a) * (cb / size_b) * d
+    return total
+
+
+def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
+    """Every way ``plan`` fails ``request``, one line each; empty when it is right."""
+    problems: list[str] = []
+    host, workload, layout = request.host, request.workload, plan.layout
+    threads = workload.threads_per_core
+    node_of_cpu = host.cpu_to_node()
+    siblings = host.siblings()
+    reserved = set(request.reserved_cpus)
+    host_cpu = dict(plan.vcpu_to_host_cpu)
+
+    # Pinning: every vCPU once, on a free host CPU, no host CPU twice, cores on cores.
+    if sorted(host_cpu) != list(range(layout.vcpus)) or len(plan.vcpu_to_host_cpu) != layout.vcpus:
+        problems.append(f"pinning covers vCPUs {format_cpulist(host_cpu)}, expected 0-{layout.vcpus - 1} once each")
+    for cpu, uses in Counter(host_cpu.values()).items():
+        if uses > 1:
+            problems.append(f"host CPU {cpu} is pinned to {uses} vCPUs")
+    for vcpu, cpu in sorted(host_cpu.items()):
+        if cpu not in node_of_cpu:
+            problems.append(f"vCPU {vcpu} is pinned to host CPU {cpu}, which the host does not have")
+        elif cpu in reserved:
+            problems.append(f"vCPU {vcpu} is pinned to reserved host CPU {cpu}")
+    for first in range(0, layout.vcpus, threads):
+        cores = {siblings.get(host_cpu.get(v, -1), (-1,)) for v in range(first, first + threads)}
+        if len(cores) != 1:
+            problems.append(f"guest core of vCPUs {first}-{first + threads - 1} spans host cores {sorted(cores)}")
+
+    # Groups: sizes, allowed nodes, unsplit groups on one node.
+    counts = group_vcpus_per_host_node(request, plan)
+    if len(plan.vcpu_groups) != layout.vcpus:
+        problems.append(f"{len(plan.vcpu_groups)} vCPUs have a group, the guest has {layout.vcpus}")
+    for group in workload.groups:
+        placed = counts.get(group.name, Counter())
+        if sum(placed.values()) != group.vcpus:
+            problems.append(f"group {group.name} has {sum(placed.values())} vCPUs placed, needs {group.vcpus}")
+        if group.allowed_nodes and set(placed) - set(group.allowed_nodes):
+            problems.append(f"group {group.name} uses host nodes {sorted(set(placed) - set(group.allowed_nodes))} it may not use")
+        if not group.split and len(placed) > 1:
+            problems.append(f"group {group.name} may not split but uses host nodes {sorted(placed)}")
+
+    # Guest nodes: one host node each, vCPUs and memory there, distances the host's.
+    bound: list[int] = []
+    for node in layout.nodes:
+        if len(node.host_nodes) != 1:
+            problems.append(f"guest node {node.node_id} is bound to host nodes {node.host_nodes}, expected one")
+            bound.append(-1)
+            continue
+        target = node.host_nodes[0]
+        bound.append(target)
+        elsewhere = [v for v in node.cpus if node_of_cpu.get(host_cpu.get(v, -1)) != target]
+        if elsewhere:
+            problems.append(f"guest node {node.node_id} is bound to host node {target} but vCPUs {format_cpulist(elsewhere)} run elsewhere")
+    if layout.nodes and 0 not in layout.nodes[0].cpus and layout.vcpus:
+        problems.append("vCPU 0 is not in guest node 0")
+    if -1 not in bound and layout.distances is not None:
+        for i, a in enumerate(bound):
+            for j, b in enumerate(bound):
+                expected = int(host.distances[host.node_position(a), host.node_position(b)])
+                if int(layout.distances[i, j]) != expected:
+                    problems.append(f"guest distance[{i}][{j}] = {int(layout.distances[i, j])}, host distance[{a}][{b}] = {expected}")
+    memory_on: Counter[int] = Counter()
+    for node, target in zip(layout.nodes, bound, strict=True):
+        memory_on[target] += node.memory_bytes
+    page = workload.page_size_bytes
+    for target, used in memory_on.items():
+        if target < 0:
+            continue
+        hnode = host.nodes[host.node_position(target)]
+        if page:
+            free = next((h.free * h.page_size_bytes for h in hnode.hugepages if h.page_size_bytes == page), 0)
+        else:
+            free = hnode.free_bytes if hnode.free_bytes is not None else hnode.memory_bytes
+        if used > free:
+            problems.append(f"host node {target} gets {used} bytes of guest memory but has {free} free")
+    if layout.memory_bytes < workload.memory_bytes:
+        problems.append(f"the guest has {layout.memory_bytes} bytes of memory, the workload needs {workload.memory_bytes}")
+
+    # Rules.
+    for kind, names in workload.rules:
+        used = {name: set(counts.get(name, {})) for name in names}
+        if kind is Rule.TOGETHER and len(set().union(*used.values())) > 1:
+            problems.append(f"together {', '.join(names)}: they use host nodes {sorted(set().union(*used.values()))}")
+        if kind is Rule.APART:
+            for k, a in enumerate(names):
+                for b in names[k + 1 :]:
+                    if used[a] & used[b]:
+                        problems.append(f"apart {a}, {b}: both use host node(s) {sorted(used[a] & used[b])}")
+    for a, b, limit in workload.max_distances:
+        for n in counts.get(a, {}):
+            for m in counts.get(b, {}):
+                d = int(host.distances[host.node_position(n), host.node_position(m)])
+                if d > limit:
+                    problems.append(f"distance between {a} (host node {n}) and {b} (host node {m}) is {d} > {limit}")
+    if workload.guest_nodes is not None and layout.num_nodes != workload.guest_nodes:
+        problems.append(f"the guest has {layout.num_nodes} nodes, {workload.guest_nodes} were asked")
+    if workload.max_guest_nodes is not None and layout.num_nodes > workload.max_guest_nodes:
+        problems.append(f"the guest has {layout.num_nodes} nodes, at most {workload.max_guest_nodes} were allowed")
+
+    # The layout itself must be one QEMU and the guest accept.
+    for rules in dict.fromkeys((RuleSet.QEMU, layout.rules)):
+        problems += [f"layout: {f}" for f in check_layout(layout, rules) if f.severity is Severity.ERROR]
+
+    # The objective the plan reports is the one its placement has.
+    if plan.objective is not None:
+        recomputed = locality_cost(request, plan)
+        if abs(recomputed - plan.objective) > 1e-6 * max(1.0, abs(recomputed)):
+            problems.append(f"the plan reports locality {plan.objective}, its placement costs {recomputed}")
+    return problems

@@ -1,0 +1,62 @@
+"""Host and workload builders shared by the placement tests and benchmarks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numaopt.model import Group, HostCore, HostNode, HostTopology, Traffic
+
+GIB = 1 << 30
+
+
+def block_host(
+    sockets: int,
+    nodes_per_socket: int,
+    cpus_per_node: int = 8,
+    near: int = 12,
+    far: int = 32,
+    boards: int = 1,
+    board_far: int = 40,
+    smt: bool = False,
+    memory_gib: int = 64,
+) -> HostTopology:
+    """A host whose SLIT is blocks: 10 local, ``near`` within a socket, ``far`` across."""
+    n = sockets * nodes_per_socket
+    d = np.full((n, n), board_far if boards > 1 else far)
+    per_board = sockets // boards
+    for b in range(boards):
+        lo, hi = b * per_board * nodes_per_socket, (b + 1) * per_board * nodes_per_socket
+        d[lo:hi, lo:hi] = far
+    for s in range(sockets):
+        d[s * nodes_per_socket : (s + 1) * nodes_per_socket, s * nodes_per_socket : (s + 1) * nodes_per_socket] = near
+    np.fill_diagonal(d, 10)
+    total = n * cpus_per_node
+    nodes, cores = [], []
+    for k in range(n):
+        if smt:
+            first = k * cpus_per_node // 2
+            physical = range(first, first + cpus_per_node // 2)
+            cpus = tuple(physical) + tuple(c + total // 2 for c in physical)
+            cores += [HostCore(k // nodes_per_socket, (c, c + total // 2)) for c in physical]
+        else:
+            cpus = tuple(range(k * cpus_per_node, (k + 1) * cpus_per_node))
+            cores += [HostCore(k // nodes_per_socket, (c,)) for c in cpus]
+        nodes.append(HostNode(k, cpus, memory_gib * GIB, (memory_gib - 4) * GIB))
+    return HostTopology(tuple(nodes), d, tuple(cores))
+
+
+def clustered_traffic(num_groups: int, cluster: int, rng: np.random.Generator, cross: float = 0.15) -> tuple[Traffic, ...]:
+    """Heavy traffic inside clusters of groups, light and sparse across."""
+    flows = []
+    for a in range(num_groups):
+        for b in range(a + 1, num_groups):
+            same = a // cluster == b // cluster
+            if same or rng.random() < cross:
+                weight = int(rng.integers(50, 100)) if same else int(rng.integers(1, 10))
+                flows.append(Traffic(f"g{a}", f"g{b}", weight))
+    order = rng.permutation(num_groups)  # hide the clusters from the group order
+    return tuple(Traffic(f"g{order[int(t.a[1:])]}", f"g{order[int(t.b[1:])]}", t.weight) for t in flows)
+
+
+def equal_groups(count: int, vcpus: int, memory_gib: int = 4) -> tuple[Group, ...]:
+    return tuple(Group(f"g{k}", vcpus, memory_gib * GIB) for k in range(count))

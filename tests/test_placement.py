@@ -1,0 +1,168 @@
+"""Placement: optimal plans that the independent verifier accepts, and clear reasons when none exists."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from numaopt.model import Group, ObjectiveKind, PlacementRequest, Rule, SearchSettings, SolveStatus, Traffic, Workload
+from numaopt.place import NoPlanError, place
+from numaopt.solver.instance import build_instance
+from numaopt.verify import locality_cost, verify_plan
+from tests.placement_hosts import GIB, block_host, clustered_traffic, equal_groups
+
+SETTINGS = SearchSettings(time_limit_s=30, seed=1, workers=2)
+
+
+def solved(request: PlacementRequest):  # type: ignore[no-untyped-def]
+    plan = place(request)
+    assert verify_plan(request, plan) == []
+    assert plan.objective is not None
+    assert locality_cost(request, plan) == pytest.approx(plan.objective)
+    return plan
+
+
+def brute_force_optimum(request: PlacementRequest) -> float:
+    """Every assignment of unsplit groups to nodes, capacity permitting."""
+    inst = build_instance(request)
+    best = None
+    for assignment in itertools.product(range(inst.num_nodes), repeat=len(inst.items)):
+        load = np.zeros(inst.num_nodes, dtype=int)
+        for item, node in zip(inst.items, assignment, strict=True):
+            load[node] += item.cores
+        if np.any(load > inst.node_cores):
+            continue
+        cost = inst.cost(list(assignment))
+        best = cost if best is None else min(best, cost)
+    assert best is not None
+    return best / inst.scale
+
+
+def brute_force_optimum_with_rules(request: PlacementRequest) -> float:
+    """Brute force for small rule tests: the verifier decides what is allowed."""
+    from numaopt.planning import build_plan
+
+    inst = build_instance(request)
+    best = None
+    for assignment in itertools.product(range(inst.num_nodes), repeat=len(inst.items)):
+        load = np.zeros(inst.num_nodes, dtype=int)
+        for item, node in zip(inst.items, assignment, strict=True):
+            load[node] += item.cores
+        if np.any(load > inst.node_cores):
+            continue
+        cost = inst.cost(list(assignment)) / inst.scale
+        plan = build_plan(inst, list(assignment), status=SolveStatus.FEASIBLE, objective=cost, best_bound=None, wall_time_s=0)
+        if verify_plan(request, plan) == []:
+            best = cost if best is None else min(best, cost)
+    assert best is not None
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_instances_match_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    host = block_host(2, 2, cpus_per_node=8)
+    sizes = rng.integers(2, 7, size=5)
+    groups = tuple(Group(f"g{k}", int(sizes[k]), GIB) for k in range(5))
+    flows = tuple(Traffic(f"g{a}", f"g{b}", int(rng.integers(1, 50))) for a in range(5) for b in range(a + 1, 5) if rng.random() < 0.7)
+    request = PlacementRequest(host, Workload(groups, traffic=flows), settings=SETTINGS)
+    plan = solved(request)
+    assert plan.status is SolveStatus.OPTIMAL
+    assert plan.objective == pytest.approx(brute_force_optimum(request))
+
+
+def test_asymmetric_host_prices_traffic_by_direction() -> None:
+    host = block_host(1, 3, cpus_per_node=4)
+    d = np.array([[10, 20, 40], [30, 10, 20], [20, 40, 10]])
+    host = type(host)(host.nodes, d, host.cores)
+    groups = tuple(Group(n, 4, GIB) for n in ("a", "b", "c"))
+    flows = (Traffic("a", "b", 5), Traffic("b", "c", 3), Traffic("c", "a", 1))
+    request = PlacementRequest(host, Workload(groups, traffic=flows), settings=SETTINGS)
+    plan = solved(request)
+    assert plan.objective == pytest.approx(brute_force_optimum(request))
+
+
+def test_clustered_16_node_host_is_proven_optimal() -> None:
+    rng = np.random.default_rng(3)
+    host = block_host(4, 4)
+    request = PlacementRequest(host, Workload(equal_groups(16, 8), traffic=clustered_traffic(16, 4, rng)), settings=SETTINGS)
+    plan = solved(request)
+    assert plan.status is SolveStatus.OPTIMAL
+    assert plan.best_bound == pytest.approx(plan.objective)
+    # Each cluster of four talking groups fills one socket.
+    assert plan.layout.num_nodes == 16
+
+
+def test_smt_reserved_cpus_and_pinning() -> None:
+    host = block_host(2, 2, cpus_per_node=8, smt=True)
+    groups = (Group("db", 8, 8 * GIB), Group("cache", 4, 4 * GIB), Group("web", 4, 2 * GIB, split=True))
+    flows = (Traffic("db", "cache", 100), Traffic("cache", "web", 10), Traffic("web", "web", 5))
+    request = PlacementRequest(host, Workload(groups, threads_per_core=2, traffic=flows), reserved_cpus=(0, 16), settings=SETTINGS)
+    plan = solved(request)
+    pinned = dict(plan.vcpu_to_host_cpu)
+    assert 0 not in pinned.values() and 16 not in pinned.values()
+    assert plan.layout.shape.threads == 2
+    siblings = host.siblings()
+    for core in range(0, plan.layout.vcpus, 2):
+        assert siblings[pinned[core]] == siblings[pinned[core + 1]]
+    # db and cache talk most: same host node when capacity allows (12 vCPUs = 6 cores <= 8).
+    assert plan.vcpu_groups[0] == "db"
+    assert plan.layout.nodes[0].cpus[0] == 0
+
+
+def test_split_group_spans_nodes_when_it_must() -> None:
+    host = block_host(1, 2, cpus_per_node=8)
+    request = PlacementRequest(host, Workload((Group("big", 12, 2 * GIB, split=True),), traffic=(Traffic("big", "big", 10),)), settings=SETTINGS)
+    plan = solved(request)
+    assert plan.layout.num_nodes == 2
+    assert sorted(len(n.cpus) for n in plan.layout.nodes) in ([4, 8], [6, 6], [5, 7])
+
+
+def test_rules_together_apart_and_max_distance() -> None:
+    host = block_host(2, 2, cpus_per_node=8)
+    groups = equal_groups(4, 4)
+    rules = ((Rule.TOGETHER, ("g0", "g1")), (Rule.APART, ("g2", "g3")))
+    workload = Workload(groups, traffic=(Traffic("g2", "g3", 50),), rules=rules, max_distances=(("g0", "g2", 12),))
+    request = PlacementRequest(host, workload, settings=SETTINGS)
+    plan = solved(request)
+    # g0+g1 fill one node; g2 must sit in that socket, on the other node; g3 may not join
+    # g2 and finds no room in the socket, so the pair pays the cross-socket distance.
+    assert plan.objective == pytest.approx(50 * 32)
+    assert plan.objective == pytest.approx(brute_force_optimum_with_rules(request))
+
+
+def test_compact_and_spread() -> None:
+    host = block_host(2, 2, cpus_per_node=8)
+    workload = Workload(equal_groups(4, 2), traffic=(Traffic("g0", "g1", 1),))
+    compact = solved(PlacementRequest(host, workload, settings=SearchSettings(kind=ObjectiveKind.COMPACT, time_limit_s=10)))
+    assert compact.layout.num_nodes == 1
+    spread = solved(PlacementRequest(host, workload, settings=SearchSettings(kind=ObjectiveKind.SPREAD, time_limit_s=10)))
+    assert spread.layout.num_nodes == 4
+
+
+def test_guest_node_count() -> None:
+    host = block_host(2, 2, cpus_per_node=8)
+    workload = Workload(equal_groups(4, 2), guest_nodes=2)
+    assert solved(PlacementRequest(host, workload, settings=SETTINGS)).layout.num_nodes == 2
+
+
+def test_group_too_big_for_any_node_is_named() -> None:
+    host = block_host(2, 2, cpus_per_node=8, smt=True)
+    request = PlacementRequest(host, Workload((Group("db", 16, GIB),)), reserved_cpus=(0, 16), settings=SETTINGS)
+    with pytest.raises(NoPlanError) as info:
+        place(request)
+    assert str(info.value) == (
+        "no plan: group db needs 16 vCPUs on one node; the largest host node (1) has 8 free CPUs after reserving 0,16"
+    )
+    assert info.value.exit_code == 3
+
+
+def test_conflicting_rules_are_named() -> None:
+    host = block_host(2, 2, cpus_per_node=8)
+    workload = Workload(equal_groups(3, 6), rules=((Rule.TOGETHER, ("g0", "g1", "g2")),))
+    with pytest.raises(NoPlanError) as info:
+        place(PlacementRequest(host, workload, settings=SETTINGS))
+    assert "together: g0, g1, g2" in str(info.value)
+    assert "cpu capacity" in str(info.value)

@@ -8,10 +8,9 @@ The schema is documented in ``docs/problem-format.md``.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +18,8 @@ from numaopt.errors import ProblemError
 from numaopt.layout import MAX_NODES, complete_shape, split_cpus, split_memory
 from numaopt.model import BackendKind, GuestLayout, GuestNode, Machine, MemoryBackend
 from numaopt.rules import RuleSet
+from numaopt.tables import TableReader
 from numaopt.units import format_cpulist, parse_cpulist, parse_size
-
-T = TypeVar("T")
 
 TOP_KEYS = ("rules", "guest")
 GUEST_KEYS = ("vcpus", "memory", "machine", "smp", "nodes", "distances", "default_distance", "memory_backend")
@@ -38,59 +36,6 @@ class Problem:
 
     source: str
     layout: GuestLayout
-
-
-class _Reader:
-    """Typed access to a TOML table that knows its key path, for error messages."""
-
-    def __init__(self, source: str, table: Mapping[str, Any], path: str, known: tuple[str, ...]):
-        self.source = source
-        self.table = table
-        self.path = path
-        unknown = [key for key in table if key not in known]
-        if unknown:
-            raise self.error(f"unknown key {unknown[0]!r} (known: {', '.join(known)})", key=unknown[0])
-
-    def where(self, key: str | None = None) -> str:
-        if key is None:
-            return self.path
-        return f"{self.path}.{key}" if self.path else key
-
-    def error(self, message: str, key: str | None = None) -> ProblemError:
-        return ProblemError(message, source=self.source, where=self.where(key) or None)
-
-    def has(self, key: str) -> bool:
-        return key in self.table
-
-    def get(self, key: str, kind: type[T], what: str, default: T | None = None, required: bool = False) -> T:
-        if key not in self.table:
-            if required:
-                raise self.error(f"missing required key ({what})", key)
-            return default  # type: ignore[return-value]
-        value = self.table[key]
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise self.error(f"expected {what}, got {value!r}", key)
-        if not isinstance(value, kind):
-            raise self.error(f"expected {what}, got {type(value).__name__} {value!r}", key)
-        return value
-
-    def convert(self, key: str, parse: Callable[[Any], T], default: T | None = None, required: bool = False) -> T:
-        if key not in self.table:
-            if required:
-                raise self.error("missing required key", key)
-            return default  # type: ignore[return-value]
-        try:
-            return parse(self.table[key])
-        except (ValueError, TypeError) as exc:
-            raise self.error(str(exc), key) from None
-
-    def sub(self, key: str, known: tuple[str, ...]) -> _Reader | None:
-        if key not in self.table:
-            return None
-        value = self.table[key]
-        if not isinstance(value, dict):
-            raise self.error(f"expected a table, got {value!r}", key)
-        return _Reader(self.source, value, self.where(key), known)
 
 
 def load_problem(path: str | Path) -> Problem:
@@ -110,7 +55,7 @@ def parse_problem(text: str, source: str = "<problem>") -> Problem:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError(f"invalid TOML: {exc}", source=source) from None
-    top = _Reader(source, data, "", TOP_KEYS)
+    top = TableReader(source, data, "", TOP_KEYS)
     guest = top.sub("guest", GUEST_KEYS)
     if guest is None:
         raise top.error("missing the [guest] table (vcpus, memory, nodes, distances)", "guest")
@@ -118,14 +63,14 @@ def parse_problem(text: str, source: str = "<problem>") -> Problem:
     return Problem(source=source, layout=layout)
 
 
-def _positive_int(reader: _Reader, key: str, what: str, maximum: int, required: bool = False, default: int | None = None) -> int:
+def _positive_int(reader: TableReader, key: str, what: str, maximum: int, required: bool = False, default: int | None = None) -> int:
     value = reader.get(key, int, what, default=default, required=required)
     if value is not None and not 1 <= value <= maximum:
         raise reader.error(f"expected {what} between 1 and {maximum}, got {value}", key)
     return value
 
 
-def _read_guest(guest: _Reader, top: _Reader) -> GuestLayout:
+def _read_guest(guest: TableReader, top: TableReader) -> GuestLayout:
     vcpus = _positive_int(guest, "vcpus", "a number of vCPUs", MAX_VCPUS, required=True)
     memory = guest.convert("memory", parse_size, required=True)
     if memory <= 0:
@@ -162,7 +107,7 @@ def _read_guest(guest: _Reader, top: _Reader) -> GuestLayout:
         path = guest.where(f"nodes[{index}]")
         if not isinstance(raw, dict):
             raise ProblemError(f"expected a table such as {{ cpus = \"0-3\" }}, got {raw!r}", source=guest.source, where=path)
-        node = _Reader(guest.source, raw, path, NODE_KEYS)
+        node = TableReader(guest.source, raw, path, NODE_KEYS)
         cpus = node.convert("cpus", parse_cpulist) if node.has("cpus") else None
         for cpu in cpus or ():
             if cpu >= vcpus:
@@ -191,7 +136,7 @@ def _read_guest(guest: _Reader, top: _Reader) -> GuestLayout:
 
 
 def _fill_cpus(
-    guest: _Reader,
+    guest: TableReader,
     vcpus: int,
     cpu_lists: list[tuple[int, ...] | None],
     owner: dict[int, int],
@@ -220,7 +165,7 @@ def _fill_cpus(
     return [cpus or () for cpus in filled]
 
 
-def _fill_memory(guest: _Reader, total: int, memories: list[int | None], backend: MemoryBackend) -> list[int]:
+def _fill_memory(guest: TableReader, total: int, memories: list[int | None], backend: MemoryBackend) -> list[int]:
     """Split what explicit node sizes leave over among nodes without ``memory``."""
     given = sum(m for m in memories if m is not None)
     open_nodes = [i for i, m in enumerate(memories) if m is None]
@@ -237,7 +182,7 @@ def _fill_memory(guest: _Reader, total: int, memories: list[int | None], backend
     return [m or 0 for m in filled]
 
 
-def _read_backend(guest: _Reader) -> MemoryBackend:
+def _read_backend(guest: TableReader) -> MemoryBackend:
     reader = guest.sub("memory_backend", BACKEND_KEYS)
     if reader is None:
         return MemoryBackend()
@@ -263,7 +208,7 @@ def _read_backend(guest: _Reader) -> MemoryBackend:
     )
 
 
-def _read_distances(guest: _Reader, n: int) -> np.ndarray | None:
+def _read_distances(guest: TableReader, n: int) -> np.ndarray | None:
     """A full matrix, or pairs (one direction given => symmetric) plus ``default_distance``."""
     default = guest.get("default_distance", int, "an integer distance such as 20")
     if not guest.has("distances"):
@@ -278,7 +223,7 @@ def _read_distances(guest: _Reader, n: int) -> np.ndarray | None:
     return _read_pairs(guest, raw, n, default)
 
 
-def _read_matrix(guest: _Reader, raw: list[Any], n: int, default: int | None) -> np.ndarray:
+def _read_matrix(guest: TableReader, raw: list[Any], n: int, default: int | None) -> np.ndarray:
     if default is not None:
         raise guest.error("default_distance only goes with distances given as pairs", "default_distance")
     if len(raw) != n or any(len(row) != n for row in raw):
@@ -291,7 +236,7 @@ def _read_matrix(guest: _Reader, raw: list[Any], n: int, default: int | None) ->
     return np.array(raw, dtype=np.int64)
 
 
-def _read_pairs(guest: _Reader, raw: list[Any], n: int, default: int | None) -> np.ndarray:
+def _read_pairs(guest: TableReader, raw: list[Any], n: int, default: int | None) -> np.ndarray:
     given = np.zeros((n, n), dtype=np.int64)
     was_given = np.zeros((n, n), dtype=bool)
     for index, item in enumerate(raw):
@@ -300,7 +245,7 @@ def _read_pairs(guest: _Reader, raw: list[Any], n: int, default: int | None) -> 
             raise ProblemError(
                 f"expected {{ a = 0, b = 1, value = 15 }} or a matrix row, got {item!r}", source=guest.source, where=path
             )
-        pair = _Reader(guest.source, item, path, PAIR_KEYS)
+        pair = TableReader(guest.source, item, path, PAIR_KEYS)
         a = pair.get("a", int, "a node index", required=True)
         b = pair.get("b", int, "a node index", required=True)
         value = pair.get("value", int, "an integer distance", required=True)

@@ -20,6 +20,7 @@ from numaopt.layout import check_layout
 from numaopt.model import GuestLayout, Plan
 from numaopt.problem import load_problem
 from numaopt.render.json import plan_to_json
+from numaopt.render.libvirt import domain_xml
 from numaopt.render.qemu import one_line, shell_text
 from numaopt.render.text import plan_summary
 from numaopt.rules import Finding, RuleSet, Severity
@@ -36,6 +37,7 @@ class OutputFormat(enum.StrEnum):
     QEMU = "qemu"
     SHELL = "shell"
     JSON = "json"
+    LIBVIRT = "libvirt"
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -56,6 +58,8 @@ def _render(plan: Plan, fmt: OutputFormat) -> str:
         return plan_to_json(plan)
     if fmt is OutputFormat.SHELL:
         return shell_text(plan)
+    if fmt is OutputFormat.LIBVIRT:
+        return domain_xml(plan)
     return one_line(plan)
 
 
@@ -72,22 +76,36 @@ def solve(
     problem: Annotated[Path, typer.Argument(help="Problem file (TOML); see docs/problem-format.md.")],
     fmt: Annotated[
         OutputFormat,
-        typer.Option("--format", "-f", help="qemu: one command line; shell: one option per line; json: the plan."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="qemu: one command line; shell: one option per line; json: the plan; libvirt: domain XML.",
+        ),
     ] = OutputFormat.QEMU,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
 ) -> None:
     """Turn a problem file into a QEMU configuration.
 
-    The layout is checked against QEMU and against its target rule set (`rules` in the file; linux-acpi for q35/pc, linux-dt for virt). A layout that either refuses exits 1 with every reason, one per line.
+    An explicit layout ([guest]) is checked against QEMU and its target rule set (`rules` in the file; linux-acpi for q35/pc, linux-dt for virt); a layout that either refuses exits 1 with every reason, one per line.
 
-    The summary (the guest as `numactl --hardware` would show it) goes to stderr; the configuration goes to stdout, or to --out.
+    A search ([host] + [workload]) places the workload's groups on host nodes with CP-SAT, proves the plan optimal where it can within objective.time_limit, and adds vCPU pinning and memory binding; no plan exits 3 with the conflicting requirements.
+
+    The summary (guest nodes, host placement, objective, bound, status, and the guest as `numactl --hardware` would show it) goes to stderr; the configuration goes to stdout, or to --out.
     """
-    layout = load_problem(problem).layout
-    errors = refusals(layout)
-    if errors:
-        raise LayoutError("\n".join(f"{problem}: {finding}" for finding in errors))
-    plan = Plan(layout=layout)
+    loaded = load_problem(problem)
+    for warning in loaded.warnings:
+        typer.echo(f"numaopt: warning: {warning}", err=True)
+    if loaded.placement is not None:
+        from numaopt.place import place
+
+        plan = place(loaded.placement)
+    else:
+        assert loaded.layout is not None
+        errors = refusals(loaded.layout)
+        if errors:
+            raise LayoutError("\n".join(f"{problem}: {finding}" for finding in errors))
+        plan = Plan(layout=loaded.layout)
     text = _render(plan, fmt)
     if not quiet:
         typer.echo(plan_summary(plan), err=True, nl=False)
@@ -102,7 +120,10 @@ def solve(
 def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
     """A problem file (.toml) or a file of QEMU arguments ("-" reads stdin)."""
     if path.suffix == ".toml":
-        return load_problem(path).layout, []
+        loaded = load_problem(path)
+        if loaded.layout is None:
+            raise NumaoptError(f"{path}: a search problem has no layout to check yet: run numaopt solve first")
+        return loaded.layout, []
     from numaopt.qemu.args import read_qemu_args
 
     if str(path) == "-":

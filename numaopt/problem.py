@@ -16,7 +16,7 @@ import numpy as np
 
 from numaopt.errors import ProblemError
 from numaopt.layout import MAX_NODES, complete_shape, split_cpus, split_memory
-from numaopt.model import BackendKind, GuestLayout, GuestNode, Machine, MemoryBackend
+from numaopt.model import BackendKind, GuestLayout, GuestNode, Machine, MemoryBackend, PlacementRequest
 from numaopt.rules import RuleSet
 from numaopt.tables import TableReader
 from numaopt.units import format_cpulist, parse_cpulist, parse_size
@@ -32,10 +32,12 @@ MAX_VCPUS = 4096
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """What a problem file asks for. Explicit layouts only, for now."""
+    """What a problem file asks for: an explicit layout, or a placement to search."""
 
     source: str
-    layout: GuestLayout
+    layout: GuestLayout | None = None
+    placement: PlacementRequest | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def load_problem(path: str | Path) -> Problem:
@@ -47,18 +49,26 @@ def load_problem(path: str | Path) -> Problem:
         raise ProblemError("no such file", source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemError(f"cannot read: {exc}", source=source) from None
-    return parse_problem(text, source)
+    return parse_problem(text, source, Path(path).parent)
 
 
-def parse_problem(text: str, source: str = "<problem>") -> Problem:
+def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = None) -> Problem:
+    """A problem from TOML text; host files it names are found relative to ``base_dir``."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError(f"invalid TOML: {exc}", source=source) from None
+    if "guest" not in data and ("workload" in data or "host" in data):
+        from numaopt.search_schema import read_search
+
+        request, warnings = read_search(data, source, base_dir or Path("."))
+        return Problem(source=source, placement=request, warnings=tuple(warnings))
     top = TableReader(source, data, "", TOP_KEYS)
     guest = top.sub("guest", GUEST_KEYS)
     if guest is None:
-        raise top.error("missing the [guest] table (vcpus, memory, nodes, distances)", "guest")
+        raise top.error(
+            "missing the [guest] table (vcpus, memory, nodes, distances), or [host] and [workload] for a search", "guest"
+        )
     layout = _read_guest(guest, top)
     return Problem(source=source, layout=layout)
 

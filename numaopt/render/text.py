@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numaopt.model import GuestLayout, Plan
+from numaopt.model import GuestLayout, Plan, SolveStatus
 from numaopt.units import MIB, format_cpulist, format_size
 
 
@@ -21,13 +21,39 @@ def numactl_hardware(layout: GuestLayout) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _placement_lines(plan: Plan) -> list[str]:
+    """Per guest node: its vCPUs and groups, memory, host node and host CPUs."""
+    host_cpu = dict(plan.vcpu_to_host_cpu)
+    lines = []
+    for node in plan.layout.nodes:
+        groups = sorted({plan.vcpu_groups[v] for v in node.cpus}) if plan.vcpu_groups else []
+        lines.append(
+            f"guest node {node.node_id}: vCPUs {format_cpulist(node.cpus) or '-'}"
+            + (f" ({', '.join(groups)})" if groups else "")
+            + f", {format_size(node.memory_bytes)} -> host node {format_cpulist(node.host_nodes) or '-'}, "
+            f"host CPUs {format_cpulist(host_cpu[v] for v in node.cpus if v in host_cpu) or '-'}"
+        )
+    return lines
+
+
 def plan_summary(plan: Plan) -> str:
     layout = plan.layout
     shape = layout.shape
-    head = (
+    lines = [
         f"{layout.machine.value} guest: {layout.vcpus} vCPUs ({shape.sockets} sockets x {shape.dies} dies x "
         f"{shape.clusters} clusters x {shape.cores} cores x {shape.threads} threads), "
-        f"{format_size(layout.memory_bytes)} in {layout.num_nodes} node(s); status {plan.status}; "
-        f"rules {layout.rules}"
-    )
-    return head + "\n" + numactl_hardware(layout)
+        f"{format_size(layout.memory_bytes)} in {layout.num_nodes} node(s); rules {layout.rules.value}"
+    ]
+    if plan.vcpu_to_host_cpu:
+        lines += _placement_lines(plan)
+    facts = f"status {plan.status.value}"
+    if plan.objective is not None:
+        facts += f", objective {plan.objective:g}"
+        if plan.best_bound is not None:
+            gap = abs(plan.objective - plan.best_bound) / max(abs(plan.objective), 1e-9)
+            facts += f", bound {plan.best_bound:g}, gap {gap:.2%}"
+        facts += f", {plan.wall_time_s:.3f} s"
+        if plan.status is SolveStatus.FEASIBLE:
+            facts += " (NOT proven optimal: the time limit came first)"
+    lines.append(facts)
+    return "\n".join(lines) + "\n" + numactl_hardware(layout)

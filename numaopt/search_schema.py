@@ -1,0 +1,229 @@
+"""The search part of a problem file: ``[host]``, ``[workload]``, ``[objective]`` -> PlacementRequest.
+
+Reads already-parsed TOML tables (``problem.py`` owns the TOML parser); every error names
+the file and key path. The schema is documented in ``docs/problem-format.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from numaopt.model import (
+    BackendKind,
+    Group,
+    HostTopology,
+    Machine,
+    MemoryBackend,
+    ObjectiveKind,
+    PlacementRequest,
+    Rule,
+    SearchSettings,
+    Traffic,
+    Workload,
+)
+from numaopt.tables import TableReader
+from numaopt.units import format_cpulist, parse_cpulist, parse_duration, parse_size
+
+HOST_REFERENCE_KEYS = ("numactl", "lscpu", "sysfs", "hwloc", "synthetic", "synthetic_distances")
+HOST_EXTRA_KEYS = ("reserved_cpus",)
+WORKLOAD_KEYS = (
+    "vcpus",
+    "memory",
+    "threads_per_core",
+    "machine",
+    "page_size",
+    "mem_path",
+    "guest_nodes",
+    "groups",
+    "traffic",
+    "together",
+    "apart",
+    "max_distance",
+)
+GROUP_KEYS = ("name", "vcpus", "memory", "nodes", "split")
+TRAFFIC_KEYS = ("between", "from", "to", "weight")
+MAX_DISTANCE_KEYS = ("between", "distance")
+OBJECTIVE_KEYS = ("kind", "time_limit", "seed", "workers")
+
+
+def read_host(table: dict[str, Any], source: str, base_dir: Path) -> tuple[HostTopology, tuple[int, ...], list[str]]:
+    """The host (inline, or imported from the files it names), reserved CPUs, and warnings."""
+    from numaopt.hosts import host_from_table, load_host_sources
+
+    reserved_text = table.get("reserved_cpus", "")
+    rest = {k: v for k, v in table.items() if k != "reserved_cpus"}
+    reader = TableReader(source, {"reserved_cpus": reserved_text}, "host", HOST_EXTRA_KEYS)
+    reserved = reader.convert("reserved_cpus", parse_cpulist, default=())
+    references = {k: v for k, v in rest.items() if k in HOST_REFERENCE_KEYS}
+    warnings: list[str] = []
+    if references:
+        others = [k for k in rest if k not in HOST_REFERENCE_KEYS]
+        if others:
+            raise reader.error(f"give the host either inline or as files, not both (found {others[0]!r})", others[0])
+        host, warnings = load_host_sources(references, base_dir, source)
+    else:
+        host = host_from_table(rest, source, "host")
+    missing = sorted(set(reserved) - set(host.cpu_to_node()))
+    if missing:
+        raise reader.error(f"CPUs {format_cpulist(missing)} are not host CPUs (host CPUs: {format_cpulist(host.cpu_to_node())})", "reserved_cpus")
+    return host, tuple(reserved), warnings
+
+
+def _names(reader: TableReader, key: str, value: Any, known: set[str], at_least: int) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) < at_least or not all(isinstance(v, str) for v in value):
+        raise reader.error(f"expected a list of at least {at_least} group names, got {value!r}", key)
+    unknown = [v for v in value if v not in known]
+    if unknown:
+        raise reader.error(f"unknown group {unknown[0]!r} (groups: {', '.join(sorted(known))})", key)
+    return tuple(value)
+
+
+def read_workload(table: dict[str, Any], source: str, host: HostTopology) -> tuple[Workload, Machine, MemoryBackend]:
+    reader = TableReader(source, table, "workload", WORKLOAD_KEYS)
+    threads = reader.get("threads_per_core", int, "1, 2, 4 ...", default=1)
+    if threads < 1:
+        raise reader.error(f"expected a positive number of threads per core, got {threads}", "threads_per_core")
+    machine_name = reader.get("machine", str, "q35, pc or virt", default="q35")
+    try:
+        machine = Machine(machine_name)
+    except ValueError:
+        raise reader.error(f"unknown machine {machine_name!r} (valid: q35, pc, virt)", "machine") from None
+    page = reader.convert("page_size", parse_size) if reader.has("page_size") else None
+    if page is not None and (page <= 0 or page & (page - 1)):
+        raise reader.error(f"page size must be a power of two such as 2MiB or 1GiB, got {page} bytes", "page_size")
+    mem_path = reader.get("mem_path", str, "a hugetlbfs mount such as /dev/hugepages", default=None)
+    if mem_path and not page:
+        raise reader.error("mem_path goes with page_size (huge pages)", "mem_path")
+    backend = (
+        MemoryBackend(BackendKind.FILE, mem_path=mem_path or "/dev/hugepages", page_size_bytes=page, share=True)
+        if page
+        else MemoryBackend()
+    )
+    host_ids = {node.node_id for node in host.nodes}
+    groups = _read_groups(reader, threads, host_ids)
+    names = {g.name for g in groups}
+    traffic = _read_traffic(reader, names)
+    rules: list[tuple[Rule, tuple[str, ...]]] = []
+    for key, rule in (("together", Rule.TOGETHER), ("apart", Rule.APART)):
+        for index, item in enumerate(reader.get(key, list, "a list of lists of group names", default=[])):
+            rules.append((rule, _names(reader, f"{key}[{index}]", item, names, 2)))
+    limits: list[tuple[str, str, int]] = []
+    for index, item in enumerate(reader.get("max_distance", list, "a list of { between, distance } tables", default=[])):
+        path = f"max_distance[{index}]"
+        if not isinstance(item, dict):
+            raise reader.error(f"expected {{ between = [\"a\", \"b\"], distance = 16 }}, got {item!r}", path)
+        sub = TableReader(source, item, reader.where(path), MAX_DISTANCE_KEYS)
+        a, b = _names(sub, "between", sub.get("between", list, "two group names", required=True), names, 2)[:2]
+        limits.append((a, b, sub.get("distance", int, "a distance such as 16", required=True)))
+    guest_nodes, max_guest_nodes = _read_guest_nodes(reader, host)
+    workload = Workload(
+        groups=groups,
+        threads_per_core=threads,
+        traffic=traffic,
+        rules=tuple(rules),
+        max_distances=tuple(limits),
+        guest_nodes=guest_nodes,
+        max_guest_nodes=max_guest_nodes,
+        page_size_bytes=page,
+    )
+    for key, total, what in (("vcpus", workload.vcpus, "vCPUs"), ("memory", workload.memory_bytes, "memory")):
+        if reader.has(key):
+            stated = reader.convert(key, parse_size) if key == "memory" else reader.get(key, int, "a number of vCPUs")
+            if stated != total:
+                raise reader.error(f"says {stated} but the groups add up to {total} ({what})", key)
+    return workload, machine, backend
+
+
+def _read_groups(reader: TableReader, threads: int, host_ids: set[int]) -> tuple[Group, ...]:
+    raw = reader.get("groups", list, "a list of group tables", default=None)
+    if raw is None:
+        # No groups: the whole VM is one group that may split, talking to itself.
+        if not reader.has("vcpus") or not reader.has("memory"):
+            raise reader.error("give groups, or vcpus and memory for one group", "groups")
+        vcpus = reader.get("vcpus", int, "a number of vCPUs")
+        return (Group("vm", vcpus, reader.convert("memory", parse_size), split=True),)
+    if not raw:
+        raise reader.error("give at least one group", "groups")
+    groups = []
+    for index, item in enumerate(raw):
+        path = f"groups[{index}]"
+        if not isinstance(item, dict):
+            raise reader.error(f"expected a table such as {{ name = \"db\", vcpus = 8, memory = \"16GiB\" }}, got {item!r}", path)
+        sub = TableReader(reader.source, item, reader.where(path), GROUP_KEYS)
+        name = sub.get("name", str, "a group name", required=True)
+        vcpus = sub.get("vcpus", int, "a number of vCPUs", required=True)
+        if vcpus < 1 or vcpus % threads:
+            raise sub.error(f"{vcpus} vCPUs: expected a positive multiple of threads_per_core ({threads})", "vcpus")
+        memory = sub.convert("memory", parse_size, required=True)
+        allowed = sub.convert("nodes", parse_cpulist, default=())
+        unknown = sorted(set(allowed) - host_ids)
+        if unknown:
+            raise sub.error(f"host node {unknown[0]} does not exist (host nodes: {format_cpulist(host_ids)})", "nodes")
+        if any(g.name == name for g in groups):
+            raise sub.error(f"group {name!r} is defined twice", "name")
+        groups.append(Group(name, vcpus, memory, tuple(allowed), sub.get("split", bool, "true or false", default=False)))
+    return tuple(groups)
+
+
+def _read_traffic(reader: TableReader, names: set[str]) -> tuple[Traffic, ...]:
+    flows = []
+    for index, item in enumerate(reader.get("traffic", list, "a list of { between, weight } tables", default=[])):
+        path = f"traffic[{index}]"
+        if not isinstance(item, dict):
+            raise reader.error(f"expected {{ between = [\"a\", \"b\"], weight = 10 }}, got {item!r}", path)
+        sub = TableReader(reader.source, item, reader.where(path), TRAFFIC_KEYS)
+        if sub.has("between") == (sub.has("from") or sub.has("to")):
+            raise sub.error("give either between = [a, b] or from = a, to = b")
+        if sub.has("between"):
+            between = sub.get("between", list, "one or two group names", required=True)
+            pair = _names(sub, "between", between, names, 1)
+            if len(pair) > 2:
+                raise sub.error(f"expected one or two group names, got {len(pair)}", "between")
+            a, b = pair[0], pair[-1]
+        else:
+            a = _names(sub, "from", [sub.get("from", str, "a group name", required=True)], names, 1)[0]
+            b = _names(sub, "to", [sub.get("to", str, "a group name", required=True)], names, 1)[0]
+        weight = sub.get("weight", int, "a non-negative integer weight", required=True)
+        if weight < 0:
+            raise sub.error(f"expected a non-negative weight, got {weight}", "weight")
+        flows.append(Traffic(a, b, weight))
+    return tuple(flows)
+
+
+def _read_guest_nodes(reader: TableReader, host: HostTopology) -> tuple[int | None, int | None]:
+    if not reader.has("guest_nodes"):
+        return None, None
+    value = reader.table["guest_nodes"]
+    if value == "auto":
+        return None, None
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value:
+        return value, None
+    if isinstance(value, dict) and set(value) == {"max"} and isinstance(value["max"], int) and value["max"] >= 1:
+        return None, value["max"]
+    raise reader.error(f'expected "auto", a number, or {{ max = N }}, got {value!r}', "guest_nodes")
+
+
+def read_objective(table: dict[str, Any] | None, source: str) -> SearchSettings:
+    reader = TableReader(source, table or {}, "objective", OBJECTIVE_KEYS)
+    kind_name = reader.get("kind", str, "locality, spread or compact", default="locality")
+    try:
+        kind = ObjectiveKind(kind_name)
+    except ValueError:
+        raise reader.error(f"unknown objective {kind_name!r} (valid: locality, spread, compact)", "kind") from None
+    time_limit = reader.convert("time_limit", parse_duration, default=10.0)
+    workers = reader.get("workers", int, "a number of CP-SAT workers", default=2)
+    if workers < 1:
+        raise reader.error(f"expected at least 1 worker, got {workers}", "workers")
+    return SearchSettings(kind=kind, time_limit_s=time_limit, seed=reader.get("seed", int, "an integer seed", default=0), workers=workers)
+
+
+def read_search(data: dict[str, Any], source: str, base_dir: Path) -> tuple[PlacementRequest, list[str]]:
+    top = TableReader(source, data, "", ("host", "workload", "objective"))
+    host_table = top.get("host", dict, "a [host] table", required=True)
+    workload_table = top.get("workload", dict, "a [workload] table", required=True)
+    host, reserved, warnings = read_host(host_table, source, base_dir)
+    workload, machine, backend = read_workload(workload_table, source, host)
+    settings = read_objective(top.get("objective", dict, "an [objective] table", default=None), source)
+    request = PlacementRequest(host, workload, reserved, settings, machine, backend)
+    return request, warnings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from numaopt.errors import NumaoptError
-from numaopt.model import Plan, PlacementRequest, SolveStatus
+from numaopt.model import PlacementRequest, Plan, SolveStatus
 from numaopt.planning import build_plan
 from numaopt.solver.explain import conflicting_requirements
 from numaopt.solver.instance import Instance, build_instance

@@ -197,7 +197,7 @@ def _read_guest_nodes(reader: TableReader, host: HostTopology) -> tuple[int | No
     value = reader.table["guest_nodes"]
     if value == "auto":
         return None, None
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value, None
     if isinstance(value, dict) and set(value) == {"max"} and isinstance(value["max"], int) and value["max"] >= 1:
         return None, value["max"]

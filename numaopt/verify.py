@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from numaopt.layout import check_layout
-from numaopt.model import Plan, PlacementRequest, Rule
+from numaopt.model import PlacementRequest, Plan, Rule
 from numaopt.rules import RuleSet, Severity
 from numaopt.units import format_cpulist
 

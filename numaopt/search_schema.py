@@ -212,7 +212,7 @@ def read_objective(table: dict[str, Any] | None, source: str) -> SearchSettings:
     except ValueError:
         raise reader.error(f"unknown objective {kind_name!r} (valid: locality, spread, compact)", "kind") from None
     time_limit = reader.convert("time_limit", parse_duration, default=10.0)
-    workers = reader.get("workers", int, "a number of CP-SAT workers", default=2)
+    workers = reader.get("workers", int, "a number of CP-SAT workers", default=1)
     if workers < 1:
         raise reader.error(f"expected at least 1 worker, got {workers}", "workers")
     return SearchSettings(kind=kind, time_limit_s=time_limit, seed=reader.get("seed", int, "an integer seed", default=0), workers=workers)

@@ -77,11 +77,12 @@ def _distance_options(layout: GuestLayout) -> list[str]:
     ids = [node.node_id for node in layout.nodes]
     n = len(ids)
     symmetric = bool(np.array_equal(d, d.T))
+    # The diagonal is written only where it is not 10, so a bad one reaches QEMU as given.
     return [
         f"dist,src={ids[i]},dst={ids[j]},val={int(d[i, j])}"
         for i in range(n)
         for j in range(n)
-        if i != j and (j > i or not symmetric)
+        if (i != j and (j > i or not symmetric)) or (i == j and int(d[i, i]) != 10)
     ]
 
 

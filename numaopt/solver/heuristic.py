@@ -122,3 +122,64 @@ def _improve(
                     where[i], where[j] = a, b
         if not improved:
             return
+
+
+def satisfies_symmetry_breaking(instance: Instance, assignment: list[int]) -> bool:
+    """True when the assignment obeys the model's first-use and piece-order constraints."""
+    label = instance.labels
+    for sibling in instance.sibling_classes:
+        blocks = sorted(sibling.blocks, key=lambda b: min(label[n] for n in b))
+        first = [min((i for i, n in enumerate(assignment) if n in block), default=len(assignment)) for block in blocks]
+        if any(a > b or (a == b and a < len(assignment)) for a, b in zip(first, first[1:], strict=False)):
+            return False
+    for members in instance.group_items:
+        for a, b in zip(members, members[1:], strict=False):
+            same = instance.items[a].cores == instance.items[b].cores and instance.items[a].memory_units == instance.items[b].memory_units
+            if same and label[assignment[a]] > label[assignment[b]]:
+                return False
+    return True
+
+
+def canonical(instance: Instance, assignment: list[int]) -> list[int] | None:
+    """The same plan relabelled to obey the model's symmetry breaking (a hint CP-SAT keeps).
+
+    Blocks of each class are renamed in order of first use (largest blocks first), node by
+    node in label order; equal pieces of a group are sorted by node label. None if the
+    relabelling does not settle or breaks a capacity.
+    """
+    label = instance.labels
+    where = list(assignment)
+    classes = sorted(instance.sibling_classes, key=lambda c: -len(c.blocks[0]))
+    for _ in range(8):
+        for sibling in classes:
+            blocks = sorted(sibling.blocks, key=lambda b: min(label[n] for n in b))
+            first = [min((i for i, n in enumerate(where) if n in block), default=len(where)) for block in blocks]
+            order = sorted(range(len(blocks)), key=lambda r: (first[r], r))
+            mapping: dict[int, int] = {}
+            for target, source in enumerate(order):
+                src = sorted(blocks[source], key=lambda n: label[n])
+                dst = sorted(blocks[target], key=lambda n: label[n])
+                mapping.update(zip(src, dst, strict=True))
+            where = [mapping.get(n, n) for n in where]
+        for members in instance.group_items:
+            runs: dict[tuple[int, int], list[int]] = {}
+            for i in members:
+                runs.setdefault((instance.items[i].cores, instance.items[i].memory_units), []).append(i)
+            for items in runs.values():
+                nodes = sorted((where[i] for i in items), key=lambda n: label[n])
+                for i, n in zip(items, nodes, strict=True):
+                    where[i] = n
+        if satisfies_symmetry_breaking(instance, where):
+            break
+    else:
+        return None
+    cores = np.zeros(instance.num_nodes, dtype=np.int64)
+    memory = np.zeros(instance.num_nodes, dtype=np.int64)
+    for item, n in zip(instance.items, where, strict=True):
+        if n not in item.allowed:
+            return None
+        cores[n] += item.cores
+        memory[n] += item.memory_units
+    if np.any(cores > instance.node_cores) or np.any(memory > instance.node_memory):
+        return None
+    return where

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from numaopt.model import ObjectiveKind, Rule, SolveStatus
-from numaopt.solver.heuristic import greedy_placement
+from numaopt.solver.heuristic import canonical, greedy_placement
 from numaopt.solver.instance import Instance, rule_groups
 
 _STATUS = {
@@ -173,6 +173,7 @@ class PlacementModel:
         if not inst.pair_weights:
             return cp_model.LinearExpr.sum(terms)
         balls_by_level = [self._ball_groups(t) for t in levels[:-1]]
+        self.seps: list[tuple[int, int, int, cp_model.IntVar]] = []  # (level threshold, i, j, var)
         capacity_cut: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = {}
         for (i, j), w in inst.pair_weights.items():
             terms.append(w * base)
@@ -180,6 +181,7 @@ class PlacementModel:
             for level, threshold in enumerate(levels[:-1]):
                 step = levels[level + 1] - threshold
                 sep = m.new_bool_var(f"sep{level}_{i}_{j}")
+                self.seps.append((threshold, i, j, sep))
                 for members, ball in balls_by_level[level]:
                     m.add(sep >= sum(self.x[i, n] for n in members) - sum(self.x[j, k] for k in ball))
                     if inst.symmetric:
@@ -234,8 +236,15 @@ class PlacementModel:
         return -(weight * cp_model.LinearExpr.sum(self.used) + cp_model.LinearExpr.sum(socket_used))
 
     def hint(self, assignment: list[int]) -> None:
+        """A complete hint (placement, used nodes, level separations): CP-SAT keeps it as is."""
         for (i, n), var in self.x.items():
             self.model.add_hint(var, assignment[i] == n)
+        used = set(assignment)
+        for n, var in enumerate(self.used):
+            self.model.add_hint(var, n in used)
+        d = self.inst.distances
+        for threshold, i, j, var in getattr(self, "seps", []):
+            self.model.add_hint(var, bool(d[assignment[i], assignment[j]] > threshold))
 
 
 def _sockets(instance: Instance) -> list[list[int]]:
@@ -280,10 +289,12 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
     settings = instance.request.settings
     start = time.perf_counter()
     model = PlacementModel(instance, structured=structured)
+    locality = model.locality_expression()
     hint = greedy_placement(instance) if use_hint else None
+    if hint is not None and structured:
+        hint = canonical(instance, hint) or hint  # a hint that breaks symmetry breaking is lost
     if hint is not None:
         model.hint(hint)
-    locality = model.locality_expression()
     scale = instance.scale
     if settings.kind is ObjectiveKind.LOCALITY:
         model.model.minimize(locality)

@@ -174,6 +174,33 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def launch(
+    plan_file: Annotated[Path, typer.Argument(help="A plan written by `numaopt solve --format json`.")],
+    qemu_args: Annotated[list[str] | None, typer.Argument(help="Extra QEMU arguments, after --.")] = None,
+) -> None:
+    """Start QEMU for a plan and pin each vCPU thread to its host CPU.
+
+    QEMU cannot pin vCPU threads itself: numaopt starts it with the plan's arguments plus yours (after --), reads the vCPU thread ids over QMP (query-cpus-fast), applies the plan's pinning with sched_setaffinity, prints one line per vCPU, and waits. Ctrl-C or TERM stops QEMU. Exits with QEMU's exit code.
+
+    Example: numaopt solve problems/epyc-db.toml -f json -o plan.json && numaopt launch plan.json -- -kernel vmlinuz -nographic
+    """
+    from numaopt.qemu.launch import launch as run
+    from numaopt.render.json import plan_from_json
+
+    try:
+        text = plan_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NumaoptError(f"{plan_file}: cannot read: {exc.strerror or exc}") from None
+    plan = plan_from_json(text, source=str(plan_file))
+
+    def report(pinned: list[tuple[int, int, int]]) -> None:
+        for vcpu, thread, host_cpu in pinned:
+            typer.echo(f"pinned vCPU {vcpu} (thread {thread}) to host CPU {host_cpu}", err=True)
+
+    raise typer.Exit(run(plan, list(qemu_args or []), on_pinned=report))
+
+
 def main() -> None:
     """Entry point: every numaopt error becomes one line on stderr and its exit code."""
     try:

@@ -29,7 +29,6 @@ def test_launch_pins_each_vcpu_thread(tmp_path: Path) -> None:
     cpus = tuple(sorted(os.sched_getaffinity(0)))
     host = HostTopology((HostNode(0, cpus, 4 << 30, 2 << 30),), [[10]])
     vcpus = min(len(cpus), 4)
-    # The host's CPUs in reverse, so a pinning that ignored the plan would show.
     plan = place(PlacementRequest(host, Workload((Group("vm", vcpus, 256 << 20, split=True),))))
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(plan_to_json(plan))

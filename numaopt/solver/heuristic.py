@@ -6,6 +6,7 @@ It respects capacities and allowed nodes; the CP-SAT model enforces everything e
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import numpy as np
@@ -45,8 +46,12 @@ def _pair_cost(instance: Instance, neighbours: list[list[tuple[int, int, bool]]]
     )
 
 
-def greedy_placement(instance: Instance, max_rounds: int = 20) -> list[int] | None:
-    """Item -> node position, or None if greedy cannot fit every item."""
+def greedy_placement(instance: Instance, max_rounds: int = 20, kicks: int = 0, seed: int = 0) -> list[int] | None:
+    """Item -> node position, or None if greedy cannot fit every item.
+
+    With ``kicks``, iterated local search: swap a few random items, improve again, keep the
+    result if it is cheaper. The count (not a clock) bounds it, so a seed gives one answer.
+    """
     n_items = len(instance.items)
     neighbours = _neighbours(instance)
     free_cores = instance.node_cores.astype(np.int64).copy()
@@ -73,7 +78,32 @@ def greedy_placement(instance: Instance, max_rounds: int = 20) -> list[int] | No
         free_cores[node] -= spec.cores
         free_memory[node] -= spec.memory_units
     _improve(instance, neighbours, where, free_cores, free_memory, max_rounds)
+    if kicks and len(instance.items) > 2:
+        where = _iterated(instance, neighbours, where, kicks, seed, max_rounds)
     return where
+
+
+def _iterated(instance: Instance, neighbours: list[list[tuple[int, int, bool]]], where: list[int], kicks: int, seed: int, max_rounds: int) -> list[int]:
+    rng = np.random.default_rng(seed)
+    best, best_cost = list(where), instance.cost(where)
+    items = instance.items
+    for _ in range(kicks):
+        trial = list(best)
+        for _ in range(3):  # a kick: three random swaps that keep capacities
+            i, j = (int(v) for v in rng.choice(len(items), size=2, replace=False))
+            alike = items[i].cores == items[j].cores and items[i].memory_units == items[j].memory_units
+            if alike and trial[j] in items[i].allowed and trial[i] in items[j].allowed:
+                trial[i], trial[j] = trial[j], trial[i]
+        free_cores = instance.node_cores.astype(np.int64).copy()
+        free_memory = instance.node_memory.astype(np.int64).copy()
+        for item, node in zip(items, trial, strict=True):
+            free_cores[node] -= item.cores
+            free_memory[node] -= item.memory_units
+        _improve(instance, neighbours, trial, free_cores, free_memory, max_rounds)
+        cost = instance.cost(trial)
+        if cost < best_cost:
+            best, best_cost = trial, cost
+    return best
 
 
 def _improve(
@@ -130,10 +160,10 @@ def satisfies_symmetry_breaking(instance: Instance, assignment: list[int]) -> bo
     for sibling in instance.sibling_classes:
         blocks = sorted(sibling.blocks, key=lambda b: min(label[n] for n in b))
         first = [min((i for i, n in enumerate(assignment) if n in block), default=len(assignment)) for block in blocks]
-        if any(a > b or (a == b and a < len(assignment)) for a, b in zip(first, first[1:], strict=False)):
+        if any(a > b or (a == b and a < len(assignment)) for a, b in itertools.pairwise(first)):
             return False
     for members in instance.group_items:
-        for a, b in zip(members, members[1:], strict=False):
+        for a, b in itertools.pairwise(members):
             same = instance.items[a].cores == instance.items[b].cores and instance.items[a].memory_units == instance.items[b].memory_units
             if same and label[assignment[a]] > label[assignment[b]]:
                 return False

@@ -61,6 +61,7 @@ class Instance:
     levels: list[int]  # distinct distances, ascending
     sibling_classes: list[SiblingClass]
     labels: list[int]  # node position -> rank in an order where sibling blocks are contiguous
+    hierarchical: bool  # symmetric, and "within distance t" is an equivalence for every t
     free_cpus: dict[int, list[tuple[int, ...]]]  # host node position -> free cores' free threads
 
     @property
@@ -165,8 +166,10 @@ def build_instance(request: PlacementRequest) -> Instance:
         levels=sorted({int(v) for v in np.unique(host.distances)}),
         sibling_classes=[],
         labels=list(range(host.num_nodes)),
+        hierarchical=False,
         free_cpus=free,
     )
+    instance.hierarchical = instance.symmetric and _is_hierarchical(instance.distances)
     instance.sibling_classes, instance.labels = _sibling_classes(instance)
     return instance
 
@@ -222,7 +225,7 @@ def _sibling_classes(instance: Instance) -> tuple[list[SiblingClass], list[int]]
     for p in range(n):
         allowed = tuple(p in item.allowed for item in instance.items)
         leaf_signature.append((int(instance.node_cores[p]), int(instance.node_memory[p]), allowed))
-    if instance.symmetric and _is_hierarchical(d):
+    if instance.hierarchical:
         return _hierarchy_classes(d, instance.levels, leaf_signature)
     classes: list[SiblingClass] = []
     assigned: set[int] = set()

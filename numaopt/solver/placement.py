@@ -196,7 +196,31 @@ class PlacementModel:
                         capacity_cut.setdefault((j, level), []).append((i, sep))
         if self.structured:
             self._ball_capacity_cuts(capacity_cut)
+            if inst.hierarchical:
+                self._triangle_cuts()
         return cp_model.LinearExpr.sum(terms)
+
+    def _triangle_cuts(self) -> None:
+        """On a hierarchical SLIT "within distance t" is an equivalence, so being apart is a
+        metric: sep(i, k) <= sep(i, j) + sep(j, k) for every triangle of talking items."""
+        by_level: dict[int, dict[tuple[int, int], cp_model.IntVar]] = {}
+        neighbours: dict[int, dict[int, set[int]]] = {}
+        for threshold, i, j, var in self.seps:
+            by_level.setdefault(threshold, {})[(i, j)] = var
+            level = neighbours.setdefault(threshold, {})
+            level.setdefault(i, set()).add(j)
+            level.setdefault(j, set()).add(i)
+        for threshold, seps in by_level.items():
+            adjacent = neighbours[threshold]
+            for (i, j), ij in seps.items():
+                for k in adjacent[i] & adjacent[j]:
+                    if k <= j:
+                        continue  # each triangle once: i < j < k
+                    ik = seps[(min(i, k), max(i, k))]
+                    jk = seps[(min(j, k), max(j, k))]
+                    self.model.add(ij <= ik + jk)
+                    self.model.add(ik <= ij + jk)
+                    self.model.add(jk <= ij + ik)
 
     def _ball_groups(self, threshold: int) -> list[tuple[list[int], list[int]]]:
         """Distinct balls at ``threshold``, each with the nodes whose ball it is."""
@@ -284,13 +308,19 @@ def _assignment(model: PlacementModel, solver: cp_model.CpSolver) -> list[int]:
     return [next(n for n in range(inst.num_nodes) if solver.value(model.x[i, n])) for i in range(len(inst.items))]
 
 
+def _kicks(instance: Instance) -> int:
+    """Iterated-local-search effort for the hint: more for larger instances, bounded."""
+    count = len(instance.items)
+    return 0 if count <= 8 else min(50, 2000 // count)
+
+
 def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bool = True) -> Decision:
     """Search for the best placement within the request's time limit."""
     settings = instance.request.settings
     start = time.perf_counter()
     model = PlacementModel(instance, structured=structured)
     locality = model.locality_expression()
-    hint = greedy_placement(instance) if use_hint else None
+    hint = greedy_placement(instance, kicks=_kicks(instance), seed=settings.seed) if use_hint else None
     if hint is not None and structured:
         hint = canonical(instance, hint) or hint  # a hint that breaks symmetry breaking is lost
     if hint is not None:

@@ -20,6 +20,8 @@ SMALL_NODE_BYTES = 4 * MIB  # x86 Linux < 6.7 skips smaller nodes (NODE_MIN_SIZE
 MEMORY_GRANULE = 128 * MIB  # x86_64 memory-section size: the recommended node granularity
 # QEMU 7.2 machine limits (mc->max_cpus); query-machines reports them as cpu-max.
 MAX_CPUS = {Machine.PC: 255, Machine.Q35: 288, Machine.VIRT: 512}
+# The names QEMU 7.2 resolves the aliases to, as its messages print them.
+MACHINE_TYPE_NAMES = {Machine.PC: "pc-i440fx-7.2", Machine.Q35: "pc-q35-7.2", Machine.VIRT: "virt-7.2"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ def _qemu_findings(layout: GuestLayout) -> list[Finding]:
         add(
             Severity.ERROR,
             "max-cpus",
-            f"Invalid SMP CPUs {layout.vcpus}. The max CPUs supported by machine '{machine.value}' is {MAX_CPUS[machine]}",
+            f"Invalid SMP CPUs {layout.vcpus}. The max CPUs supported by machine '{MACHINE_TYPE_NAMES[machine]}' is {MAX_CPUS[machine]}",
         )
     # -numa node (hw/core/numa.c)
     if layout.num_nodes > MAX_NODES:

@@ -58,6 +58,8 @@ def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError(f"invalid TOML: {exc}", source=source) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ProblemError("invalid TOML: arrays or tables nested too deeply", source=source) from None
     if "guest" not in data and ("workload" in data or "host" in data):
         from numaopt.search_schema import read_search
 
@@ -218,9 +220,22 @@ def _read_backend(guest: TableReader) -> MemoryBackend:
     )
 
 
+# Distances outside 10..255 are kept so that the checks can name them, but they must fit
+# int64 arithmetic (numpy raises OverflowError for larger Python ints).
+_DISTANCE_BOUND = 1 << 31
+
+
+def _checked_distance(reader: TableReader, key: str, value: int) -> int:
+    if not -_DISTANCE_BOUND < value < _DISTANCE_BOUND:
+        raise reader.error(f"distance {value} is out of range (valid: 10..255, 255 = unreachable)", key)
+    return value
+
+
 def _read_distances(guest: TableReader, n: int) -> np.ndarray | None:
     """A full matrix, or pairs (one direction given => symmetric) plus ``default_distance``."""
     default = guest.get("default_distance", int, "an integer distance such as 20")
+    if default is not None:
+        _checked_distance(guest, "default_distance", default)
     if not guest.has("distances"):
         if default is None:
             return None
@@ -243,6 +258,7 @@ def _read_matrix(guest: TableReader, raw: list[Any], n: int, default: int | None
         for j, value in enumerate(row):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise guest.error(f"expected an integer, got {value!r}", f"distances[{i}][{j}]")
+            _checked_distance(guest, f"distances[{i}][{j}]", value)
     return np.array(raw, dtype=np.int64)
 
 
@@ -258,7 +274,7 @@ def _read_pairs(guest: TableReader, raw: list[Any], n: int, default: int | None)
         pair = TableReader(guest.source, item, path, PAIR_KEYS)
         a = pair.get("a", int, "a node index", required=True)
         b = pair.get("b", int, "a node index", required=True)
-        value = pair.get("value", int, "an integer distance", required=True)
+        value = _checked_distance(pair, "value", pair.get("value", int, "an integer distance", required=True))
         for key, node in (("a", a), ("b", b)):
             if not 0 <= node < n:
                 raise pair.error(f"node {node} does not exist (nodes are 0-{n - 1})", key)

@@ -48,7 +48,7 @@ def _backend(layout: GuestLayout, node: GuestNode) -> str:
     backend = layout.backend
     options = [f"memory-backend-{backend.kind.value}", f"id={memdev_id(node)}", f"size={format_qemu_size(node.memory_bytes)}"]
     if backend.kind is BackendKind.FILE:
-        options.append(f"mem-path={backend.mem_path}")
+        options.append(f"mem-path={(backend.mem_path or '').replace(',', ',,')}")  # QemuOpts doubles commas
     if backend.share:
         options.append("share=on")
     if backend.prealloc:

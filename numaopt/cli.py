@@ -158,12 +158,20 @@ def check(
         raise typer.BadParameter(str(exc), param_hint="--rules") from None
     layout, arg_findings = _read_for_check(file)
     failed = False
+    qemu_found = arg_findings + check_layout(layout, RuleSet.QEMU)
+    qemu_errors = {(f.code, f.message) for f in qemu_found if f.severity is Severity.ERROR}
     for rule_set in chosen:
-        found = [f for f in arg_findings if rule_set is RuleSet.QEMU]
-        found += check_layout(layout, rule_set)
-        if rule_set is not RuleSet.QEMU:
-            # A guest only ever sees what QEMU accepted: its refusals stop the guest too.
-            found += [Finding(rule_set, f.severity, f.code, f.message, f.fix) for f in arg_findings if f.severity is Severity.ERROR]
+        if rule_set is RuleSet.QEMU:
+            found = qemu_found
+        else:
+            # A guest (or libvirt) only sees what QEMU accepted: say so once instead of
+            # repeating QEMU's refusals, then add what this target has to say on its own.
+            found = [f for f in check_layout(layout, rule_set) if (f.code, f.message) not in qemu_errors]
+            if qemu_errors:
+                found.insert(
+                    0,
+                    Finding(rule_set, Severity.ERROR, "qemu-refuses", "QEMU refuses this configuration (see the qemu lines), so the guest never runs"),
+                )
         shown = [f for f in dict.fromkeys(found) if show_info or f.severity is not Severity.INFO]
         failed |= any(f.severity is Severity.ERROR for f in shown)
         if not any(f.severity is not Severity.INFO for f in shown):

@@ -82,3 +82,24 @@ def test_help_explains_commands() -> None:
     result = run("--help")
     assert result.returncode == 0
     assert "solve" in result.stdout and "check" in result.stdout
+
+
+def test_check_the_seed_articles_command_line() -> None:
+    result = run("check", "tests/data/qemu-args/seed-article-x86.sh")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "tests/data/qemu-args/seed-article-x86.sh: qemu: error: total memory for NUMA nodes (0x0) should equal RAM size "
+        "(0x80000000) (fix: since QEMU 5.2 every node's memory must be given: one memory-backend object per node and "
+        "-numa node,memdev=ID)"
+    )
+    assert any("linux-acpi: warning: socket of vCPUs 0-15" in line and "llc-sibling" in line for line in lines)
+    assert any("linux-acpi: error: QEMU refuses this configuration" in line for line in lines)
+    aarch64 = run("check", "tests/data/qemu-args/seed-article.sh", "--rules", "qemu")
+    assert "total memory for NUMA nodes (0x0) should equal RAM size (0x80000000)" in aarch64.stdout
+
+
+def test_check_reads_stdin() -> None:
+    text = (ROOT / "tests" / "golden" / "seed-4node.sh").read_text()
+    result = run("check", "-", "--rules", "qemu", stdin=text)
+    assert result.returncode == 0 and result.stdout.strip() == "-: qemu: ok"

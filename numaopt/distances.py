@@ -118,15 +118,17 @@ def check_batch(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) 
 
 
 def triangle_ok(matrices: npt.ArrayLike, *, excess: bool = False) -> BoolArray:
-    """True per matrix where ``d[i][k] <= d[i][j] + d[j][k]`` for all distinct i, j, k.
+    """True per matrix where ``d[i][k] <= d[i][j] + d[j][k]`` for all i, j, k.
 
-    With ``excess`` the check is on ``d - 10`` (what real SNC hosts violate). Directed:
-    an asymmetric matrix is checked along every ordered path.
+    The diagonal counts as 0, so only paths through a third node matter (and a round trip
+    i -> j -> i, which fails only for distances below 10). With ``excess`` the check is on
+    ``d - 10`` (what real SNC hosts violate). Directed: an asymmetric matrix is checked
+    along every ordered path.
     """
     batch = as_batch(matrices)
     n = batch.shape[1]
     result = np.ones(batch.shape[0], dtype=bool)
-    if n < 3:
+    if n < 2:
         return result
     # The diagonal takes no part: i == j or j == k holds trivially once it is zeroed.
     work = batch - LOCAL_DISTANCE if excess else batch.copy()

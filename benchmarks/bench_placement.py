@@ -33,7 +33,7 @@ from scipy.optimize import quadratic_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from numaopt.model import (  # noqa: E402
+from numaopt.model import (
     Group,
     HostNode,
     HostTopology,
@@ -43,11 +43,11 @@ from numaopt.model import (  # noqa: E402
     Traffic,
     Workload,
 )
-from numaopt.place import NoPlanError, place  # noqa: E402
-from numaopt.solver.heuristic import greedy_placement  # noqa: E402
-from numaopt.solver.instance import Instance, build_instance  # noqa: E402
-from numaopt.verify import locality_cost, verify_plan  # noqa: E402
-from tests.placement_hosts import GIB, block_host  # noqa: E402
+from numaopt.place import NoPlanError, place
+from numaopt.solver.heuristic import greedy_placement
+from numaopt.solver.instance import Instance, build_instance
+from numaopt.verify import locality_cost, verify_plan
+from tests.placement_hosts import GIB, block_host
 
 OPTERON = np.array(
     [

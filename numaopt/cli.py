@@ -7,15 +7,15 @@ Exit codes: 0 ok, 1 bad input or a layout the target refuses, 2 usage, 3 no plan
 from __future__ import annotations
 
 import enum
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from numaopt.cli_host import host_app
 from numaopt.errors import LayoutError, NumaoptError
+from numaopt.files import write_atomically
 from numaopt.layout import check_layout
 from numaopt.model import GuestLayout, Plan
 from numaopt.problem import load_problem
@@ -33,24 +33,14 @@ app = typer.Typer(
 )
 
 
+app.add_typer(host_app, name="host")
+
+
 class OutputFormat(enum.StrEnum):
     QEMU = "qemu"
     SHELL = "shell"
     JSON = "json"
     LIBVIRT = "libvirt"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _render(plan: Plan, fmt: OutputFormat) -> str:

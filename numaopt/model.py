@@ -361,14 +361,16 @@ class Group:
     """Named vCPUs with memory that should be placed as one unit (or split, if allowed)."""
 
     name: str
-    vcpus: int
+    vcpus: int  # 0: a memory-only group (e.g. far memory on a CPU-less CXL node)
     memory_bytes: int
     allowed_nodes: tuple[int, ...] = ()  # host node ids; empty = any node
     split: bool = False  # may span host nodes (cut into pieces of whole cores)
 
     def __post_init__(self) -> None:
-        if self.vcpus < 1 or self.memory_bytes < 0:
-            raise ValueError(f"group {self.name!r}: vcpus must be >= 1 and memory >= 0")
+        if self.vcpus < 0 or self.memory_bytes < 0 or (self.vcpus == 0 and self.memory_bytes == 0):
+            raise ValueError(f"group {self.name!r}: needs vCPUs or memory (vcpus >= 0, memory >= 0, not both 0)")
+        if self.vcpus == 0 and self.split:
+            raise ValueError(f"group {self.name!r}: a memory-only group cannot split")
         object.__setattr__(self, "allowed_nodes", tuple(sorted(set(self.allowed_nodes))))
 
 
@@ -470,6 +472,7 @@ class Plan:
     status: SolveStatus = SolveStatus.EXPLICIT
     vcpu_to_host_cpu: tuple[tuple[int, int], ...] = ()  # (vCPU, host CPU); empty: no pinning
     vcpu_groups: tuple[str, ...] = ()  # group name per vCPU index (placement plans)
+    memory_placement: tuple[tuple[str, int, int], ...] = ()  # (group, host node id, bytes there)
     objective: float | None = None
     best_bound: float | None = None
     wall_time_s: float = 0.0

@@ -30,12 +30,14 @@ def build_plan(
     host = request.host
     threads = request.workload.threads_per_core
     groups = request.workload.groups
-    # Guest nodes in order of first use by groups (group order, then piece order).
+    # Guest nodes in order of first use by groups (group order, then piece order), nodes
+    # with vCPUs before memory-only ones, so vCPU 0 is in guest node 0.
     order: list[int] = []
-    for item_index in range(len(instance.items)):
+    for item_index in sorted(range(len(instance.items)), key=lambda i: instance.items[i].cores == 0):
         node = assignment[item_index]
         if node not in order:
             order.append(node)
+    memory_placement: dict[tuple[str, int], int] = {}
     cpus_per_node: dict[int, list[int]] = {n: [] for n in order}
     memory_units: dict[int, int] = dict.fromkeys(order, 0)
     vcpu_group: list[str] = []
@@ -49,6 +51,8 @@ def build_plan(
             next_vcpu += count
             memory_units[node] += item.memory_units
             vcpu_group.extend([groups[item.group].name] * count)
+            key = (groups[item.group].name, host.nodes[node].node_id)
+            memory_placement[key] = memory_placement.get(key, 0) + item.memory_units * instance.memory_unit_bytes
     pinning: list[tuple[int, int]] = []
     for node in order:
         free_cores = instance.free_cpus[node]
@@ -83,6 +87,7 @@ def build_plan(
         status=status,
         vcpu_to_host_cpu=tuple(sorted(pinning)),
         vcpu_groups=tuple(vcpu_group),
+        memory_placement=tuple((g, n, b) for (g, n), b in sorted(memory_placement.items())),
         objective=objective,
         best_bound=best_bound,
         wall_time_s=wall_time_s,

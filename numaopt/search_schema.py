@@ -25,7 +25,6 @@ from numaopt.model import (
 from numaopt.tables import TableReader
 from numaopt.units import format_cpulist, parse_cpulist, parse_duration, parse_size
 
-HOST_REFERENCE_KEYS = ("numactl", "lscpu", "sysfs", "hwloc", "synthetic", "synthetic_distances")
 HOST_EXTRA_KEYS = ("reserved_cpus",)
 WORKLOAD_KEYS = (
     "vcpus",
@@ -49,24 +48,17 @@ OBJECTIVE_KEYS = ("kind", "time_limit", "seed", "workers")
 
 def read_host(table: dict[str, Any], source: str, base_dir: Path) -> tuple[HostTopology, tuple[int, ...], list[str]]:
     """The host (inline, or imported from the files it names), reserved CPUs, and warnings."""
-    from numaopt.hosts import host_from_table, load_host_sources
+    from numaopt.hosts import host_from_problem
 
-    reserved_text = table.get("reserved_cpus", "")
-    rest = {k: v for k, v in table.items() if k != "reserved_cpus"}
-    reader = TableReader(source, {"reserved_cpus": reserved_text}, "host", HOST_EXTRA_KEYS)
+    host, warnings = host_from_problem(table, base_dir, source, "host", also_known=HOST_EXTRA_KEYS)
+    reader = TableReader(source, {k: v for k, v in table.items() if k in HOST_EXTRA_KEYS}, "host", HOST_EXTRA_KEYS)
     reserved = reader.convert("reserved_cpus", parse_cpulist, default=())
-    references = {k: v for k, v in rest.items() if k in HOST_REFERENCE_KEYS}
-    warnings: list[str] = []
-    if references:
-        others = [k for k in rest if k not in HOST_REFERENCE_KEYS]
-        if others:
-            raise reader.error(f"give the host either inline or as files, not both (found {others[0]!r})", others[0])
-        host, warnings = load_host_sources(references, base_dir, source)
-    else:
-        host = host_from_table(rest, source, "host")
     missing = sorted(set(reserved) - set(host.cpu_to_node()))
     if missing:
-        raise reader.error(f"CPUs {format_cpulist(missing)} are not host CPUs (host CPUs: {format_cpulist(host.cpu_to_node())})", "reserved_cpus")
+        raise reader.error(
+            f"CPUs {format_cpulist(missing)} are not host CPUs (host CPUs: {format_cpulist(host.cpu_to_node())})",
+            "reserved_cpus",
+        )
     return host, tuple(reserved), warnings
 
 
@@ -153,9 +145,13 @@ def _read_groups(reader: TableReader, threads: int, host_ids: set[int]) -> tuple
         sub = TableReader(reader.source, item, reader.where(path), GROUP_KEYS)
         name = sub.get("name", str, "a group name", required=True)
         vcpus = sub.get("vcpus", int, "a number of vCPUs", required=True)
-        if vcpus < 1 or vcpus % threads:
-            raise sub.error(f"{vcpus} vCPUs: expected a positive multiple of threads_per_core ({threads})", "vcpus")
+        if vcpus < 0 or vcpus % threads:
+            raise sub.error(f"{vcpus} vCPUs: expected a multiple of threads_per_core ({threads}), 0 for memory only", "vcpus")
         memory = sub.convert("memory", parse_size, required=True)
+        if vcpus == 0 and memory == 0:
+            raise sub.error("a group needs vCPUs or memory", "memory")
+        if vcpus == 0 and sub.get("split", bool, "true or false", default=False):
+            raise sub.error("a memory-only group (vcpus = 0) cannot split", "split")
         allowed = sub.convert("nodes", parse_cpulist, default=())
         unknown = sorted(set(allowed) - host_ids)
         if unknown:

@@ -25,10 +25,19 @@ def group_vcpus_per_host_node(request: PlacementRequest, plan: Plan) -> dict[str
     return counts
 
 
+def group_shares(request: PlacementRequest, plan: Plan) -> dict[str, Counter[int]]:
+    """Group -> host node -> its weight there: vCPUs, or bytes for a memory-only group."""
+    counts = group_vcpus_per_host_node(request, plan)
+    for group, node, num_bytes in plan.memory_placement:
+        if request.workload.group(group).vcpus == 0:
+            counts[group][node] += num_bytes
+    return counts
+
+
 def locality_cost(request: PlacementRequest, plan: Plan) -> float:
     """sum over traffic (a -> b, w) of w * sum_{n,m} share_a(n) * share_b(m) * d(n, m)."""
     host = request.host
-    counts = group_vcpus_per_host_node(request, plan)
+    counts = group_shares(request, plan)
     total = 0.0
     for flow in request.workload.traffic:
         a, b = counts[flow.a], counts[flow.b]
@@ -80,6 +89,8 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
             problems.append(f"group {group.name} uses host nodes {sorted(set(placed) - set(group.allowed_nodes))} it may not use")
         if not group.split and len(placed) > 1:
             problems.append(f"group {group.name} may not split but uses host nodes {sorted(placed)}")
+        if group.vcpus == 0 and placed:
+            problems.append(f"memory-only group {group.name} has vCPUs")
 
     # Guest nodes: one host node each, vCPUs and memory there, distances the host's.
     bound: list[int] = []
@@ -104,6 +115,22 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
     memory_on: Counter[int] = Counter()
     for node, target in zip(layout.nodes, bound, strict=True):
         memory_on[target] += node.memory_bytes
+    placed_on: Counter[int] = Counter()
+    memory_of: Counter[str] = Counter()
+    memory_nodes: dict[str, set[int]] = defaultdict(set)
+    for group_name, target, num_bytes in plan.memory_placement:
+        placed_on[target] += num_bytes
+        memory_of[group_name] += num_bytes
+        memory_nodes[group_name].add(target)
+    if plan.memory_placement and placed_on != memory_on:
+        problems.append(f"group memory per host node {dict(placed_on)} differs from the guest nodes' {dict(memory_on)}")
+    for group in workload.groups:
+        if plan.memory_placement and memory_of[group.name] < group.memory_bytes:
+            problems.append(f"group {group.name} has {memory_of[group.name]} bytes placed, needs {group.memory_bytes}")
+        if group.allowed_nodes and memory_nodes[group.name] - set(group.allowed_nodes):
+            problems.append(f"group {group.name} puts memory on host nodes it may not use: {sorted(memory_nodes[group.name] - set(group.allowed_nodes))}")
+        if not group.split and len(memory_nodes[group.name] | set(counts.get(group.name, {}))) > 1:
+            problems.append(f"group {group.name} may not split but its vCPUs and memory use host nodes {sorted(memory_nodes[group.name] | set(counts.get(group.name, {})))}")
     page = workload.page_size_bytes
     for target, used in memory_on.items():
         if target < 0:
@@ -118,7 +145,8 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
     if layout.memory_bytes < workload.memory_bytes:
         problems.append(f"the guest has {layout.memory_bytes} bytes of memory, the workload needs {workload.memory_bytes}")
 
-    # Rules.
+    # Rules (a memory-only group is where its memory is).
+    counts = group_shares(request, plan)
     for kind, names in workload.rules:
         used = {name: set(counts.get(name, {})) for name in names}
         if kind is Rule.TOGETHER and len(set().union(*used.values())) > 1:

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 declare -A needs=(
   [qemu-system-x86_64]=qemu-system-x86
   [qemu-system-aarch64]=qemu-system-arm
+  [lstopo-no-graphics]=hwloc
   [virt-xml-validate]=libvirt-clients
   [xmllint]=libxml2-utils
 )

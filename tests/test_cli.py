@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.problem_plans import EXPLICIT, INFEASIBLE, PROBLEMS
+
 ROOT = Path(__file__).resolve().parent.parent
-PROBLEMS = sorted((ROOT / "problems").glob("*.toml"))
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -24,9 +25,28 @@ def test_solve_every_example(path: Path) -> None:
     result = run("solve", str(path), "--format", "json", "--quiet")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert plan["status"] == "EXPLICIT"
+    assert plan["status"] == ("EXPLICIT" if path in EXPLICIT else "OPTIMAL")
     assert plan["qemu"][0].startswith("qemu-system-")
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize("path", INFEASIBLE, ids=lambda p: p.stem)
+def test_infeasible_example_exits_3_with_the_reason(path: Path) -> None:
+    result = run("solve", str(path))
+    assert result.returncode == 3
+    assert result.stderr == (
+        "numaopt: error: no plan: group db needs 24 vCPUs on one node; the largest host node (1) has "
+        "20 free CPUs after reserving 0,40\n"
+    )
+    assert result.stdout == ""
+
+
+def test_search_summary_names_host_nodes_and_proof() -> None:
+    result = run("solve", "problems/epyc-db.toml", "--format", "libvirt")
+    assert result.returncode == 0
+    assert "guest node 0: vCPUs 0-23 (db), 48GiB -> host node" in result.stderr
+    assert "status OPTIMAL" in result.stderr and "gap 0.00%" in result.stderr
+    assert result.stdout.startswith("<domain")
 
 
 def test_solve_prints_summary_on_stderr_and_command_on_stdout() -> None:

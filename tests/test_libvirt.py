@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from numaopt.model import Group, PlacementRequest, Plan, SearchSettings, Traffic, Workload
+from numaopt.model import Group, PlacementRequest, SearchSettings, Traffic, Workload
 from numaopt.place import place
-from numaopt.problem import load_problem
 from numaopt.render.libvirt import domain_xml
 from tests.placement_hosts import GIB, block_host
+from tests.problem_plans import PROBLEMS, plan_for
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBLEMS = sorted((ROOT / "problems").glob("*.toml"))
 
 
 def validate(xml: str, tmp_path: Path) -> None:
@@ -29,7 +28,7 @@ def validate(xml: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.stem)
 def test_every_example_validates(path: Path, tmp_path: Path) -> None:
-    validate(domain_xml(Plan(load_problem(path).layout)), tmp_path)
+    validate(domain_xml(plan_for(path)), tmp_path)
 
 
 def test_placement_plan_has_pinning_binding_and_distances(tmp_path: Path) -> None:

@@ -9,9 +9,11 @@ import pytest
 
 from numaopt.model import Group, ObjectiveKind, PlacementRequest, Rule, SearchSettings, SolveStatus, Traffic, Workload
 from numaopt.place import NoPlanError, place
+from numaopt.problem import load_problem
 from numaopt.solver.instance import build_instance
 from numaopt.verify import locality_cost, verify_plan
 from tests.placement_hosts import GIB, block_host, clustered_traffic, equal_groups
+from tests.problem_plans import ROOT, SEARCHES
 
 SETTINGS = SearchSettings(time_limit_s=30, seed=1, workers=2)
 
@@ -166,3 +168,34 @@ def test_conflicting_rules_are_named() -> None:
         place(PlacementRequest(host, workload, settings=SETTINGS))
     assert "together: g0, g1, g2" in str(info.value)
     assert "cpu capacity" in str(info.value)
+
+
+@pytest.mark.parametrize("path", SEARCHES, ids=lambda p: p.stem)
+def test_every_search_example_is_proven_and_verified(path) -> None:  # type: ignore[no-untyped-def]
+    problem = load_problem(path)
+    assert problem.placement is not None
+    plan = solved(problem.placement)
+    assert plan.status is SolveStatus.OPTIMAL
+
+
+def test_memory_only_group_lands_on_a_cpu_less_node() -> None:
+    problem = load_problem(ROOT / "problems" / "cxl-tiering.toml")
+    assert problem.placement is not None
+    plan = solved(problem.placement)
+    cold = [n for n in plan.layout.nodes if not n.cpus]
+    assert len(cold) == 1 and cold[0].host_nodes[0] in (2, 3)
+    assert plan.layout.nodes[0].cpus[0] == 0  # vCPU 0 in guest node 0, the CPU-less node last
+    host = problem.placement.host
+    app_host = plan.layout.nodes[0].host_nodes[0]
+    assert plan.layout.distances is not None
+    assert int(plan.layout.distances[0, 1]) == int(host.distances[host.node_position(app_host), host.node_position(cold[0].host_nodes[0])]) == 14
+
+
+def test_huge_pages_bound_capacity() -> None:
+    problem = load_problem(ROOT / "problems" / "hugepages.toml")
+    assert problem.placement is not None
+    plan = solved(problem.placement)
+    # Node 1 has only 4 free 1 GiB pages: the 10 GiB db must be on node 0.
+    db_node = next(n for n in plan.layout.nodes if plan.vcpu_groups[n.cpus[0]] == "db")
+    assert db_node.host_nodes == (0,)
+    assert plan.layout.backend.mem_path == "/dev/hugepages"

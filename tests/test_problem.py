@@ -26,9 +26,10 @@ def test_invalid_file_gives_its_exact_message(path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.stem)
-def test_every_example_loads(path: Path) -> None:
+@pytest.mark.parametrize("path", [p for p in PROBLEMS if load_problem(p).layout is not None], ids=lambda p: p.stem)
+def test_every_explicit_example_loads(path: Path) -> None:
     layout = load_problem(path).layout
+    assert layout is not None
     assert sum(node.memory_bytes for node in layout.nodes) == layout.memory_bytes
     assert sorted(cpu for node in layout.nodes for cpu in node.cpus) == list(range(layout.vcpus))
     assert layout.shape.num_cpus == layout.vcpus

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 from pathlib import Path
@@ -14,10 +15,10 @@ from numaopt.problem import load_problem, parse_problem
 from numaopt.render.json import plan_from_json, plan_to_json
 from numaopt.render.qemu import one_line, qemu_command, shell_text
 from numaopt.render.text import numactl_hardware
+from tests.problem_plans import EXPLICIT, PROBLEMS, plan_for
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
-PROBLEMS = sorted((ROOT / "problems").glob("*.toml"))
 UPDATE = os.environ.get("NUMAOPT_UPDATE_GOLDEN") == "1"
 
 
@@ -31,7 +32,7 @@ def _golden(name: str, text: str) -> None:
 
 @pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.stem)
 def test_golden_renderings(path: Path) -> None:
-    plan = Plan(load_problem(path).layout)
+    plan = dataclasses.replace(plan_for(path), wall_time_s=0.0)  # the one field a clock decides
     _golden(f"{path.stem}.sh", shell_text(plan))
     _golden(f"{path.stem}.json", plan_to_json(plan))
     _golden(f"{path.stem}.numactl", numactl_hardware(plan.layout))
@@ -39,7 +40,7 @@ def test_golden_renderings(path: Path) -> None:
 
 @pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.stem)
 def test_shell_text_and_one_line_are_the_same_argv(path: Path) -> None:
-    plan = Plan(load_problem(path).layout)
+    plan = plan_for(path)
     argv = qemu_command(plan)
     # POSIX shells join backslash-newline continuations; shlex does not, so join first.
     assert shlex.split(shell_text(plan).replace("\\\n", "")) == argv
@@ -48,7 +49,15 @@ def test_shell_text_and_one_line_are_the_same_argv(path: Path) -> None:
 
 @pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.stem)
 def test_json_reads_back_to_the_same_plan(path: Path) -> None:
-    plan = Plan(load_problem(path).layout, vcpu_to_host_cpu=((0, 3), (1, 5)), seed=4)
+    plan = plan_for(path)
+    assert plan_from_json(plan_to_json(plan)) == plan
+
+
+@pytest.mark.parametrize("path", EXPLICIT, ids=lambda p: p.stem)
+def test_json_keeps_pinning_of_explicit_layouts(path: Path) -> None:
+    layout = load_problem(path).layout
+    assert layout is not None
+    plan = Plan(layout, vcpu_to_host_cpu=((0, 3), (1, 5)), seed=4)
     assert plan_from_json(plan_to_json(plan)) == plan
 
 

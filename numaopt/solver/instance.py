@@ -35,6 +35,7 @@ class Item:
     piece: int  # 0 for an unsplit group
     cores: int  # guest cores (vCPUs / threads_per_core)
     memory_units: int
+    weight_basis: int  # what traffic is shared out by: cores, or memory for a memory-only group
     allowed: tuple[int, ...]  # host node positions
 
 
@@ -92,6 +93,11 @@ def _free_cores(host: HostTopology, reserved: set[int], threads: int) -> dict[in
             seen.add(core)
             free = tuple(c for c in core if c not in reserved)
             usable.extend(free[k : k + threads] for k in range(0, len(free) - threads + 1, threads))
+        if threads == 1:
+            # Single-thread guest cores: first one thread of every host core, then the
+            # siblings, so small guests do not share physical cores needlessly.
+            rank = {cpu: siblings[cpu].index(cpu) for cpu in node.cpus}
+            usable.sort(key=lambda unit: (rank[unit[0]], siblings[unit[0]]))
         result[position] = usable
     return result
 
@@ -118,6 +124,8 @@ def _pieces(cores: int) -> list[int]:
 def _split_evenly(total: int, sizes: list[int]) -> list[int]:
     """``total`` in proportion to ``sizes``, exactly (largest remainders)."""
     whole = sum(sizes)
+    if whole == 0:  # a memory-only group: one piece holds it all
+        return [total] + [0] * (len(sizes) - 1)
     shares = [total * s // whole for s in sizes]
     order = sorted(range(len(sizes)), key=lambda k: -(total * sizes[k] % whole))
     for k in order[: total - sum(shares)]:
@@ -147,7 +155,7 @@ def build_instance(request: PlacementRequest) -> Instance:
         group_items.append([])
         for piece, (size, memory) in enumerate(zip(sizes, memories, strict=True)):
             group_items[-1].append(len(items))
-            items.append(Item(g_index, piece, size, memory, allowed))
+            items.append(Item(g_index, piece, size, memory, size if cores else memory, allowed))
 
     weights, constant, scale = _pair_weights(workload.groups, workload.traffic, items, group_items, host)
     free = _free_cores(host, set(request.reserved_cpus), threads)
@@ -188,11 +196,11 @@ def _pair_weights(
     local = int(host.distances[0, 0]) if host.num_nodes else 10
     for flow in traffic:
         a, b = index[flow.a], index[flow.b]
-        total_a = sum(items[i].cores for i in group_items[a])
-        total_b = sum(items[j].cores for j in group_items[b])
+        total_a = sum(items[i].weight_basis for i in group_items[a])
+        total_b = sum(items[j].weight_basis for j in group_items[b])
         for i in group_items[a]:
             for j in group_items[b]:
-                share = Fraction(flow.weight * items[i].cores * items[j].cores, total_a * total_b)
+                share = Fraction(flow.weight * items[i].weight_basis * items[j].weight_basis, total_a * total_b)
                 if i == j:
                     constant += share * local
                 else:

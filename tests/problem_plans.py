@@ -1,0 +1,25 @@
+"""Every problem in problems/ as a Plan: explicit layouts as given, searches solved."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from numaopt.model import Plan
+from numaopt.place import place
+from numaopt.problem import load_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+INFEASIBLE = [ROOT / "problems" / "infeasible.toml"]  # shipped to show exit 3; no plan
+PROBLEMS = sorted(p for p in (ROOT / "problems").glob("*.toml") if p not in INFEASIBLE)
+EXPLICIT = [p for p in PROBLEMS if load_problem(p).layout is not None]
+SEARCHES = [p for p in PROBLEMS if load_problem(p).placement is not None]
+
+
+@cache
+def plan_for(path: Path) -> Plan:
+    problem = load_problem(path)
+    if problem.layout is not None:
+        return Plan(problem.layout)
+    assert problem.placement is not None
+    return place(problem.placement)

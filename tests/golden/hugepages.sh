@@ -1,0 +1,21 @@
+qemu-system-x86_64 \
+    -machine q35 \
+    -m 14G \
+    -smp 12,sockets=3,dies=1,cores=4,threads=1,maxcpus=12 \
+    -object memory-backend-file,id=mem-node0,size=10G,mem-path=/dev/hugepages,share=on,host-nodes=0,policy=bind \
+    -object memory-backend-file,id=mem-node1,size=4G,mem-path=/dev/hugepages,share=on,host-nodes=1,policy=bind \
+    -numa node,nodeid=0,memdev=mem-node0 \
+    -numa node,nodeid=1,memdev=mem-node1 \
+    -numa cpu,node-id=0,socket-id=0,core-id=0,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=1,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=2,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=0,core-id=3,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=1,core-id=0,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=1,core-id=1,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=1,core-id=2,thread-id=0 \
+    -numa cpu,node-id=0,socket-id=1,core-id=3,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=2,core-id=0,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=2,core-id=1,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=2,core-id=2,thread-id=0 \
+    -numa cpu,node-id=1,socket-id=2,core-id=3,thread-id=0 \
+    -numa dist,src=0,dst=1,val=21

@@ -167,7 +167,7 @@ def test_conflicting_rules_are_named() -> None:
     with pytest.raises(NoPlanError) as info:
         place(PlacementRequest(host, workload, settings=SETTINGS))
     assert "together: g0, g1, g2" in str(info.value)
-    assert "cpu capacity" in str(info.value)
+    assert "the free CPUs of host nodes 0, 1, 2, 3" in str(info.value)
 
 
 @pytest.mark.parametrize("path", SEARCHES, ids=lambda p: p.stem)

@@ -18,4 +18,15 @@ def conflicting_requirements(instance: Instance, time_limit_s: float = 5.0) -> l
     if solver.solve(model.model) != cp_model.INFEASIBLE:
         return []
     core = solver.sufficient_assumptions_for_infeasibility()
-    return sorted(model.assumptions[index][1] for index in core if index in model.assumptions)
+    return _merge_capacities(sorted(model.assumptions[index][1] for index in core if index in model.assumptions))
+
+
+def _merge_capacities(requirements: list[str]) -> list[str]:
+    """"cpu capacity of host node 0", "... node 1" -> "the free CPUs of host nodes 0, 1"."""
+    merged: list[str] = []
+    for prefix, label in (("cpu capacity of host node ", "the free CPUs"), ("memory of host node ", "the free memory")):
+        nodes = [r.removeprefix(prefix) for r in requirements if r.startswith(prefix)]
+        if nodes:
+            merged.append(f"{label} of host node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)}")
+    rest = [r for r in requirements if not r.startswith(("cpu capacity of host node ", "memory of host node "))]
+    return rest + merged

@@ -113,7 +113,8 @@ class PlacementModel:
         inst, m = self.inst, self.model
         names = [g.name for g in inst.request.workload.groups]
         for groups in rule_groups(inst.request, Rule.TOGETHER):
-            guard = self._guard("together: " + ", ".join(names[g] for g in groups))
+            vcpus = sum(inst.request.workload.groups[g].vcpus for g in groups)
+            guard = self._guard("together: " + ", ".join(names[g] for g in groups) + f" ({vcpus} vCPUs on one node)")
             members = [i for g in groups for i in self._items_of(g)]
             for a, b in itertools.pairwise(members):
                 for n in range(inst.num_nodes):

@@ -93,7 +93,7 @@ class BatchChecks:
         ok = (self.bad_diagonal == 0) & (self.below_local == 0) & (self.above_max == 0)
         if rules is not RuleSet.QEMU:
             ok &= self.equal_local == 0
-        return ok
+        return np.asarray(ok, dtype=bool)
 
 
 def check_batch(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) -> BatchChecks:
@@ -167,7 +167,7 @@ def distinct_levels(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = No
     values.sort(axis=1)
     changes = np.count_nonzero(np.diff(values, axis=1) != 0, axis=1) + 1
     has_masked = values[:, 0] == -1
-    return changes - has_masked
+    return np.asarray(changes - has_masked, dtype=np.int64)
 
 
 def topology_type_codes(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) -> IntArray:

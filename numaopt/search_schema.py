@@ -52,8 +52,8 @@ def read_host(table: dict[str, Any], source: str, base_dir: Path) -> tuple[HostT
 
     host, warnings = host_from_problem(table, base_dir, source, "host", also_known=HOST_EXTRA_KEYS)
     reader = TableReader(source, {k: v for k, v in table.items() if k in HOST_EXTRA_KEYS}, "host", HOST_EXTRA_KEYS)
-    reserved = reader.convert("reserved_cpus", parse_cpulist, default=())
-    missing = sorted(set(reserved) - set(host.cpu_to_node()))
+    reserved: tuple[int, ...] = reader.convert("reserved_cpus", parse_cpulist, default=())
+    missing: list[int] = sorted(set(reserved) - set(host.cpu_to_node()))
     if missing:
         raise reader.error(
             f"CPUs {format_cpulist(missing)} are not host CPUs (host CPUs: {format_cpulist(host.cpu_to_node())})",
@@ -137,7 +137,7 @@ def _read_groups(reader: TableReader, threads: int, host_ids: set[int]) -> tuple
         return (Group("vm", vcpus, reader.convert("memory", parse_size), split=True),)
     if not raw:
         raise reader.error("give at least one group", "groups")
-    groups = []
+    groups: list[Group] = []
     for index, item in enumerate(raw):
         path = f"groups[{index}]"
         if not isinstance(item, dict):
@@ -152,8 +152,8 @@ def _read_groups(reader: TableReader, threads: int, host_ids: set[int]) -> tuple
             raise sub.error("a group needs vCPUs or memory", "memory")
         if vcpus == 0 and sub.get("split", bool, "true or false", default=False):
             raise sub.error("a memory-only group (vcpus = 0) cannot split", "split")
-        allowed = sub.convert("nodes", parse_cpulist, default=())
-        unknown = sorted(set(allowed) - host_ids)
+        allowed: tuple[int, ...] = sub.convert("nodes", parse_cpulist, default=())
+        unknown: list[int] = sorted(set(allowed) - host_ids)
         if unknown:
             raise sub.error(f"host node {unknown[0]} does not exist (host nodes: {format_cpulist(host_ids)})", "nodes")
         if any(g.name == name for g in groups):

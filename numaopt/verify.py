@@ -148,20 +148,22 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
     # Rules (a memory-only group is where its memory is).
     counts = group_shares(request, plan)
     for kind, names in workload.rules:
-        used = {name: set(counts.get(name, {})) for name in names}
-        if kind is Rule.TOGETHER and len(set().union(*used.values())) > 1:
-            problems.append(f"together {', '.join(names)}: they use host nodes {sorted(set().union(*used.values()))}")
+        nodes_of: dict[str, set[int]] = {name: set(counts.get(name, Counter())) for name in names}
+        together: set[int] = set().union(*nodes_of.values())
+        if kind is Rule.TOGETHER and len(together) > 1:
+            problems.append(f"together {', '.join(names)}: they use host nodes {sorted(together)}")
         if kind is Rule.APART:
-            for k, a in enumerate(names):
-                for b in names[k + 1 :]:
-                    if used[a] & used[b]:
-                        problems.append(f"apart {a}, {b}: both use host node(s) {sorted(used[a] & used[b])}")
-    for a, b, limit in workload.max_distances:
-        for n in counts.get(a, {}):
-            for m in counts.get(b, {}):
+            for k, name_a in enumerate(names):
+                for name_b in names[k + 1 :]:
+                    if nodes_of[name_a] & nodes_of[name_b]:
+                        shared = sorted(nodes_of[name_a] & nodes_of[name_b])
+                        problems.append(f"apart {name_a}, {name_b}: both use host node(s) {shared}")
+    for name_a, name_b, limit in workload.max_distances:
+        for n in counts.get(name_a, Counter()):
+            for m in counts.get(name_b, Counter()):
                 d = int(host.distances[host.node_position(n), host.node_position(m)])
                 if d > limit:
-                    problems.append(f"distance between {a} (host node {n}) and {b} (host node {m}) is {d} > {limit}")
+                    problems.append(f"distance between {name_a} (host node {n}) and {name_b} (host node {m}) is {d} > {limit}")
     if workload.guest_nodes is not None and layout.num_nodes != workload.guest_nodes:
         problems.append(f"the guest has {layout.num_nodes} nodes, {workload.guest_nodes} were asked")
     if workload.max_guest_nodes is not None and layout.num_nodes > workload.max_guest_nodes:

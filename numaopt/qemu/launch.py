@@ -15,6 +15,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from qemu.qmp import QMPClient
 
@@ -47,10 +48,10 @@ async def _thread_ids(process: subprocess.Popen[bytes], socket_path: str, timeou
         if client is None:
             return None
         try:
-            cpus = await client.execute("query-cpus-fast")
+            cpus: list[dict[str, Any]] = await client.execute("query-cpus-fast")  # type: ignore[assignment]
         finally:
             await client.disconnect()
-    return {int(cpu["cpu-index"]): int(cpu["thread-id"]) for cpu in cpus}  # type: ignore[union-attr]
+    return {int(cpu["cpu-index"]): int(cpu["thread-id"]) for cpu in cpus}
 
 
 def launch(

@@ -57,7 +57,7 @@ def greedy_placement(instance: Instance, max_rounds: int = 20, kicks: int = 0, s
     free_cores = instance.node_cores.astype(np.int64).copy()
     free_memory = instance.node_memory.astype(np.int64).copy()
     where = [-1] * n_items
-    traffic = defaultdict(int)
+    traffic: defaultdict[int, int] = defaultdict(int)
     for (i, j), w in instance.pair_weights.items():
         traffic[i] += w
         traffic[j] += w

@@ -352,9 +352,9 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
         return Decision(status, None, None, None, wall_time_s=time.perf_counter() - start)
     best_primary = round(solver.objective_value)
     first = _assignment(model, solver)
-    model.model.clear_objective()
+    model.model.clear_objective()  # type: ignore[no-untyped-call]
     model.model.add(primary <= best_primary)
-    model.model.clear_hints()
+    model.model.clear_hints()  # type: ignore[no-untyped-call]
     model.hint(first)
     model.model.minimize(locality)
     remaining = settings.time_limit_s - (time.perf_counter() - start)

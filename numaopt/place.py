@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from numaopt.errors import NumaoptError
+from numaopt.layout import MAX_CPUS
 from numaopt.model import PlacementRequest, Plan, SolveStatus
 from numaopt.planning import build_plan
 from numaopt.solver.explain import conflicting_requirements
@@ -69,6 +70,12 @@ def static_conflicts(instance: Instance) -> list[str]:
                 )
         elif cores > sum(int(instance.node_cores[n]) for n in allowed):
             reasons.append(f"group {group.name} needs {group.vcpus} vCPUs; its allowed host nodes have fewer free")
+    limit = MAX_CPUS[request.machine]
+    if request.workload.vcpus > limit:
+        reasons.append(
+            f"the guest would have {request.workload.vcpus} vCPUs; QEMU 7.2's {request.machine.value} machine "
+            f"takes at most {limit}"
+        )
     wanted = request.workload.guest_nodes
     if wanted is not None and wanted > host.num_nodes:
         reasons.append(f"{wanted} guest nodes were asked; the host has {host.num_nodes} nodes")

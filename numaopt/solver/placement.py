@@ -23,6 +23,8 @@ from numaopt.model import ObjectiveKind, Rule, SolveStatus
 from numaopt.solver.heuristic import canonical, greedy_placement
 from numaopt.solver.instance import Instance, rule_groups
 
+MAX_BALLS_PER_LEVEL = 32  # above this, a level is priced by block index, not ball by ball
+
 _STATUS = {
     cp_model.OPTIMAL: SolveStatus.OPTIMAL,
     cp_model.FEASIBLE: SolveStatus.FEASIBLE,
@@ -152,11 +154,22 @@ class PlacementModel:
         for sibling in inst.sibling_classes:
             blocks = sorted(sibling.blocks, key=lambda b: min(label[n] for n in b))
             for previous, block in itertools.pairwise(blocks):
-                # Item i may use this block only if an earlier item uses the previous one.
-                for i in range(n_items):
-                    uses = sum(self.x[i, n] for n in block)
-                    earlier = [self.x[j, k] for j in range(i) for k in previous]
-                    m.add(uses <= sum(earlier))
+                # Item i may use this block only if an earlier item uses the previous one:
+                # seen[i] = "some item before i uses the previous block", built as a prefix
+                # OR so the constraint count grows with items, not items squared.
+                m.add(sum(self.x[0, n] for n in block) == 0)
+                seen = None
+                for i in range(1, n_items):
+                    before = sum(self.x[i - 1, k] for k in previous)
+                    current = m.new_bool_var("")
+                    if seen is None:
+                        m.add(current == before)
+                    else:
+                        m.add(current >= seen)
+                        m.add(current >= before)
+                        m.add(current <= seen + before)
+                    seen = current
+                    m.add(sum(self.x[i, n] for n in block) <= seen)
         position = [sum(label[n] * self.x[i, n] for n in range(inst.num_nodes)) for i in range(n_items)]
         for members in inst.group_items:
             for a, b in itertools.pairwise(members):
@@ -183,10 +196,16 @@ class PlacementModel:
                 step = levels[level + 1] - threshold
                 sep = m.new_bool_var(f"sep{level}_{i}_{j}")
                 self.seps.append((threshold, i, j, sep))
-                for members, ball in balls_by_level[level]:
-                    m.add(sep >= sum(self.x[i, n] for n in members) - sum(self.x[j, k] for k in ball))
-                    if inst.symmetric:
-                        m.add(sep >= sum(self.x[j, n] for n in members) - sum(self.x[i, k] for k in ball))
+                if len(balls_by_level[level]) > MAX_BALLS_PER_LEVEL and self._blocks_at(level) is not None:
+                    # Many small balls (e.g. single nodes of a 64-node host): "not apart"
+                    # forces equal block indices, one constraint instead of one per ball.
+                    index = self._block_index(level)
+                    m.add(index[i] == index[j]).only_enforce_if(sep.Not())
+                else:
+                    for members, ball in balls_by_level[level]:
+                        m.add(sep >= sum(self.x[i, n] for n in members) - sum(self.x[j, k] for k in ball))
+                        if inst.symmetric:
+                            m.add(sep >= sum(self.x[j, n] for n in members) - sum(self.x[i, k] for k in ball))
                 if previous is not None:
                     m.add_implication(sep, previous)  # further than a wider ball => further than a narrower one
                 previous = sep
@@ -222,6 +241,28 @@ class PlacementModel:
                     self.model.add(ij <= ik + jk)
                     self.model.add(ik <= ij + jk)
                     self.model.add(jk <= ij + ik)
+
+    def _blocks_at(self, level: int) -> list[int] | None:
+        """Node -> block number at ``level`` when the balls there partition the nodes (always
+        at level 0, where the ball is the node itself), else None."""
+        threshold = self.inst.levels[level]
+        balls = self.inst.balls(threshold)
+        if level > 0 and not self.inst.hierarchical:
+            return None
+        numbering: dict[frozenset[int], int] = {}
+        return [numbering.setdefault(ball, len(numbering)) for ball in balls]
+
+    def _block_index(self, level: int) -> list[cp_model.LinearExpr]:
+        cache = self.__dict__.setdefault("_block_index_cache", {})
+        if level not in cache:
+            blocks = self._blocks_at(level)
+            assert blocks is not None
+            n = self.inst.num_nodes
+            cache[level] = [
+                cp_model.LinearExpr.weighted_sum([self.x[i, k] for k in range(n)], blocks)
+                for i in range(len(self.inst.items))
+            ]
+        return cache[level]  # type: ignore[no-any-return]
 
     def _ball_groups(self, threshold: int) -> list[tuple[list[int], list[int]]]:
         """Distinct balls at ``threshold``, each with the nodes whose ball it is."""
@@ -312,7 +353,7 @@ def _assignment(model: PlacementModel, solver: cp_model.CpSolver) -> list[int]:
 def _kicks(instance: Instance) -> int:
     """Iterated-local-search effort for the hint: more for larger instances, bounded."""
     count = len(instance.items)
-    return 0 if count <= 8 else min(50, 2000 // count)
+    return 0 if count <= 8 or count > 32 else min(50, 2000 // count)
 
 
 def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bool = True) -> Decision:
@@ -329,7 +370,7 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
     scale = instance.scale
     if settings.kind is ObjectiveKind.LOCALITY:
         model.model.minimize(locality)
-        solver = _solver(instance, settings.time_limit_s)
+        solver = _solver(instance, settings.time_limit_s - (time.perf_counter() - start))
         code = solver.solve(model.model)
         status = _STATUS[code]
         elapsed = time.perf_counter() - start
@@ -341,11 +382,14 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
                 round(solver.best_objective_bound) / scale,
                 wall_time_s=elapsed,
             )
+        if status is SolveStatus.UNKNOWN and hint is not None:
+            # Nothing better in time: the heuristic plan, clearly without proof or bound.
+            return Decision(SolveStatus.FEASIBLE, hint, instance.cost(hint) / scale, None, wall_time_s=elapsed)
         return Decision(status, None, None, None, wall_time_s=elapsed)
     # spread / compact: the node-count objective first, then locality with it fixed.
     primary = model.node_count_expression(settings.kind)
     model.model.minimize(primary)
-    solver = _solver(instance, settings.time_limit_s / 2)
+    solver = _solver(instance, (settings.time_limit_s - (time.perf_counter() - start)) / 2)
     code = solver.solve(model.model)
     status = _STATUS[code]
     if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):

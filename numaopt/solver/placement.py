@@ -375,10 +375,13 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
         status = _STATUS[code]
         elapsed = time.perf_counter() - start
         if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+            assignment = _assignment(model, solver)
+            # The true cost of the placement: an unproven incumbent may leave a level
+            # separation at 1 that could be 0, so CP-SAT's objective can be higher.
             return Decision(
                 status,
-                _assignment(model, solver),
-                round(solver.objective_value) / scale,
+                assignment,
+                instance.cost(assignment) / scale,
                 round(solver.best_objective_bound) / scale,
                 wall_time_s=elapsed,
             )
@@ -409,10 +412,11 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
     if status2 not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         return Decision(SolveStatus.FEASIBLE, first, instance.cost(first) / scale, None, abs(best_primary), elapsed)
     proven = status is SolveStatus.OPTIMAL and status2 is SolveStatus.OPTIMAL
+    final = _assignment(model, solver2)
     return Decision(
         SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
-        _assignment(model, solver2),
-        round(solver2.objective_value) / scale,
+        final,
+        instance.cost(final) / scale,
         round(solver2.best_objective_bound) / scale,
         primary=abs(best_primary),
         wall_time_s=elapsed,

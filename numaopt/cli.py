@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from numaopt.cli_generate import generate_command
 from numaopt.cli_host import host_app
 from numaopt.errors import LayoutError, NumaoptError
 from numaopt.files import write_atomically
@@ -34,6 +35,7 @@ app = typer.Typer(
 
 
 app.add_typer(host_app, name="host")
+app.command("generate")(generate_command)
 
 
 class OutputFormat(enum.StrEnum):

@@ -178,6 +178,15 @@ def _qemu_findings(layout: GuestLayout) -> list[Finding]:
             "Invalid CPU topology: product of the hierarchy must match maxcpus: "
             f"{' * '.join(levels)} != maxcpus ({layout.vcpus})",
         )
+    if machine is not Machine.VIRT and _last_apic_id(shape) > 254:
+        add(
+            Severity.WARNING,
+            "x2apic",
+            f"the last vCPU's APIC ID is {_last_apic_id(shape)} (> 254): QEMU refuses this -smp shape unless KVM "
+            "provides x2APIC ('current -smp configuration requires kernel irqchip and X2APIC API support'); "
+            "under TCG it always refuses",
+            "fewer sockets, or cores and threads that are powers of two",
+        )
     if layout.vcpus > MAX_CPUS[machine]:
         add(
             Severity.ERROR,
@@ -237,6 +246,23 @@ def _qemu_findings(layout: GuestLayout) -> list[Finding]:
                     f"node {node.node_id}: {format_size(node.memory_bytes)} is not a multiple of the page size {format_size(page)}",
                 )
     return found
+
+
+def _last_apic_id(shape: CpuShape) -> int:
+    """x86 APIC ID of the last vCPU: each level takes ceil(log2(count)) bits (QEMU topology.h)."""
+
+    def bits(count: int) -> int:
+        return (count - 1).bit_length()
+
+    thread_bits = bits(shape.threads)
+    core_bits = bits(shape.cores)
+    die_bits = bits(shape.dies)
+    return (
+        (shape.sockets - 1) << (thread_bits + core_bits + die_bits)
+        | (shape.dies - 1) << (thread_bits + core_bits)
+        | (shape.cores - 1) << thread_bits
+        | (shape.threads - 1)
+    )
 
 
 def _guest_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:

@@ -152,3 +152,12 @@ def test_dies_and_clusters_per_machine() -> None:
     assert "clusters not supported by this machine's CPU topology" in [f.message for f in check_layout(x86, RuleSet.QEMU)]
     virt = layout([("0-7", GIB)], shape=CpuShape(sockets=1, dies=2, cores=4), machine=Machine.VIRT)
     assert "dies not supported by this machine's CPU topology" in [f.message for f in check_layout(virt, RuleSet.QEMU)]
+
+
+def test_apic_ids_beyond_254_are_flagged() -> None:
+    # 80 sockets of 3 cores: 3 cores take 2 bits, so the last APIC ID is 79 << 2 | 2 = 318.
+    wide = GuestLayout(vcpus=240, memory_bytes=GIB, nodes=(GuestNode(0, tuple(range(240)), GIB),), shape=CpuShape(sockets=80, cores=3))
+    (finding,) = [f for f in check_layout(wide, RuleSet.QEMU) if f.code == "x2apic"]
+    assert "APIC ID is 318" in finding.message
+    packed = GuestLayout(vcpus=240, memory_bytes=GIB, nodes=(GuestNode(0, tuple(range(240)), GIB),), shape=CpuShape(sockets=60, cores=4))
+    assert "x2apic" not in codes(packed, RuleSet.QEMU)

@@ -41,6 +41,10 @@ def _machine(layout: GuestLayout) -> list[str]:
     if layout.machine is Machine.VIRT:
         # GICv3 takes up to 512 vCPUs (GICv2: 8); "max" is a 64-bit CPU under TCG and KVM.
         return ["-machine", "virt,gic-version=3", "-cpu", "max"]
+    if layout.shape.threads > 1:
+        # QEMU's default x86 CPU (qemu64, an AMD family) has no SMT: the guest would be
+        # told "doesn't support hyperthreading". "max" has the topology leaves it needs.
+        return ["-machine", layout.machine.value, "-cpu", "max"]
     return ["-machine", layout.machine.value]
 
 

@@ -1,0 +1,567 @@
+"""The knobs of ``numaopt generate``, and their validation: impossible asks fail up front.
+
+``resolve(knobs)`` checks every knob and every combination before anything is generated
+and returns a ``Space``: the node counts, node roles, thread counts and distance families
+that can actually be drawn. A combination no layout can satisfy (3 levels with 2 nodes,
+more memory-less nodes than nodes, an empty range) raises ``KnobError`` whose message is
+one line saying why.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from numaopt.distances import MAX_DISTANCE, RECLAIM_DISTANCE, TopologyType
+from numaopt.errors import InputError
+from numaopt.layout import MAX_NODES, MEMORY_GRANULE
+from numaopt.model import Machine
+from numaopt.rules import RuleSet
+from numaopt.units import MIB, format_size, parse_size
+
+# The largest vCPU count whose -smp shape keeps every x86 APIC ID below 255: QEMU 7.2
+# refuses larger ids without KVM's kernel irqchip ("current -smp configuration requires
+# kernel irqchip and X2APIC API support"), and so does any TCG run.
+MAX_APIC_ID = 254
+MAX_SYNTH_NODES = 32  # CP-SAT models grow with n^3 (triangle, diameter): beyond this they stall
+MAX_DIAMETER_NODES = 12  # the hop-diameter model has n^3 reified decompositions
+EDGE_VALUES = (11, 254, 255)  # smallest value Linux keeps, NUMA_DISTANCE_MAX, "unreachable"
+
+
+class KnobError(InputError):
+    """A knob, or a combination of knobs, that no layout can satisfy."""
+
+
+class Family(enum.StrEnum):
+    """Distance-matrix families. All but ``synth`` sample; ``synth`` searches with CP-SAT."""
+
+    NONE = "none"  # no -numa dist at all: the guest assumes 10 / 20
+    FLAT = "flat"  # one remote value
+    SOCKET = "socket"  # sub-NUMA clusters in sockets in boards (2-4 levels)
+    RECLAIM = "reclaim"  # a socket hierarchy with remote values on both sides of 30
+    RING = "ring"  # 10 + shortest path on a weighted ring
+    MESH = "mesh"  # 10 + shortest path on a weighted 2-D grid
+    CHAIN = "chain"  # 10 + shortest path on a weighted line: diameter >= 3
+    RANDOM_METRIC = "random-metric"  # 10 + shortest paths of a random (directed) weighted graph
+    ASYMMETRIC = "asymmetric"  # random values, d[j][i] within max_skew of d[i][j]
+    TRIANGLE = "triangle"  # deliberately breaks the triangle inequality (on d - 10, sometimes raw)
+    EDGE = "edge"  # every remote value one of 11, 254, 255
+    REMOTE_10 = "remote-10"  # qemu target only: some remote distance is 10 (Linux drops the SLIT)
+    SYNTH = "synth"  # CP-SAT: exact levels, topology type, diameter, metric or not, symmetry
+
+    @property
+    def min_nodes(self) -> int:
+        return _MIN_NODES.get(self, 2)
+
+    @property
+    def symmetric(self) -> bool | None:
+        """True: always symmetric; False: always asymmetric; None: either."""
+        if self in (Family.ASYMMETRIC,):
+            return False
+        if self in (Family.RANDOM_METRIC, Family.REMOTE_10, Family.SYNTH):
+            return None
+        return True
+
+    @property
+    def metric(self) -> bool | None:
+        """True: the triangle inequality holds on d - 10 (so on d too); False: it fails; None: either."""
+        if self in (Family.TRIANGLE,):
+            return False
+        if self in (Family.ASYMMETRIC, Family.EDGE, Family.REMOTE_10, Family.SYNTH):
+            return None
+        return True
+
+
+_MIN_NODES = {Family.NONE: 1, Family.SOCKET: 3, Family.RECLAIM: 3, Family.RING: 4, Family.MESH: 4, Family.CHAIN: 4,
+              Family.RANDOM_METRIC: 3, Family.TRIANGLE: 3}
+SAMPLING_FAMILIES = tuple(f for f in Family if f is not Family.SYNTH)
+
+
+class SocketMode(enum.StrEnum):
+    WHOLE = "whole"  # every node holds whole sockets
+    SPLIT = "split"  # a socket spans nodes (along dies: package split; or inside a die: LLC split)
+    SPLIT_CORE = "split-core"  # qemu target only: SMT siblings of a core in different nodes
+
+
+class Metric(enum.StrEnum):
+    ANY = "any"
+    YES = "yes"  # triangle inequality holds on d - 10 (and so on d)
+    NO = "no"  # it fails on d - 10 somewhere
+
+
+class Symmetry(enum.StrEnum):
+    ANY = "any"
+    SYMMETRIC = "symmetric"
+    ASYMMETRIC = "asymmetric"
+
+
+TARGETS = (RuleSet.LINUX_ACPI, RuleSet.QEMU)
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """An inclusive integer range ``lo..hi``."""
+
+    lo: int
+    hi: int
+
+    def __str__(self) -> str:
+        return str(self.lo) if self.lo == self.hi else f"{self.lo}-{self.hi}"
+
+    @property
+    def empty(self) -> bool:
+        return self.lo > self.hi
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, int) and self.lo <= value <= self.hi
+
+
+def parse_range(text: str, what: str) -> Range:
+    """"4" or "1-8" -> Range; a one-line ``KnobError`` otherwise."""
+    lo_text, dash, hi_text = text.strip().partition("-")
+    try:
+        lo = int(lo_text)
+        hi = int(hi_text) if dash else lo
+    except ValueError:
+        raise KnobError(f"{what}: expected a number or a range such as 1-8, got {text!r}") from None
+    return Range(lo, hi)
+
+
+def parse_size_range(text: str, what: str) -> Range:
+    """"128MiB-1GiB" or "512MiB" -> a Range of bytes."""
+    lo_text, dash, hi_text = text.strip().partition("-")
+    try:
+        lo = parse_size(lo_text)
+        hi = parse_size(hi_text) if dash else lo
+    except ValueError as exc:
+        raise KnobError(f"{what}: {exc}") from None
+    return Range(lo, hi)
+
+
+def parse_choices(text: str, kind: type[enum.StrEnum], what: str) -> tuple[Any, ...]:
+    """"a,b" -> (Kind("a"), Kind("b")), in the given order, without repeats."""
+    chosen = []
+    for name in text.split(","):
+        try:
+            chosen.append(kind(name.strip()))
+        except ValueError:
+            valid = ", ".join(member.value for member in kind)
+            raise KnobError(f"{what}: unknown value {name.strip()!r} (valid: {valid})") from None
+    return tuple(dict.fromkeys(chosen))
+
+
+def parse_ints(text: str, what: str) -> tuple[int, ...]:
+    """"1,2" or "1-4" -> (1, 2) / (1, 2, 3, 4)."""
+    values: list[int] = []
+    for part in text.split(","):
+        span = parse_range(part, what)
+        if span.empty:
+            raise KnobError(f"{what}: {part.strip()} is an empty range")
+        values += range(span.lo, span.hi + 1)
+    return tuple(sorted(set(values)))
+
+
+_TOPOLOGY_NAMES = {
+    "direct": TopologyType.DIRECT,
+    "mesh": TopologyType.GLUELESS_MESH,
+    "glueless-mesh": TopologyType.GLUELESS_MESH,
+    "backplane": TopologyType.BACKPLANE,
+}
+
+
+def parse_topology(text: str) -> TopologyType:
+    key = text.strip()
+    for kind in TopologyType:
+        if key.upper() == kind.value:
+            return kind
+    try:
+        return _TOPOLOGY_NAMES[key.lower()]
+    except KeyError:
+        raise KnobError(f"--topology: unknown type {text!r} (valid: direct, mesh, backplane)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Knobs:
+    """What a batch should contain. Every field has a default that gives a varied batch."""
+
+    target: RuleSet = RuleSet.LINUX_ACPI
+    nodes: Range = Range(1, 8)
+    vcpus_per_node: Range = Range(1, 4)
+    threads: tuple[int, ...] = (1, 2)
+    sockets: tuple[SocketMode, ...] = (SocketMode.WHOLE, SocketMode.SPLIT)
+    memory_per_node: Range = Range(128 * MIB, 512 * MIB)
+    memory_granule: int = MEMORY_GRANULE
+    memoryless: Range = Range(0, 1)
+    cpuless: Range = Range(0, 1)
+    families: tuple[Family, ...] | None = None  # None: every family that fits the other knobs
+    distance_range: Range = Range(11, MAX_DISTANCE)
+    max_skew: int = 8
+    levels: Range | None = None  # scheduler levels among CPU nodes (CP-SAT)
+    topology: TopologyType | None = None  # Linux sched_numa_topology_type (CP-SAT)
+    diameter: Range | None = None  # hop diameter among CPU nodes (CP-SAT)
+    metric: Metric = Metric.ANY
+    symmetry: Symmetry = Symmetry.ANY
+    machines: tuple[Machine, ...] = (Machine.Q35,)
+
+    def to_json(self) -> dict[str, Any]:
+        """A stable, JSON-ready form (recorded in the index; a resumed batch must match it)."""
+        return {
+            "target": self.target.value,
+            "nodes": str(self.nodes),
+            "vcpus_per_node": str(self.vcpus_per_node),
+            "threads": list(self.threads),
+            "sockets": [mode.value for mode in self.sockets],
+            "memory_per_node": f"{format_size(self.memory_per_node.lo)}-{format_size(self.memory_per_node.hi)}",
+            "memory_granule": format_size(self.memory_granule),
+            "memoryless": str(self.memoryless),
+            "cpuless": str(self.cpuless),
+            "families": None if self.families is None else [f.value for f in self.families],
+            "distance_range": str(self.distance_range),
+            "max_skew": self.max_skew,
+            "levels": None if self.levels is None else str(self.levels),
+            "topology": None if self.topology is None else self.topology.value,
+            "diameter": None if self.diameter is None else str(self.diameter),
+            "metric": self.metric.value,
+            "symmetry": self.symmetry.value,
+            "machines": [m.value for m in self.machines],
+        }
+
+    @property
+    def wants_properties(self) -> bool:
+        """Whether the matrices must have properties only CP-SAT synthesis can promise."""
+        return self.levels is not None or self.topology is not None or self.diameter is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def bits_for(count: int) -> int:
+    """QEMU apicid_bitwidth_for_count: bits to number ``count`` things."""
+    return (count - 1).bit_length()
+
+
+def apic_limit_ok(sockets: int, dies: int, cores: int, threads: int) -> bool:
+    """Whether the last vCPU's x86 APIC ID stays <= 254 (QEMU x86_apicid_from_topo_ids)."""
+    core_shift = bits_for(threads)
+    die_shift = core_shift + bits_for(cores)
+    socket_shift = die_shift + bits_for(dies)
+    last = ((sockets - 1) << socket_shift) | ((dies - 1) << die_shift) | ((cores - 1) << core_shift) | (threads - 1)
+    return last <= MAX_APIC_ID
+
+
+def vcpu_cap(threads: int, machine_cap: int = 255) -> int:
+    """Most vCPUs with ``threads`` per core such that one-core sockets keep APIC IDs <= 254."""
+    sockets = ((MAX_APIC_ID - (threads - 1)) >> bits_for(threads)) + 1
+    return min(sockets * threads, machine_cap - machine_cap % threads)
+
+
+def max_levels(cpu_nodes: int, symmetric_only: bool, values: int) -> int:
+    """Most scheduler levels ``cpu_nodes`` CPU nodes can show with ``values`` remote values."""
+    if cpu_nodes <= 1:
+        return 1
+    pairs = cpu_nodes * (cpu_nodes - 1) // (2 if symmetric_only else 1)
+    return 1 + min(pairs, values)
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """For one node count: the CPU-less counts that work, and threads per core per count."""
+
+    cpuless: tuple[int, ...]
+    threads: dict[int, tuple[int, ...]] = field(default_factory=dict)  # cpuless count -> threads
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """Validated knobs and what can be drawn from them."""
+
+    knobs: Knobs
+    node_counts: tuple[int, ...]
+    roles: dict[int, Roles]  # node count -> roles
+    families: dict[int, tuple[Family, ...]]  # node count -> families that fit it
+    split_modes: tuple[SocketMode, ...]
+    edge_values: tuple[int, ...]
+    memory_units: Range  # per-node memory in granules
+    machine_cap: int = 255  # most vCPUs every chosen machine takes with APIC IDs <= 254
+
+    def vcpu_max(self, cpu_nodes: int, threads: int) -> int:
+        """Largest vCPUs per node for ``cpu_nodes`` CPU nodes with ``threads`` per core."""
+        cap = min(vcpu_cap(threads, self.machine_cap) // cpu_nodes, self.knobs.vcpus_per_node.hi)
+        return cap - cap % threads
+
+
+def _machine_cap(machines: Iterable[Machine]) -> int:
+    from numaopt.layout import MAX_CPUS
+
+    return min(255, *(MAX_CPUS[m] for m in machines))
+
+
+def _fail(message: str) -> KnobError:
+    return KnobError(message)
+
+
+def _check_basic(knobs: Knobs) -> None:
+    if knobs.target not in TARGETS:
+        raise _fail(f"--target {knobs.target.value}: generation supports {', '.join(t.value for t in TARGETS)}")
+    for name, span in (
+        ("--nodes", knobs.nodes),
+        ("--vcpus-per-node", knobs.vcpus_per_node),
+        ("--memoryless", knobs.memoryless),
+        ("--cpuless", knobs.cpuless),
+        ("--distance-range", knobs.distance_range),
+        ("--levels", knobs.levels),
+        ("--diameter", knobs.diameter),
+    ):
+        if span is not None and span.empty:
+            raise _fail(f"{name} {span.lo}-{span.hi}: the range is empty")
+    if knobs.memory_per_node.empty:
+        lo, hi = (format_size(v) for v in (knobs.memory_per_node.lo, knobs.memory_per_node.hi))
+        raise _fail(f"--memory-per-node {lo}-{hi}: the range is empty")
+    if knobs.nodes.lo < 1 or knobs.nodes.hi > MAX_NODES:
+        raise _fail(f"--nodes {knobs.nodes}: node counts must be between 1 and {MAX_NODES} (QEMU's MAX_NODES)")
+    if knobs.vcpus_per_node.lo < 1:
+        raise _fail(f"--vcpus-per-node {knobs.vcpus_per_node}: a CPU node needs at least 1 vCPU")
+    if knobs.memoryless.lo < 0 or knobs.cpuless.lo < 0:
+        raise _fail("--memoryless / --cpuless: counts cannot be negative")
+    if knobs.memoryless.lo > knobs.nodes.hi - 1:
+        raise _fail(
+            f"--memoryless {knobs.memoryless}: at least {knobs.memoryless.lo} memory-less node(s) but at most "
+            f"{knobs.nodes.hi} node(s), and one node must hold memory"
+        )
+    if knobs.cpuless.lo > knobs.nodes.hi - 1:
+        raise _fail(
+            f"--cpuless {knobs.cpuless}: at least {knobs.cpuless.lo} CPU-less node(s) but at most "
+            f"{knobs.nodes.hi} node(s), and one node must hold the vCPUs"
+        )
+    if not knobs.threads or min(knobs.threads) < 1:
+        raise _fail("--threads: threads per core must be at least 1")
+    if not knobs.sockets:
+        raise _fail("--sockets: give whole, split or both")
+    if not knobs.machines:
+        raise _fail("--machine: give q35, pc or both")
+    if Machine.VIRT in knobs.machines:
+        raise _fail("--machine virt: generation renders x86 machines only (q35, pc)")
+    if SocketMode.SPLIT_CORE in knobs.sockets and knobs.target is not RuleSet.QEMU:
+        raise _fail("--sockets split-core: splitting an SMT core across nodes is a Linux error; use --target qemu")
+    granule = knobs.memory_granule
+    if granule <= 0 or granule % 4096:
+        raise _fail(f"--memory-granule {format_size(granule)}: must be a positive multiple of 4KiB")
+    dist = knobs.distance_range
+    floor = 10 if knobs.target is RuleSet.QEMU else 11
+    if dist.lo < floor:
+        why = "QEMU refuses values below 10" if floor == 10 else "Linux drops a SLIT with a remote distance of 10 or less; use --target qemu for 10"
+        raise _fail(f"--distance-range {dist}: remote distances start at {floor} ({why})")
+    if dist.hi > MAX_DISTANCE:
+        raise _fail(f"--distance-range {dist}: a SLIT entry is one byte, at most {MAX_DISTANCE}")
+    if knobs.max_skew < 1:
+        raise _fail(f"--max-skew {knobs.max_skew}: must be at least 1")
+
+
+def _memory_units(knobs: Knobs) -> Range:
+    granule = knobs.memory_granule
+    units = Range(-(-knobs.memory_per_node.lo // granule), knobs.memory_per_node.hi // granule)
+    units = Range(max(units.lo, 1), units.hi)
+    if units.empty:
+        lo, hi = (format_size(v) for v in (knobs.memory_per_node.lo, knobs.memory_per_node.hi))
+        raise _fail(f"--memory-per-node {lo}-{hi}: no multiple of the {format_size(granule)} granule in the range")
+    return units
+
+
+def _threads_for(knobs: Knobs, space_cap: int, cpu_nodes: int) -> tuple[int, ...]:
+    """Threads per core for which some node size fits [vcpus lo, cap] with ``cpu_nodes`` nodes."""
+    fits = []
+    for threads in knobs.threads:
+        cap = min(vcpu_cap(threads, space_cap) // cpu_nodes, knobs.vcpus_per_node.hi)
+        lowest = -(-knobs.vcpus_per_node.lo // threads) * threads
+        if lowest <= cap:
+            fits.append(threads)
+    return tuple(fits)
+
+
+def _family_fits(family: Family, n: int, cpu_nodes_max: int, knobs: Knobs, edge_values: tuple[int, ...]) -> str | None:
+    """None when ``family`` can make an n-node matrix under the knobs, else why not."""
+    dist = knobs.distance_range
+    lo_w, hi_w = dist.lo - 10, dist.hi - 10  # edge weights of the graph families (d = 10 + path)
+    if n < family.min_nodes:
+        return f"needs at least {family.min_nodes} nodes"
+    if knobs.symmetry is Symmetry.SYMMETRIC and family.symmetric is False:
+        return "is always asymmetric (--symmetry symmetric)"
+    if knobs.symmetry is Symmetry.ASYMMETRIC and family.symmetric is True:
+        return "is always symmetric (--symmetry asymmetric)"
+    if knobs.metric is Metric.YES and family.metric is not True and family is not Family.SYNTH:
+        return "does not promise the triangle inequality (--metric yes)"
+    if knobs.metric is Metric.NO and family.metric is not False and family is not Family.SYNTH:
+        return "does not promise to break the triangle inequality (--metric no)"
+    if family is Family.REMOTE_10 and knobs.target is not RuleSet.QEMU:
+        return "is for --target qemu only (Linux drops a SLIT with a remote 10)"
+    if family in (Family.SOCKET, Family.RECLAIM) and dist.hi - dist.lo < 1:
+        return f"needs at least 2 values in --distance-range {dist}"
+    if family is Family.RECLAIM and not (dist.lo <= RECLAIM_DISTANCE < dist.hi):
+        return f"needs values on both sides of {RECLAIM_DISTANCE} in --distance-range {dist}"
+    if family in (Family.RING, Family.MESH, Family.CHAIN):
+        hops = _diameter_hops(family, n)
+        if lo_w * hops > hi_w:
+            return f"needs {hops} hops of at least {lo_w} within {hi_w} (--distance-range {dist})"
+    if family is Family.ASYMMETRIC and dist.hi == dist.lo:
+        return f"needs at least 2 values in --distance-range {dist}"
+    if family is Family.TRIANGLE and dist.hi < 2 * dist.lo - 9:
+        return f"cannot break d(i,k) - 10 <= (d(i,j) - 10) + (d(j,k) - 10) within --distance-range {dist}"
+    if family is Family.EDGE and not edge_values:
+        return f"has no edge value ({', '.join(map(str, EDGE_VALUES))}) in --distance-range {dist}"
+    if family is Family.SYNTH and knobs.metric is Metric.NO and n < 3:
+        return "needs 3 nodes to break the triangle inequality (--metric no)"
+    if family is Family.SYNTH and n > MAX_SYNTH_NODES:
+        return f"(CP-SAT synthesis) handles at most {MAX_SYNTH_NODES} nodes"
+    if family is Family.SYNTH and knobs.diameter is not None and cpu_nodes_max > MAX_DIAMETER_NODES:
+        return f"(CP-SAT synthesis with --diameter) handles at most {MAX_DIAMETER_NODES} CPU nodes"
+    return None
+
+
+def _diameter_hops(family: Family, n: int) -> int:
+    """Edges on the longest shortest path of the family's graph with n nodes."""
+    if family is Family.RING:
+        return n // 2
+    if family is Family.CHAIN:
+        return n - 1
+    cols = mesh_columns(n)
+    return (cols - 1) + (-(-n // cols) - 1)
+
+
+def mesh_columns(n: int) -> int:
+    """Columns of the most square grid for n nodes (rows fill up, the last may be partial)."""
+    return max(2, math.isqrt(n))
+
+
+def _synth_fits(knobs: Knobs, cpu_nodes: int) -> str | None:
+    """None if CP-SAT can be asked for the property knobs with ``cpu_nodes`` CPU nodes."""
+    dist = knobs.distance_range
+    values = dist.hi - dist.lo + 1
+    symmetric_only = knobs.symmetry is not Symmetry.ASYMMETRIC
+    if knobs.levels is not None:
+        most = max_levels(cpu_nodes, symmetric_only, values)
+        least = 1 if cpu_nodes == 1 else 2
+        if knobs.levels.lo > most:
+            hint = " (more with --symmetry asymmetric)" if symmetric_only and cpu_nodes > 1 else ""
+            return f"--levels {knobs.levels}: {cpu_nodes} CPU node(s) show at most {most} level(s){hint}"
+        if knobs.levels.hi < least:
+            return f"--levels {knobs.levels}: {cpu_nodes} CPU nodes show at least {least} levels"
+    if knobs.topology is not None and knobs.topology is not TopologyType.DIRECT and cpu_nodes < 3:
+        return f"--topology {knobs.topology.value}: needs at least 3 CPU nodes"
+    if knobs.diameter is not None and knobs.diameter.lo > max(cpu_nodes - 1, 0):
+        return f"--diameter {knobs.diameter}: a hop diameter of {knobs.diameter.lo} needs {knobs.diameter.lo + 1} CPU nodes"
+    if knobs.diameter is not None and knobs.diameter.hi < 1 and cpu_nodes > 1:
+        return f"--diameter {knobs.diameter}: two CPU nodes are at least one hop apart"
+    return None
+
+
+def resolve(knobs: Knobs) -> Space:
+    """Validate ``knobs`` and work out what can be drawn; ``KnobError`` (one line) if nothing can."""
+    _check_basic(knobs)
+    units = _memory_units(knobs)
+    dist = knobs.distance_range
+    edge_values = tuple(v for v in (*((10,) if knobs.target is RuleSet.QEMU else ()), *EDGE_VALUES) if v in dist)
+    machine_cap = _machine_cap(knobs.machines)
+
+    if knobs.levels is not None and knobs.topology is not None:
+        if knobs.topology is TopologyType.DIRECT and knobs.levels.lo > 2:
+            raise _fail(f"--levels {knobs.levels} --topology direct: Linux calls a table DIRECT only with 2 levels or fewer")
+        if knobs.topology is not TopologyType.DIRECT and knobs.levels.hi < 3:
+            raise _fail(f"--levels {knobs.levels} --topology {knobs.topology.value}: needs at least 3 levels (2 or fewer is DIRECT)")
+    if knobs.levels is not None and knobs.levels.lo < 1:
+        raise _fail(f"--levels {knobs.levels}: there is always at least 1 level")
+    if knobs.diameter is not None and knobs.diameter.lo < 0:
+        raise _fail(f"--diameter {knobs.diameter}: must be 0 or more")
+    if knobs.levels is not None and knobs.levels.lo - 1 > dist.hi - dist.lo + 1:
+        raise _fail(
+            f"--levels {knobs.levels}: {knobs.levels.lo - 1} remote values do not fit --distance-range {dist} "
+            f"({dist.hi - dist.lo + 1} values)"
+        )
+    if knobs.metric is Metric.NO and dist.hi < 2 * dist.lo - 9:
+        raise _fail(f"--metric no: no three values in --distance-range {dist} break the triangle inequality on d - 10")
+    if knobs.symmetry is Symmetry.ASYMMETRIC and dist.lo == dist.hi:
+        raise _fail(f"--symmetry asymmetric: --distance-range {dist} has a single value")
+
+    requested = knobs.families
+    if knobs.wants_properties and requested is not None and any(f is not Family.SYNTH for f in requested):
+        raise _fail("--levels / --topology / --diameter are searched with CP-SAT: use --family synth (or leave --family out)")
+    if requested is None:
+        if knobs.wants_properties:
+            candidates: tuple[Family, ...] = (Family.SYNTH,)
+        else:
+            candidates = tuple(
+                f for f in Family if f is not Family.REMOTE_10 or knobs.target is RuleSet.QEMU
+            )
+    else:
+        candidates = requested
+
+    roles: dict[int, Roles] = {}
+    families: dict[int, tuple[Family, ...]] = {}
+    reasons: dict[Family, str] = {}
+    role_reason = ""
+    for n in range(knobs.nodes.lo, knobs.nodes.hi + 1):
+        first_reason = ""
+        cpuless_ok: list[int] = []
+        threads_of: dict[int, tuple[int, ...]] = {}
+        synth_ok_any = False
+        for cpuless in range(knobs.cpuless.lo, min(knobs.cpuless.hi, n - 1) + 1):
+            cpu_nodes = n - cpuless
+            # memory-less nodes are CPU nodes; one node at least must hold memory.
+            most_memoryless = cpu_nodes - (1 if cpuless == 0 else 0)
+            if knobs.memoryless.lo > most_memoryless:
+                first_reason = first_reason or f"--memoryless {knobs.memoryless} leaves no node with memory"
+                continue
+            threads = _threads_for(knobs, machine_cap, cpu_nodes)
+            if not threads:
+                first_reason = first_reason or (
+                    f"{cpu_nodes} CPU nodes of {knobs.vcpus_per_node} vCPUs with threads {','.join(map(str, knobs.threads))} "
+                    f"exceed {machine_cap} vCPUs (x86 APIC IDs above 254 need KVM's irqchip)"
+                )
+                continue
+            if knobs.wants_properties or candidates == (Family.SYNTH,):
+                why = _synth_fits(knobs, cpu_nodes)
+                if why is not None:
+                    first_reason = first_reason or why
+                    continue
+                synth_ok_any = True
+            cpuless_ok.append(cpuless)
+            threads_of[cpuless] = threads
+        role_reason = first_reason or role_reason
+        if not cpuless_ok:
+            continue
+        fit = []
+        for family in candidates:
+            why = _family_fits(family, n, n - min(cpuless_ok), knobs, edge_values)
+            if why is None and family is Family.SYNTH and not synth_ok_any and knobs.wants_properties:
+                why = role_reason
+            if why is None:
+                fit.append(family)
+            else:
+                reasons[family] = why  # the largest node count says it best
+        if fit:
+            roles[n] = Roles(tuple(cpuless_ok), threads_of)
+            families[n] = tuple(fit)
+    if not roles:
+        if role_reason and not reasons:
+            raise _fail(f"{role_reason} (--nodes {knobs.nodes})")
+        if requested is not None and len(requested) == 1:
+            raise _fail(f"--family {requested[0].value} {reasons.get(requested[0], role_reason)} (--nodes {knobs.nodes})")
+        detail = role_reason or "; ".join(f"{f.value} {why}" for f, why in reasons.items())
+        raise _fail(f"no layout fits these knobs with --nodes {knobs.nodes}: {detail}")
+    if requested is not None:
+        unused = [f for f in requested if not any(f in fit for fit in families.values())]
+        if unused:
+            family = unused[0]
+            raise _fail(f"--family {family.value} {reasons.get(family, 'fits no node count')} (--nodes {knobs.nodes})")
+    split_modes = tuple(knobs.sockets)
+    return Space(
+        knobs=knobs,
+        node_counts=tuple(sorted(roles)),
+        roles=roles,
+        families=families,
+        split_modes=split_modes,
+        edge_values=edge_values,
+        memory_units=units,
+        machine_cap=machine_cap,
+    )

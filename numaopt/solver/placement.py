@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from numaopt.model import ObjectiveKind, Rule, SolveStatus
-from numaopt.solver.heuristic import canonical, greedy_placement
+from numaopt.solver.heuristic import canonical, greedy_placement, polish_assignment
 from numaopt.solver.instance import Instance, rule_groups
 
 MAX_BALLS_PER_LEVEL = 32  # above this, a level is priced by block index, not ball by ball
@@ -363,6 +363,8 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
     model = PlacementModel(instance, structured=structured)
     locality = model.locality_expression()
     hint = greedy_placement(instance, kicks=_kicks(instance), seed=settings.seed) if use_hint else None
+    if hint is not None:
+        hint = polish_assignment(instance, hint, seed=settings.seed)
     if hint is not None and structured:
         hint = canonical(instance, hint) or hint  # a hint that breaks symmetry breaking is lost
     if hint is not None:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from numaopt.cli_generate import generate_command
+from numaopt.cli_guest import fuzz_command, guest_build_command, verify_command
 from numaopt.cli_host import host_app
 from numaopt.errors import LayoutError, NumaoptError
 from numaopt.files import write_atomically
@@ -34,8 +35,6 @@ app = typer.Typer(
 )
 
 
-app.add_typer(host_app, name="host")
-app.command("generate")(generate_command)
 
 
 class OutputFormat(enum.StrEnum):
@@ -199,6 +198,16 @@ def launch(
             typer.echo(f"pinned vCPU {vcpu} (thread {thread}) to host CPU {host_cpu}", err=True)
 
     raise typer.Exit(run(plan, list(qemu_args or []), on_pinned=report))
+
+
+# Sub-commands defined in their own modules, listed after the core ones in --help.
+app.command("generate")(generate_command)
+app.command("verify")(verify_command)
+app.command("fuzz")(fuzz_command)
+app.add_typer(host_app, name="host")
+guest_app = typer.Typer(help="The guest kit (kernel + probe initramfs) for boot checks.", no_args_is_help=True)
+guest_app.command("build")(guest_build_command)
+app.add_typer(guest_app, name="guest")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ declare -A needs=(
   [lstopo-no-graphics]=hwloc
   [virt-xml-validate]=libvirt-clients
   [xmllint]=libxml2-utils
+  [busybox]=busybox-static
 )
 missing=()
 for tool in "${!needs[@]}"; do

@@ -175,7 +175,8 @@ def polish_assignment(instance: Instance, where: list[int], restarts: int = 4, s
     best, best_cost = where, instance.cost(where)
     for start in [np.asarray(where), *(rng.permutation(n) for _ in range(restarts))]:
         guess = np.column_stack([np.arange(n), start])
-        result = quadratic_assignment(flow, instance.distances.astype(float), method="2opt", options={"partial_guess": guess})
+        options = {"partial_guess": guess, "rng": np.random.default_rng(seed)}  # never numpy's global RNG
+        result = quadratic_assignment(flow, instance.distances.astype(float), method="2opt", options=options)
         polished = [int(node) for node in result.col_ind]
         cost = instance.cost(polished)
         if cost < best_cost:

@@ -1,0 +1,287 @@
+"""``numaopt guest build``, ``numaopt verify`` and ``numaopt fuzz``: plain command functions.
+
+``numaopt.cli`` registers them on its Typer app. They raise ``NumaoptError`` for what
+the user must fix (``cli.main`` prints it as one line with its exit code) and
+``typer.Exit`` with the documented codes: 4 when QEMU or the guest did not show what was
+asked (or a fuzz campaign found failures), 130 when a campaign was interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from numaopt.errors import InputError
+from numaopt.model import GuestLayout
+
+__all__ = ["fuzz_command", "guest_build_command", "verify_command"]
+
+ACCEL_HELP = "kvm or tcg; default: kvm when /dev/kvm works for this host CPU (vmx/svm), else tcg."
+KERNEL_HELP = (
+    "Boot this kernel image (bzImage for x86, Image/vmlinuz for arm64) instead of Debian's "
+    "linux-image-cloud-amd64, which numaopt fetches once with apt-get into its cache."
+)
+
+
+def _echo_err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def guest_build_command(
+    kernel: Annotated[Path | None, typer.Option("--kernel", help=KERNEL_HELP)] = None,
+    arch: Annotated[str, typer.Option("--arch", help="Guest architecture: x86_64 (q35, pc) or aarch64 (virt).")] = "x86_64",
+    refresh: Annotated[bool, typer.Option("--refresh", help="Fetch the kernel again and rebuild the initramfs.")] = False,
+) -> None:
+    """Build (or show) the cached guest kit: a kernel and a busybox initramfs.
+
+    The kit lives under $XDG_CACHE_HOME/numaopt (else ~/.cache/numaopt). The kernel is Debian's cloud kernel, resolved from the linux-image-cloud-<arch> metapackage with apt-get download and unpacked from its .deb (only boot/ is kept), or the image given with --kernel. The initramfs holds a static busybox (the installed busybox-static, else its .deb) and an init that prints what the guest sees — nodes with their CPUs, distances and memory, CPU topology, scheduler domains (sched_verbose), kernel messages of interest — then resets the machine.
+
+    Prints the kernel, the initramfs and the accelerator boots will use.
+    """
+    from numaopt.guest.boot import kvm_usable
+    from numaopt.guest.kit import build_kit
+
+    started = time.monotonic()
+    kit = build_kit(kernel, arch, refresh=refresh)
+    typer.echo(f"kernel: {kit.kernel} ({kit.kernel_source})")
+    typer.echo(f"initramfs: {kit.initrd}")
+    accel = "kvm" if kvm_usable(arch) else "tcg (no usable /dev/kvm with hardware virtualisation for this guest)"
+    typer.echo(f"accelerator: {accel}")
+    _echo_err(f"guest kit ready in {time.monotonic() - started:.1f} s")
+
+
+def load_layout(path: Path) -> GuestLayout:
+    """A layout from a problem file (an explicit layout, or a search that is solved first) or a plan (.json)."""
+    if path.suffix == ".json":
+        from numaopt.render.json import plan_from_json
+
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+        return plan_from_json(text, source=str(path)).layout
+    from numaopt.problem import load_problem
+
+    loaded = load_problem(path)
+    if loaded.layout is not None:
+        return loaded.layout
+    assert loaded.placement is not None
+    from numaopt.place import place
+
+    return place(loaded.placement).layout
+
+
+def verify_command(
+    file: Annotated[Path, typer.Argument(help="A problem file (.toml) or a plan (.json from `numaopt solve --format json`).")],
+    boot: Annotated[bool, typer.Option("--boot", help="Level 2: also boot the guest and compare what it sees.")] = False,
+    kernel: Annotated[Path | None, typer.Option("--kernel", help=KERNEL_HELP)] = None,
+    accel: Annotated[str | None, typer.Option("--accel", help=ACCEL_HELP)] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds a boot may take (default: 60 + 4 per vCPU under TCG).")
+    ] = None,
+    console: Annotated[Path | None, typer.Option("--console", help="Write the guest's serial console to this file.")] = None,
+) -> None:
+    """Check a layout in the real QEMU, and with --boot in the real guest.
+
+    Level 1 (always): QEMU starts paused (-S) with the layout's arguments and numaopt reads back over QMP what it built — every vCPU's node and socket/die/cluster/core/thread ids, every node's memory — and compares it with the layout.
+
+    Level 2 (--boot): the guest kit boots the layout (KVM when usable, else TCG) and the guest's view — node count, CPUs per node, memory per node (within what the kernel reserves), the full distance matrix, the CPU topology, kernel messages of interest and the scheduler domains — is compared with what was asked. QEMU node ids are mapped to the guest's: Linux numbers nodes in first-seen order and does not show nodes with neither CPUs nor memory. The guest's table is printed as numactl --hardware would.
+
+    Each mismatch is one line `FILE: mismatch: ...`; exit 4 if there is any.
+    """
+    if accel is not None and accel not in ("kvm", "tcg"):
+        raise typer.BadParameter("expected kvm or tcg", param_hint="--accel")
+    from numaopt.guest.verify import verify_boot, verify_qemu
+
+    layout = load_layout(file)
+    mismatches: list[str] = []
+    level1 = verify_qemu(layout)
+    readback = level1.readback
+    typer.echo(
+        f"level 1: QEMU {readback.qemu_version} ({readback.machine}) built {readback.num_nodes} node(s), "
+        f"{len(readback.cpu_props)} vCPU(s): {'as planned' if not level1.mismatches else 'NOT as planned'}"
+    )
+    mismatches += level1.mismatches
+    if boot:
+        from numaopt.guest.kit import load_kit
+        from numaopt.guest.report import numactl_text
+
+        kit = load_kit(kernel, layout.machine.arch)
+        result = verify_boot(layout, kit, timeout_s=timeout, accel=accel, serial_file=console)
+        booted = result.result
+        report = booted.report
+        kernel_name = report.kernel if report is not None and report.kernel else kit.kernel.name
+        verdict = "as asked" if not result.mismatches else "NOT as asked"
+        typer.echo(
+            f"level 2: booted {kernel_name} under {booted.accel} in {booted.wall_time_s:.1f} s; "
+            f"the guest sees ({verdict}):"
+        )
+        if report is not None and report.nodes:
+            typer.echo(numactl_text(report), nl=False)
+        mismatches += result.mismatches
+    for line in mismatches:
+        typer.echo(f"{file}: mismatch: {line}")
+    if mismatches:
+        raise typer.Exit(4)
+
+
+def _knobs(
+    target: str,
+    nodes: str,
+    vcpus_per_node: str,
+    threads: str,
+    memory_per_node: str,
+    memoryless: str,
+    cpuless: str,
+    families: str | None,
+    sockets: str | None,
+) -> Any:
+    from numaopt.generate import Family, Knobs, SocketMode
+    from numaopt.generate.knobs import parse_choices, parse_ints, parse_range, parse_size_range
+    from numaopt.rules import RuleSet
+
+    try:
+        rules = RuleSet(target)
+    except ValueError:
+        raise InputError(f"--target {target!r}: expected one of {', '.join(r.value for r in RuleSet)}") from None
+    fields: dict[str, Any] = {
+        "target": rules,
+        "nodes": parse_range(nodes, "--nodes"),
+        "vcpus_per_node": parse_range(vcpus_per_node, "--vcpus-per-node"),
+        "threads": parse_ints(threads, "--threads"),
+        "memory_per_node": parse_size_range(memory_per_node, "--memory-per-node"),
+        "memoryless": parse_range(memoryless, "--memoryless"),
+        "cpuless": parse_range(cpuless, "--cpuless"),
+    }
+    if families is not None:
+        fields["families"] = parse_choices(families, Family, "--families")
+    if sockets is not None:
+        fields["sockets"] = parse_choices(sockets, SocketMode, "--sockets")
+    return Knobs(**fields)
+
+
+def _summary_text(summary: Any, out: Path) -> str:
+    verdicts = summary.verdicts
+    lines = [
+        f"{summary.done} of {summary.total} layouts done: {verdicts['pass']} pass, {verdicts['fail']} fail, "
+        f"{verdicts['error']} error, {verdicts['skipped']} skipped"
+        + (f"; this run: {summary.ran} in {summary.wall_s:.0f} s ({summary.per_minute:.1f} layouts/min)" if summary.ran else "")
+    ]
+    if summary.by_oracle:
+        lines.append("failing items per oracle: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.by_oracle.items())))
+    if summary.reasons:
+        lines.append("unique failure reasons:")
+        for reason, count in summary.reasons.most_common():
+            item, message = summary.examples[reason]
+            lines.append(f"  {count:>4} x {reason} (first: item {item}: {message})")
+    if summary.reproducers:
+        lines.append(f"reproducers: {len(summary.reproducers)} under {out / 'failures'} ({summary.shrunk} shrunk)")
+    if summary.interrupted:
+        lines.append("interrupted: continue with the same command and --resume")
+    return "\n".join(lines) + "\n"
+
+
+def fuzz_command(
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="Number of layouts in the campaign (all shards).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Campaign directory: journal.jsonl and failures/.")],
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Campaign seed; item k uses SeedSequence(seed, spawn_key=(k,)).")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Boots at once (processes).")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the campaign journaled in --out (same options).")] = False,
+    shard: Annotated[str, typer.Option("--shard", help="i/n: run the items k with k mod n == i (one machine of n).")] = "0/1",
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="Run on this dask.distributed scheduler (e.g. tcp://host:8786) instead of --jobs.")
+    ] = None,
+    kernel: Annotated[Path | None, typer.Option("--kernel", help=KERNEL_HELP)] = None,
+    accel: Annotated[str | None, typer.Option("--accel", help=ACCEL_HELP)] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds a boot may take before it counts as a hang (default: 60 + 4 per vCPU under TCG).")
+    ] = None,
+    no_shrink: Annotated[bool, typer.Option("--no-shrink", help="Do not shrink failing layouts.")] = False,
+    shrink_boots: Annotated[int, typer.Option("--shrink-boots", min=1, help="At most this many boots to shrink one failure.")] = 12,
+    target: Annotated[str, typer.Option("--target", help="Rule set the layouts are valid for: linux-acpi, qemu (adds remote distance 10), ...")] = "linux-acpi",
+    nodes: Annotated[str, typer.Option("--nodes", help="Node count range, e.g. 1-4.")] = "1-4",
+    vcpus_per_node: Annotated[str, typer.Option("--vcpus-per-node", help="vCPUs per CPU node, e.g. 1-2 (boots take longer with more).")] = "1-2",
+    threads: Annotated[str, typer.Option("--threads", help="Threads per core to draw from, e.g. 1,2.")] = "1,2",
+    memory_per_node: Annotated[str, typer.Option("--memory-per-node", help="Memory per memory node, e.g. 128MiB-256MiB.")] = "128MiB-256MiB",
+    memoryless: Annotated[str, typer.Option("--memoryless", help="How many memory-less (CPU-only) nodes, e.g. 0-1.")] = "0-1",
+    cpuless: Annotated[str, typer.Option("--cpuless", help="How many CPU-less (memory-only) nodes, e.g. 0-1.")] = "0-1",
+    families: Annotated[str | None, typer.Option("--families", help="Distance families, comma-separated (default: all that fit); see numaopt generate.")] = None,
+    sockets: Annotated[str | None, typer.Option("--sockets", help="Socket modes: whole, split (and split-core for --target qemu).")] = None,
+) -> None:
+    """Boot generated layouts and judge each guest with four oracles.
+
+    Layouts come from the generator (the knobs are those of numaopt generate, with small defaults so that boots stay fast). Each is booted (KVM when usable, else TCG) and judged: (a) the guest sees the topology Linux's rules predict (nodes renumbered first-seen, empty nodes unseen, a SLIT with remote 10 replaced by 10/20); (b) no unexpected kernel error or warning, and every expected one (e.g. 'SLIT table looks invalid') present; (c) scheduler domains consistent (child spans inside parents, groups covering spans, NUMA domains as predicted, levels = distinct distances among CPU nodes, the topology type); (d) the guest reported within the timeout.
+
+    Every result is appended to OUT/journal.jsonl (flushed and fsync'd), so --resume continues a killed campaign without redoing or losing an item. Each failure gets OUT/failures/item-NNNNNN/ (problem.toml, qemu-args.txt, guest-report.txt, reason.txt) and is shrunk (fewer nodes, fewer vCPUs, simpler distances) while the same oracle still fails, into shrunk/.
+
+    Prints a progress bar on a terminal and a summary (pass / fail per oracle, unique failure reasons). Exit 0 when every layout passed, 4 when any failed, 130 when interrupted.
+    """
+    from numaopt.fuzz.executor import RunSettings, run_campaign
+    from numaopt.fuzz.items import generated_items, parse_shard, shard_ids
+    from numaopt.generate import resolve
+
+    if accel is not None and accel not in ("kvm", "tcg"):
+        raise typer.BadParameter("expected kvm or tcg", param_hint="--accel")
+    if kernel is not None:
+        from numaopt.guest.kit import check_kernel
+
+        check_kernel(kernel, "x86_64")
+    shard_index = parse_shard(shard)
+    knobs = _knobs(target, nodes, vcpus_per_node, threads, memory_per_node, memoryless, cpuless, families, sockets)
+    resolve(knobs)  # impossible knobs fail here, in one line, before anything boots
+    ids = shard_ids(count, shard_index)
+    settings = RunSettings(
+        kernel=str(kernel.resolve()) if kernel else None,
+        accel=accel,
+        timeout_s=timeout,
+        shrink=not no_shrink,
+        shrink_checks=shrink_boots,
+    )
+    header = {
+        "numaopt_fuzz": 1,
+        "seed": seed,
+        "count": count,
+        "shard": f"{shard_index[0]}/{shard_index[1]}",
+        "knobs": knobs.to_json(),
+        "kernel": settings.kernel,
+        "accel": accel,
+        "timeout_s": timeout,
+        "shrink": settings.shrink,
+        "shrink_checks": shrink_boots,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    progress: Any = None
+    task: Any = None
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(
+            TextColumn("fuzz"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+            transient=True,
+        )
+
+    def on_result(result: Any, summary: Any) -> None:
+        if progress is not None:
+            status = f"{summary.verdicts['fail']} fail, {summary.verdicts['error']} error"
+            progress.update(task, completed=summary.done, status=status)
+
+    items = generated_items(knobs, seed, ids)
+    try:
+        if progress is not None:
+            progress.start()
+            task = progress.add_task("fuzz", total=len(ids), status="")
+        summary = run_campaign(
+            items, out, header, settings, total=len(ids), jobs=jobs, resume=resume, dask_address=dask, on_result=on_result
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+    typer.echo(_summary_text(summary, out), nl=False)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.verdicts["fail"] or summary.verdicts["error"]:
+        raise typer.Exit(4)

@@ -1,0 +1,416 @@
+"""The campaign executor: boot each item, judge it with the four oracles, shrink failures,
+write reproducers, journal every result; in this process, a process pool, or on Dask.
+
+Work is split so that a worker needs nothing but its ``Task`` (an item and the run
+settings, both picklable): it boots, judges and shrinks, and sends back an
+``ItemResult``. Only the parent writes: reproducer directories first (atomically, by a
+rename), then the journal record (fsync'd), so a campaign killed at any moment resumes
+with every journaled item complete on disk and nothing else counted.
+
+Processes: ``jobs > 1`` uses a spawned ``multiprocessing`` pool; its workers turn
+SIGTERM into ``SystemExit`` so that terminating the pool (Ctrl-C, an error) unwinds each
+boot and reaps its QEMU. ``dask_address`` submits the same tasks to a
+``dask.distributed`` scheduler instead (a sliding window of twice the worker count).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import multiprocessing
+import re
+import shlex
+import shutil
+import signal
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from numaopt.fuzz.items import WorkItem
+from numaopt.fuzz.journal import Journal
+from numaopt.fuzz.shrink import shrink
+from numaopt.guest.boot import BootResult, boot
+from numaopt.guest.kit import GuestKit, load_kit
+from numaopt.guest.oracles import Failure, Oracle, judge
+from numaopt.model import GuestLayout
+from numaopt.qemu.qmp import QemuRefused
+
+__all__ = [
+    "ORACLE_ORDER",
+    "CampaignSummary",
+    "ItemResult",
+    "RunSettings",
+    "Task",
+    "reason_key",
+    "run_campaign",
+    "run_item",
+    "summarise",
+]
+
+JOURNAL_NAME = "journal.jsonl"
+FAILURES_DIR = "failures"
+# Which failure names an item (and is kept while shrinking): the most severe first.
+ORACLE_ORDER = (Oracle.HANG, Oracle.MESSAGES, Oracle.SCHED, Oracle.TOPOLOGY)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How every item is booted and judged (the same for all workers)."""
+
+    kernel: str | None = None
+    accel: str | None = None
+    timeout_s: float | None = None
+    shrink: bool = True
+    shrink_checks: int = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    item: WorkItem
+    settings: RunSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One boot of one layout, as a reproducer needs it."""
+
+    layout_toml: str
+    argv: list[str]
+    console: str
+    failures: list[dict[str, str]]
+    wall_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    item_id: int
+    child_seed: str
+    label: str
+    verdict: str  # pass | fail | error | skipped
+    failures: list[dict[str, str]]
+    wall_s: float
+    accel: str = ""
+    vcpus: int = 0
+    nodes: int = 0
+    original: Attempt | None = None  # failures and errors only
+    shrunk: Attempt | None = None
+    shrink_steps: tuple[str, ...] = ()
+    shrink_checks: int = 0
+
+    @property
+    def reason(self) -> str:
+        if not self.failures:
+            return ""
+        first = self.failures[0]
+        return f"{first['oracle']}: {first['message']}"
+
+
+def _failure_dict(failure: Failure) -> dict[str, str]:
+    return {"oracle": failure.oracle.value, "code": failure.code, "message": failure.message}
+
+
+def _ordered(failures: list[Failure]) -> list[Failure]:
+    return sorted(failures, key=lambda f: ORACLE_ORDER.index(f.oracle))
+
+
+def _toml(layout: GuestLayout, header: str) -> str:
+    from numaopt.generate import toml_text
+
+    return toml_text(layout, header)
+
+
+@functools.cache
+def _kit(kernel: str | None, arch: str) -> GuestKit:
+    return load_kit(Path(kernel) if kernel else None, arch)
+
+
+def _boot_and_judge(layout: GuestLayout, settings: RunSettings) -> tuple[BootResult, list[Failure]]:
+    result = boot(layout, _kit(settings.kernel, layout.machine.arch), timeout_s=settings.timeout_s, accel=settings.accel)
+    return result, _ordered(judge(layout, result))
+
+
+def run_item(task: Task) -> ItemResult:
+    """Boot one item, judge it, and shrink it if it fails (the worker's whole job)."""
+    item, settings = task.item, task.settings
+    started = time.monotonic()
+    if item.layout is None:
+        return ItemResult(item.item_id, item.child_seed, item.label, "skipped", [{"oracle": "generator", "code": "skipped",
+                          "message": item.skipped or "no layout"}], 0.0)
+    layout = item.layout
+    header = f"numaopt fuzz item {item.item_id} (child seed {item.child_seed}, {item.label})"
+    try:
+        result, failures = _boot_and_judge(layout, settings)
+    except QemuRefused as exc:
+        failure = {"oracle": "qemu", "code": "refused", "message": str(exc)}
+        attempt = Attempt(_toml(layout, header), [], exc.stderr, [failure], time.monotonic() - started)
+        return ItemResult(item.item_id, item.child_seed, item.label, "error", [failure], time.monotonic() - started,
+                          vcpus=layout.vcpus, nodes=layout.num_nodes, original=attempt)
+    if not failures:
+        return ItemResult(item.item_id, item.child_seed, item.label, "pass", [], time.monotonic() - started,
+                          accel=result.accel, vcpus=layout.vcpus, nodes=layout.num_nodes)
+    as_dicts = [_failure_dict(f) for f in failures]
+    original = Attempt(_toml(layout, header), result.argv, result.console, as_dicts, result.wall_time_s)
+    shrunk: Attempt | None = None
+    steps: tuple[str, ...] = ()
+    checks = 0
+    if settings.shrink:
+        target = (failures[0].oracle, failures[0].code)
+        last: list[tuple[BootResult, list[Failure]]] = []
+
+        def still_fails(candidate: GuestLayout) -> bool:
+            try:
+                candidate_result, candidate_failures = _boot_and_judge(candidate, settings)
+            except QemuRefused:
+                return False
+            if any((f.oracle, f.code) == target for f in candidate_failures):
+                last.append((candidate_result, candidate_failures))  # the shrinker keeps this candidate
+                return True
+            return False
+
+        outcome = shrink(layout, still_fails, max_checks=settings.shrink_checks)
+        steps, checks = outcome.steps, outcome.checks
+        if steps:
+            small_result, small_failures = last[-1]
+            shrunk = Attempt(
+                _toml(outcome.layout, header + ", shrunk: " + "; ".join(steps)),
+                small_result.argv,
+                small_result.console,
+                [_failure_dict(f) for f in small_failures],
+                small_result.wall_time_s,
+            )
+    return ItemResult(item.item_id, item.child_seed, item.label, "fail", as_dicts, time.monotonic() - started,
+                      accel=result.accel, vcpus=layout.vcpus, nodes=layout.num_nodes,
+                      original=original, shrunk=shrunk, shrink_steps=steps, shrink_checks=checks)
+
+
+# ---------------------------------------------------------------------------------------
+# Reproducers
+
+
+def _write_attempt(directory: Path, attempt: Attempt, reason: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "problem.toml").write_text(attempt.layout_toml, encoding="utf-8")
+    if attempt.argv:
+        (directory / "qemu-args.txt").write_text(shlex.join(attempt.argv) + "\n", encoding="utf-8")
+    (directory / "guest-report.txt").write_text(attempt.console, encoding="utf-8")
+    (directory / "reason.txt").write_text(reason + "\n", encoding="utf-8")
+    lines = [f"{f['oracle']}: {f['message']}" for f in attempt.failures]
+    (directory / "failures.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_reproducer(out: Path, result: ItemResult) -> Path:
+    """``out/failures/item-NNNNNN``: problem.toml, qemu-args.txt, guest-report.txt, reason.txt
+    (and ``shrunk/`` with the same files for the shrunk layout), written atomically."""
+    parent = out / FAILURES_DIR
+    parent.mkdir(parents=True, exist_ok=True)
+    final = parent / f"item-{result.item_id:06d}"
+    scratch = Path(tempfile.mkdtemp(prefix=f".item-{result.item_id:06d}.", dir=parent))
+    try:
+        assert result.original is not None
+        _write_attempt(scratch, result.original, result.reason)
+        if result.shrunk is not None:
+            small_reason = f"{result.shrunk.failures[0]['oracle']}: {result.shrunk.failures[0]['message']}"
+            _write_attempt(scratch / "shrunk", result.shrunk, small_reason)
+            (scratch / "shrunk" / "steps.txt").write_text("\n".join(result.shrink_steps) + "\n", encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)  # left by a run killed between writing it and journaling it
+        scratch.rename(final)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return final
+
+
+# ---------------------------------------------------------------------------------------
+# Summary
+
+
+def reason_key(failure: dict[str, str]) -> str:
+    """A failure without its numbers: failures that are the same defect share it."""
+    text = failure["message"] if failure["code"].startswith("message:") else failure["code"]
+    if failure["code"].startswith("message:"):
+        text = re.sub(r"\d+", "N", text)
+    return f"{failure['oracle']}: {text}"
+
+
+@dataclass
+class CampaignSummary:
+    """Counts over every journaled item (a resumed campaign included)."""
+
+    total: int = 0  # items of this campaign (this shard)
+    done: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    by_oracle: Counter[str] = field(default_factory=Counter)  # items failing each oracle
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, tuple[int, str]] = field(default_factory=dict)  # reason -> (first item, its message)
+    reproducers: list[str] = field(default_factory=list)
+    wall_s: float = 0.0  # this run
+    ran: int = 0  # items run by this run (not counting resumed ones)
+    shrunk: int = 0
+    interrupted: bool = False
+
+    @property
+    def per_minute(self) -> float:
+        return 60.0 * self.ran / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def summarise(records: list[dict[str, Any]], total: int) -> CampaignSummary:
+    summary = CampaignSummary(total=total)
+    for record in records:
+        if record.get("type") != "item":
+            continue
+        summary.done += 1
+        summary.verdicts[record["verdict"]] += 1
+        if record["verdict"] in ("fail", "error"):
+            for oracle in dict.fromkeys(f["oracle"] for f in record["failures"]):
+                summary.by_oracle[oracle] += 1
+            keys: dict[str, str] = {}
+            for failure in record["failures"]:
+                keys.setdefault(reason_key(failure), failure["message"])
+            for key, message in keys.items():
+                summary.reasons[key] += 1
+                summary.examples.setdefault(key, (record["item"], message))
+            if record.get("reproducer"):
+                summary.reproducers.append(record["reproducer"])
+            if record.get("shrink_steps"):
+                summary.shrunk += 1
+    return summary
+
+
+# ---------------------------------------------------------------------------------------
+# Running
+
+
+def _record(result: ItemResult, reproducer: Path | None, out: Path) -> dict[str, Any]:
+    return {
+        "type": "item",
+        "item": result.item_id,
+        "child_seed": result.child_seed,
+        "label": result.label,
+        "verdict": result.verdict,
+        "failures": result.failures,
+        "wall_s": round(result.wall_s, 3),
+        "accel": result.accel,
+        "vcpus": result.vcpus,
+        "nodes": result.nodes,
+        "reproducer": str(reproducer.relative_to(out)) if reproducer else None,
+        "shrink_steps": list(result.shrink_steps),
+        "shrink_checks": result.shrink_checks,
+        "shrunk_failures": result.shrunk.failures if result.shrunk else None,
+    }
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _worker_init() -> None:
+    # Pool.terminate() sends SIGTERM: unwind so that boot()'s finally kills and reaps QEMU.
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _local(tasks: Iterator[Task], jobs: int) -> Iterator[ItemResult]:
+    if jobs <= 1:
+        for task in tasks:
+            yield run_item(task)
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(jobs, initializer=_worker_init)
+    try:
+        yield from pool.imap_unordered(run_item, tasks, chunksize=1)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _dask(tasks: Iterator[Task], address: str) -> Iterator[ItemResult]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        from numaopt.errors import NumaoptError
+
+        raise NumaoptError("--dask needs dask.distributed: pip install 'numaopt[dask]'") from None
+    client = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
+    submitted: list[Any] = []
+    try:
+        window = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+        first = []
+        for task in itertools.islice(tasks, window):
+            first.append(client.submit(run_item, task, pure=False))
+        submitted.extend(first)
+        if not first:
+            return
+        # The client's own loop: this client is not the process's default one.
+        running = as_completed(first, loop=client.loop)  # type: ignore[no-untyped-call]
+        for future in running:
+            yield future.result()
+            following = next(tasks, None)
+            if following is not None:
+                extra = client.submit(run_item, following, pure=False)
+                submitted.append(extra)
+                running.add(extra)  # type: ignore[no-untyped-call]
+    finally:
+        for future in submitted:
+            future.cancel()
+        client.close()  # type: ignore[no-untyped-call]
+
+
+def run_campaign(
+    items: Iterable[WorkItem],
+    out: Path,
+    header: dict[str, Any],
+    settings: RunSettings,
+    *,
+    total: int,
+    jobs: int = 1,
+    resume: bool = False,
+    dask_address: str | None = None,
+    on_result: Callable[[ItemResult, CampaignSummary], None] | None = None,
+) -> CampaignSummary:
+    """Run ``items`` (those not journaled yet), journal each, write reproducers; the summary.
+
+    ``header`` identifies the campaign (a resumed one must match it). A KeyboardInterrupt
+    stops the campaign with every finished item journaled; the summary says so.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with Journal(out / JOURNAL_NAME, {"type": "campaign", **header}, resume=resume) as journal:
+        done = journal.done
+        summary = summarise(journal.records, total)
+        todo = (Task(item, settings) for item in items if item.item_id not in done)
+        results = _dask(todo, dask_address) if dask_address else _local(todo, jobs)
+        ran = 0
+        interrupted = False
+        try:
+            for result in results:
+                reproducer = write_reproducer(out, result) if result.verdict in ("fail", "error") else None
+                journal.append(_record(result, reproducer, out))
+                ran += 1
+                if on_result is not None:
+                    summary = summarise(journal.records, total)
+                    summary.ran, summary.wall_s = ran, time.monotonic() - started
+                    on_result(result, summary)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+        summary = summarise(journal.records, total)
+    summary.ran = ran
+    summary.wall_s = time.monotonic() - started
+    summary.interrupted = interrupted
+    return summary
+
+
+def result_dict(result: ItemResult) -> dict[str, Any]:
+    """An ``ItemResult`` as plain data (tests, benchmarks)."""
+    return asdict(result)

@@ -1,0 +1,419 @@
+"""The guest kit: a Linux kernel and a busybox initramfs whose init reports what it sees.
+
+Everything is cached under the user's cache directory (``$XDG_CACHE_HOME/numaopt`` or
+``~/.cache/numaopt``), so only the first build touches the network, and only Debian's
+package registry: the kernel is Debian's ``linux-image-cloud-<arch>`` (the metapackage is
+resolved to its ``linux-image-<release>`` with ``dpkg-deb -f``, downloaded with
+``apt-get download`` and unpacked from its data archive, ``dpkg -x`` style, keeping only
+``boot/``), or a kernel the user gives. The initramfs is written here, in cpio "newc"
+format, from a static busybox (the installed ``busybox-static``, else its .deb) and
+``INIT_SCRIPT``; its name carries a hash of both, so a changed script rebuilds it.
+
+Builds are serialised with a lock file and every cached file is written through a
+temporary name and a rename, so concurrent fuzz workers never see half a kit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from numaopt.errors import InputError, NumaoptError
+
+__all__ = [
+    "INIT_SCRIPT",
+    "REPORT_VERSION",
+    "GuestKit",
+    "GuestKitError",
+    "build_initramfs",
+    "build_kit",
+    "cache_dir",
+    "check_kernel",
+    "cpio_newc",
+    "find_busybox",
+    "load_kit",
+]
+
+REPORT_VERSION = 1
+
+# Debian names per guest architecture: (dpkg architecture, cloud kernel metapackage, ELF e_machine).
+_ARCHES = {
+    "x86_64": ("amd64", "linux-image-cloud-amd64", 62),
+    "aarch64": ("arm64", "linux-image-cloud-arm64", 183),
+}
+
+# The guest's /init (busybox ash). Only shell builtins inside the loops: under TCG every
+# fork of busybox costs tens of milliseconds. Every report line starts with "@"; lines
+# and their bytes are counted and "@end LINES BYTES" closes the report, so a kernel
+# message printed into the middle of a line (the console is shared) is detected instead
+# of misread.
+INIT_SCRIPT = r"""#!/bin/busybox sh
+# numaopt guest probe: print what the guest sees (report format __VERSION__), then reset.
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sysfs /sys
+$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+n=0; c=0
+r() { l="@$*"; echo "$l"; n=$((n+1)); c=$((c+${#l})); }
+echo "@numaopt-report __VERSION__"
+read -r v rest < /proc/uptime; r "uptime $v"
+read -r v < /proc/sys/kernel/osrelease; r "kernel $v"
+read -r v < /proc/cmdline; r "cmdline $v"
+S=/sys/devices/system
+T=$S/cpu/cpu[0-9]*/topology
+D=/sys/kernel/debug/sched/domains/cpu[0-9]*/domain[0-9]*
+# One grep for every file: cpulists are sysfs binary attributes, which the shell's
+# read builtin gets nothing from, and each fork costs tens of ms under TCG.
+$B grep -H . $S/node/possible $S/node/online $S/node/has_cpu $S/node/has_memory \
+  $S/cpu/possible $S/cpu/online $S/cpu/present \
+  $S/node/node[0-9]*/cpulist $S/node/node[0-9]*/distance \
+  $T/physical_package_id $T/die_id $T/core_id $T/thread_siblings_list $T/core_siblings_list \
+  $T/cluster_cpus_list $D/name $D/flags > /tmp/sys 2>/dev/null
+$B grep -H MemTotal $S/node/node[0-9]*/meminfo >> /tmp/sys 2>/dev/null
+while IFS= read -r l; do r "sys $l"; done < /tmp/sys
+$B dmesg > /tmp/dmesg
+while IFS= read -r l; do r "dmesg $l"; done < /tmp/dmesg
+echo "@end $n $c"
+$B sync
+$B reboot -f
+""".replace("__VERSION__", str(REPORT_VERSION))
+
+
+class GuestKitError(NumaoptError):
+    """The guest kit cannot be built: a tool or package is missing, or a download failed."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True, slots=True)
+class GuestKit:
+    """A bootable guest: the kernel, the initramfs, and where the kernel came from."""
+
+    arch: str
+    kernel: Path
+    initrd: Path
+    kernel_source: str  # "debian linux-image-6.1.0-56-cloud-amd64 6.1.192-2" or the given path
+    kernel_release: str | None = None
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/numaopt``, else ``~/.cache/numaopt`` (the XDG base directory rule)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "numaopt"
+
+
+def _arch_info(arch: str) -> tuple[str, str, int]:
+    try:
+        return _ARCHES[arch]
+    except KeyError:
+        raise InputError(f"unknown guest architecture {arch!r} (valid: {', '.join(_ARCHES)})") from None
+
+
+# ---------------------------------------------------------------------------------------
+# Files
+
+
+def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Serialise kit builds (fuzz workers may all start with an empty cache)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _scratch(directory: Path) -> Iterator[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=".scratch-", dir=directory))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------
+# ELF and kernel images
+
+
+def _elf_facts(path: Path) -> tuple[int, bool] | None:
+    """(e_machine, statically linked) of a 64-bit little-endian ELF file, else None."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(64)
+            if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
+                return None
+            machine = int.from_bytes(header[18:20], "little")
+            phoff = int.from_bytes(header[32:40], "little")
+            phentsize = int.from_bytes(header[54:56], "little")
+            phnum = int.from_bytes(header[56:58], "little")
+            handle.seek(phoff)
+            table = handle.read(phentsize * phnum)
+    except OSError:
+        return None
+    pt_interp = 3
+    dynamic = any(
+        int.from_bytes(table[i * phentsize : i * phentsize + 4], "little") == pt_interp for i in range(phnum)
+    )
+    return machine, not dynamic
+
+
+def check_kernel(path: Path, arch: str) -> None:
+    """Refuse a path that is not a kernel image QEMU's ``-kernel`` can boot for ``arch``.
+
+    x86: a bzImage ("HdrS" at 0x202). arm64: an Image ("ARM\\x64" at 0x38), a gzip'd
+    Image (Debian's vmlinuz) or an EFI zboot image ("zimg" at 4).
+    """
+    _arch_info(arch)
+    hint = f"omit --kernel to use Debian's {_ARCHES[arch][1]} (fetched with apt-get into {cache_dir()})"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(0x240)
+    except FileNotFoundError:
+        raise InputError(f"no such kernel image: {hint}", source=str(path)) from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, not a kernel image: {hint}", source=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the kernel image: {exc.strerror or exc}", source=str(path)) from None
+    if arch == "x86_64":
+        if head[0x202:0x206] != b"HdrS":
+            raise InputError(f"not an x86 Linux kernel (bzImage): no 'HdrS' header at 0x202; {hint}", source=str(path))
+    elif not (head[0x38:0x3C] == b"ARM\x64" or head[:2] == b"\x1f\x8b" or head[4:8] == b"zimg"):
+        raise InputError(f"not an arm64 Linux kernel (Image, gzip'd Image or EFI zboot); {hint}", source=str(path))
+
+
+# ---------------------------------------------------------------------------------------
+# initramfs
+
+
+def cpio_newc(entries: list[tuple[str, int, bytes, tuple[int, int]]]) -> bytes:
+    """A cpio "newc" archive of (name, mode, data, (rdev major, minor)), root-owned.
+
+    The format the kernel unpacks (init/initramfs.c): a 110-byte ASCII header, the name
+    NUL-terminated and padded to 4 bytes, the data padded to 4 bytes, then "TRAILER!!!".
+    """
+    out = bytearray()
+    for inode, (name, mode, data, (major, minor)) in enumerate([*entries, ("TRAILER!!!", 0, b"", (0, 0))], start=1):
+        encoded = name.encode() + b"\0"
+        fields = (inode, mode, 0, 0, 1, 0, len(data), 0, 0, major, minor, len(encoded), 0)
+        out += b"070701" + "".join(f"{value:08x}" for value in fields).encode() + encoded
+        out += b"\0" * (-len(out) % 4)
+        out += data + b"\0" * (-len(data) % 4)
+    out += b"\0" * (-len(out) % 512)
+    return bytes(out)
+
+
+def build_initramfs(busybox: Path, init_script: str = INIT_SCRIPT) -> bytes:
+    """The gzip'd initramfs: /bin/busybox, /init, /dev/console and the mount points."""
+    directory = stat.S_IFDIR | 0o755
+    entries: list[tuple[str, int, bytes, tuple[int, int]]] = [
+        (name, directory, b"", (0, 0)) for name in ("bin", "dev", "proc", "sys", "tmp")
+    ]
+    # Without /dev/console the kernel starts init with no stdout ("unable to open an initial console").
+    entries.append(("dev/console", stat.S_IFCHR | 0o600, b"", (5, 1)))
+    entries.append(("bin/busybox", stat.S_IFREG | 0o755, busybox.read_bytes(), (0, 0)))
+    entries.append(("init", stat.S_IFREG | 0o755, init_script.encode(), (0, 0)))
+    return gzip.compress(cpio_newc(entries), compresslevel=6, mtime=0)
+
+
+def find_busybox(arch: str) -> Path | None:
+    """An installed, statically linked busybox for ``arch`` (Debian: busybox-static)."""
+    _, _, machine = _arch_info(arch)
+    candidates = [shutil.which("busybox"), "/bin/busybox", "/usr/bin/busybox"]
+    for candidate in candidates:
+        if candidate and _elf_facts(Path(candidate)) == (machine, True):
+            return Path(candidate).resolve()
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Debian packages
+
+
+def _run(argv: list[str], cwd: Path, what: str) -> str:
+    tool = argv[0]
+    if shutil.which(tool) is None:
+        raise GuestKitError(
+            f"{tool} not found: numaopt fetches {what} from Debian's package registry with apt-get and dpkg-deb; "
+            "on a system without them pass --kernel PATH and install a static busybox"
+        )
+    completed = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
+    if completed.returncode != 0:
+        detail = " ".join((completed.stderr or completed.stdout).split())[-400:]
+        hint = " (run apt-get update first?)" if tool.startswith("apt") else ""
+        raise GuestKitError(f"{' '.join(argv)} failed with status {completed.returncode}: {detail}{hint}")
+    return completed.stdout
+
+
+def _download(package: str, scratch: Path) -> Path:
+    """``apt-get download PACKAGE`` into ``scratch``; the .deb's path."""
+    _run(["apt-get", "download", "-q", package], scratch, f"the Debian package {package}")
+    debs = sorted(scratch.glob(f"{package.split(':')[0]}_*.deb"))
+    if not debs:
+        raise GuestKitError(f"apt-get download {package} wrote no .deb in {scratch}")
+    return debs[-1]
+
+
+def _deb_field(deb: Path, field: str) -> str:
+    return _run(["dpkg-deb", "-f", str(deb), field], deb.parent, "package facts").strip()
+
+
+def _deb_members(deb: Path, wanted: tuple[str, ...]) -> dict[str, bytes]:
+    """Regular files under ``wanted`` prefixes from a .deb's data archive (``dpkg -x`` for a few files)."""
+    if shutil.which("dpkg-deb") is None:
+        raise GuestKitError("dpkg-deb not found: it unpacks Debian's kernel and busybox packages (Debian package dpkg)")
+    process = subprocess.Popen(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    found: dict[str, bytes] = {}
+    try:
+        assert process.stdout is not None
+        with tarfile.open(fileobj=process.stdout, mode="r|*") as archive:
+            for member in archive:
+                name = member.name.removeprefix("./")
+                if member.isfile() and name.startswith(wanted):
+                    extracted = archive.extractfile(member)
+                    if extracted is not None:
+                        found[name] = extracted.read()
+    except tarfile.TarError as exc:
+        raise GuestKitError(f"cannot unpack {deb.name}: {exc}") from None
+    finally:
+        if process.stdout is not None:
+            process.stdout.close()
+        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        if process.stderr is not None:
+            process.stderr.close()
+        returncode = process.wait()
+    if returncode != 0:
+        raise GuestKitError(f"dpkg-deb --fsys-tarfile {deb.name} failed: {' '.join(stderr.split())[-300:]}")
+    return found
+
+
+def _debian_kernel(arch: str, cache: Path, refresh: bool) -> tuple[Path, str, str]:
+    """The cached Debian cloud kernel for ``arch`` (fetched when absent or ``refresh``)."""
+    dpkg_arch, metapackage, _ = _ARCHES[arch]
+    record_path = cache / "guest" / arch / "debian-kernel.json"
+    if not refresh and record_path.exists():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        kernel = Path(record["kernel"])
+        if kernel.is_file():
+            return kernel, record["source"], record["release"]
+    suffix = "" if dpkg_arch == _host_dpkg_arch() else f":{dpkg_arch}"
+    with _scratch(cache / "guest") as scratch:
+        meta = _download(metapackage + suffix, scratch)
+        depends = _deb_field(meta, "Depends")
+        image = next((part.strip().split()[0] for part in depends.split(",") if part.strip().startswith("linux-image-")), None)
+        if image is None:
+            raise GuestKitError(f"{metapackage} depends on no linux-image package (Depends: {depends})")
+        deb = _download(image + suffix, scratch)
+        version = _deb_field(deb, "Version")
+        files = _deb_members(deb, ("boot/vmlinuz-", "boot/config-"))
+        vmlinuz = next((name for name in files if name.startswith("boot/vmlinuz-")), None)
+        if vmlinuz is None:
+            raise GuestKitError(f"{deb.name} holds no boot/vmlinuz-*")
+        release = vmlinuz.removeprefix("boot/vmlinuz-")
+        target = cache / "guest" / arch / f"{image}_{version}"
+        for name, data in files.items():
+            _write_atomically(target / Path(name).name, data)
+    kernel = target / f"vmlinuz-{release}"
+    source = f"debian {image} {version}"
+    record = {"kernel": str(kernel), "source": source, "release": release}
+    _write_atomically(record_path, (json.dumps(record, indent=2) + "\n").encode())
+    return kernel, source, release
+
+
+def _host_dpkg_arch() -> str:
+    machine = os.uname().machine
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def _busybox(arch: str, cache: Path) -> Path:
+    """A static busybox: the installed one, else busybox-static's from the cache or apt-get."""
+    installed = find_busybox(arch)
+    if installed is not None:
+        return installed
+    dpkg_arch, _, machine = _ARCHES[arch]
+    cached = cache / "guest" / arch / "busybox"
+    if cached.is_file() and _elf_facts(cached) == (machine, True):
+        return cached
+    suffix = "" if dpkg_arch == _host_dpkg_arch() else f":{dpkg_arch}"
+    with _scratch(cache / "guest") as scratch:
+        deb = _download("busybox-static" + suffix, scratch)
+        files = _deb_members(deb, ("bin/busybox", "usr/bin/busybox"))
+    data = files.get("bin/busybox") or files.get("usr/bin/busybox")
+    if data is None:
+        raise GuestKitError("busybox-static's package holds no bin/busybox: install busybox-static with apt-get")
+    _write_atomically(cached, data, 0o755)
+    return cached
+
+
+# ---------------------------------------------------------------------------------------
+# The kit
+
+
+def build_kit(
+    kernel: Path | None = None,
+    arch: str = "x86_64",
+    cache: Path | None = None,
+    refresh: bool = False,
+) -> GuestKit:
+    """The guest kit for ``arch``, built into ``cache`` (default ``cache_dir()``) as needed.
+
+    ``kernel`` None means Debian's cloud kernel, fetched once and then reused; ``refresh``
+    fetches it again (a newer point release) and rebuilds the initramfs.
+    """
+    _arch_info(arch)
+    cache = cache or cache_dir()
+    if kernel is not None:
+        check_kernel(kernel, arch)
+    with _locked(cache / "guest"):
+        if kernel is None:
+            kernel_path, source, release = _debian_kernel(arch, cache, refresh)
+        else:
+            kernel_path, source = kernel.resolve(), str(kernel)
+            release = None
+        check_kernel(kernel_path, arch)
+        busybox = _busybox(arch, cache)
+        digest = hashlib.sha256()
+        digest.update(busybox.read_bytes())
+        digest.update(INIT_SCRIPT.encode())
+        initrd = cache / "guest" / arch / f"initramfs-{digest.hexdigest()[:16]}.cpio.gz"
+        if refresh or not initrd.is_file():
+            _write_atomically(initrd, build_initramfs(busybox))
+    return GuestKit(arch=arch, kernel=kernel_path, initrd=initrd, kernel_source=source, kernel_release=release)
+
+
+def load_kit(kernel: Path | None = None, arch: str = "x86_64", cache: Path | None = None) -> GuestKit:
+    """The kit as cached (building only what is missing): what ``verify --boot`` and ``fuzz`` use."""
+    return build_kit(kernel, arch, cache, refresh=False)

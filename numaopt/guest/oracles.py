@@ -1,0 +1,535 @@
+"""What Linux should show for a layout, and the four oracles that judge a boot against it.
+
+``expected_view(layout)`` predicts the guest's view from the rules of
+shared/reference/numa-rules.md §7-§9 (``linux=True``) or states what was asked
+(``linux=False``, for ``numaopt verify``: the same node mapping, but the distances and
+SMT siblings as given, so a discarded SLIT or a split core shows up as a mismatch):
+
+* node numbering (L2): an ACPI guest numbers proximity domains in first-seen order (QEMU's
+  SRAT lists the vCPUs first, then memory) and never sees a node with neither CPUs nor
+  memory (L3); ``layout.guest_node_order`` is that rule. A device-tree guest keeps the
+  ids. ``guest_node_ids`` maps QEMU node ids to guest node ids;
+* distances (L1, L6): an ACPI guest drops a SLIT whose diagonal is not 10 or whose remote
+  entries are not all above 10 and uses 10/20 (``SLIT table looks invalid``); a
+  device-tree guest drops all NUMA instead;
+* CPU topology (x86 with the boot's Intel-vendor CPU model): package = socket, die = die,
+  core id = (die << bits(cores)) | core, thread siblings = the core's threads on the same
+  node (``topology_sane`` refuses a sibling on another node), core siblings = the package;
+* scheduler (§8): levels = distinct distances among CPU nodes; NUMA domain spans from
+  each node's own row; the topology type by ``distances.topology_type``;
+* kernel messages: the expected ones (SLIT discarded, a split core or socket, an
+  asymmetric table under sched_verbose) must appear; any other message of interest fails.
+
+The oracles (``Oracle``): (a) TOPOLOGY the guest sees the predicted nodes, CPUs, memory,
+distances and CPU topology; (b) MESSAGES no unexpected kernel error or warning, and every
+expected one present; (c) SCHED scheduler domains consistent (child spans inside parent
+spans, groups covering each span, NUMA domains equal to the predicted masks, levels and
+topology type as predicted); (d) HANG the guest reported within the timeout.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE, TopologyType, distinct_levels, topology_type
+from numaopt.guest.boot import BootResult
+from numaopt.guest.report import GuestReport, KernelMessage, kernel_messages
+from numaopt.layout import check_layout, guest_node_order
+from numaopt.model import CpuPosition, GuestLayout, Machine
+from numaopt.rules import RuleSet
+from numaopt.units import MIB, format_cpulist
+
+__all__ = [
+    "MEMORY_HOLE_BYTES",
+    "CpuExpectation",
+    "ExpectedView",
+    "Failure",
+    "Oracle",
+    "expected_view",
+    "guest_node_ids",
+    "judge",
+    "judge_report",
+    "memory_present",
+    "message_problems",
+    "sched_problems",
+    "topology_failures",
+    "topology_problems",
+]
+
+# Firmware holes QEMU leaves in a node's RAM (the first page, 640 KiB-1 MiB, the ACPI
+# tables at the top of low memory): a node may show this much less as present memory.
+MEMORY_HOLE_BYTES = 2 * MIB
+# What the kernel keeps for itself out of the present memory (its image, the initramfs,
+# swiotlb's 64 MiB, struct pages at 1.6 %): MemTotal over all nodes may be this much lower.
+KERNEL_RESERVE_BYTES = 256 * MIB
+KERNEL_RESERVE_FRACTION = 0.03
+
+
+class Oracle(enum.StrEnum):
+    """The four oracles of a fuzzing boot."""
+
+    TOPOLOGY = "topology"  # (a) the guest sees the intended topology
+    MESSAGES = "messages"  # (b) no unexpected kernel error or warning; expected ones present
+    SCHED = "sched"  # (c) scheduler domains consistent
+    HANG = "hang"  # (d) the probe finished within the timeout
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One oracle's complaint. ``code`` is stable (for grouping), ``message`` says it all."""
+
+    oracle: Oracle
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.oracle.value}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CpuExpectation:
+    node: int  # guest node id
+    package: int
+    die: int | None  # None: not predicted
+    core: int | None
+    thread_siblings: tuple[int, ...]
+    core_siblings: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ExpectedView:
+    """The guest's view as predicted (or asked): everything indexed by guest node id."""
+
+    qemu_ids: tuple[int, ...]  # guest node id -> QEMU node id
+    cpus: tuple[tuple[int, ...], ...]
+    memory_bytes: tuple[int, ...]
+    distances: npt.NDArray[np.int64]
+    cpu_topology: dict[int, CpuExpectation]
+    expected_messages: dict[str, str]  # message code -> why it must appear
+    allowed_messages: dict[str, str]  # message code -> why it may appear
+    slit_discarded: bool = False
+    numa_disabled: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.qemu_ids)
+
+    @property
+    def cpu_nodes_mask(self) -> npt.NDArray[np.bool_]:
+        return np.array([bool(cpus) for cpus in self.cpus], dtype=bool)
+
+    @property
+    def levels(self) -> int:
+        return int(distinct_levels(self.distances, self.cpu_nodes_mask)[0]) if self.cpu_nodes_mask.any() else 0
+
+    @property
+    def topology_type(self) -> TopologyType:
+        return topology_type(self.distances, self.cpu_nodes_mask)
+
+
+def _visible_order(layout: GuestLayout) -> list[int]:
+    """Positions of ``layout.nodes`` in guest-id order."""
+    if layout.machine is Machine.VIRT:
+        # Device tree: numa-node-id is the Linux node id; nodes with neither CPUs nor
+        # memory have no /memory or cpu node (whether 6.1 learns them from the
+        # distance-map is unverified here).
+        return [p for p, node in enumerate(layout.nodes) if node.cpus or node.memory_bytes]
+    return guest_node_order(layout)
+
+
+def guest_node_ids(layout: GuestLayout) -> dict[int, int]:
+    """QEMU node id -> guest node id, for the nodes the guest sees (others are absent)."""
+    return {layout.nodes[position].node_id: guest for guest, position in enumerate(_visible_order(layout))}
+
+
+def _slit_valid(matrix: npt.NDArray[np.int64]) -> bool:
+    """drivers/acpi/numa/srat.c slit_valid(): diagonal exactly 10, every remote entry above 10."""
+    n = matrix.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    return bool(np.all(np.diag(matrix) == LOCAL_DISTANCE) and np.all(matrix[off] > LOCAL_DISTANCE))
+
+
+def _core_key(position: CpuPosition) -> tuple[int, int, int, int]:
+    return (position.socket, position.die, position.cluster, position.core)
+
+
+def _core_bits(count: int) -> int:
+    return max(0, (count - 1).bit_length())
+
+
+def expected_view(layout: GuestLayout, *, linux: bool = True, accel: str = "tcg") -> ExpectedView:
+    """What the guest should show for ``layout``: Linux's rules (``linux``) or what was asked."""
+    order = _visible_order(layout)
+    qemu_ids = tuple(layout.nodes[p].node_id for p in order)
+    full = layout.effective_distances
+    expected: dict[str, str] = {}
+    allowed: dict[str, str] = {}
+    notes: list[str] = []
+    slit_discarded = numa_disabled = False
+    if linux and layout.distances is not None and not _slit_valid(layout.distances):
+        if layout.machine is Machine.VIRT:
+            numa_disabled = True
+            expected["invalid-distance"] = "a remote distance of 10 (or a local one other than 10) in the distance-map"
+            expected["numa-disabled"] = "of_numa_init fails on an invalid distance, so arm64 fakes one node"
+        else:
+            slit_discarded = True
+            expected["slit-invalid"] = "a remote distance of 10 (or a local one other than 10): slit_valid() fails"
+    if numa_disabled:
+        cpus_all = tuple(sorted(c for node in layout.nodes for c in node.cpus))
+        return ExpectedView(
+            qemu_ids=(layout.nodes[0].node_id,),
+            cpus=(cpus_all,),
+            memory_bytes=(sum(node.memory_bytes for node in layout.nodes),),
+            distances=np.array([[LOCAL_DISTANCE]], dtype=np.int64),
+            cpu_topology={},
+            expected_messages=expected,
+            allowed_messages=allowed,
+            numa_disabled=True,
+        )
+    n = len(order)
+    if slit_discarded:
+        distances = np.full((n, n), REMOTE_DISTANCE, dtype=np.int64)
+        np.fill_diagonal(distances, LOCAL_DISTANCE)
+    else:
+        distances = full[np.ix_(order, order)].astype(np.int64)
+    cpus = tuple(tuple(sorted(layout.nodes[p].cpus)) for p in order)
+    memory = tuple(layout.nodes[p].memory_bytes for p in order)
+    cpu_node = {cpu: guest for guest, node_cpus in enumerate(cpus) for cpu in node_cpus}
+
+    if linux:
+        mask = np.array([bool(c) for c in cpus], dtype=bool)
+        sub = distances[np.ix_(mask, mask)]
+        if sub.size and not np.array_equal(sub, sub.T):
+            expected["distance-not-symmetric"] = "the table is asymmetric among CPU nodes (printed with sched_verbose)"
+        if layout.machine is not Machine.VIRT:
+            codes = {finding.code for finding in check_layout(layout, RuleSet.LINUX_ACPI)}
+            split = [code for code in ("core-split", "socket-split") if code in codes]
+            if "core-split" in split or ("socket-split" in split and accel == "tcg"):
+                expected["not-same-node"] = f"the layout splits a {'core' if 'core-split' in split else 'socket'} across nodes"
+                allowed["warning"] = "topology_sane() warns with a call trace (WARN_ONCE)"
+            elif "socket-split" in split:
+                allowed["not-same-node"] = "a split socket warns unless the host CPU is an Intel SNC model (KVM: -cpu host)"
+                allowed["warning"] = "topology_sane() warns with a call trace (WARN_ONCE)"
+
+    topo: dict[int, CpuExpectation] = {}
+    shape = layout.shape
+    exact_ids = layout.machine is not Machine.VIRT and accel == "tcg"
+    for cpu in sorted(cpu_node):
+        if cpu >= layout.vcpus:
+            continue
+        position = shape.position(cpu)
+        same_core = [other for other in range(layout.vcpus) if _core_key(shape.position(other)) == _core_key(position)]
+        siblings = tuple(o for o in same_core if cpu_node.get(o) == cpu_node[cpu]) if linux else tuple(same_core)
+        package = tuple(o for o in range(layout.vcpus) if shape.position(o).socket == position.socket)
+        topo[cpu] = CpuExpectation(
+            node=cpu_node[cpu],
+            package=position.socket,
+            die=position.die if exact_ids else None,
+            core=((position.die << _core_bits(shape.cores)) | position.core) if exact_ids else None,
+            thread_siblings=siblings,
+            core_siblings=package if layout.machine is not Machine.VIRT else None,
+        )
+    return ExpectedView(
+        qemu_ids=qemu_ids,
+        cpus=cpus,
+        memory_bytes=memory,
+        distances=distances,
+        cpu_topology=topo,
+        expected_messages=expected,
+        allowed_messages=allowed,
+        slit_discarded=slit_discarded,
+        notes=tuple(notes),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# (a) topology
+
+_NODE_RANGE = re.compile(r"^\s*node\s+(\d+): \[mem (0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\]")
+
+
+def memory_present(report: GuestReport) -> dict[int, int] | None:
+    """Bytes of RAM per guest node as the kernel laid it out ("Early memory node ranges")."""
+    present: dict[int, int] = {}
+    inside = False
+    for raw in report.dmesg:
+        line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", raw)
+        if "Early memory node ranges" in line:
+            inside = True
+            present = {}
+            continue
+        if inside:
+            match = _NODE_RANGE.match(line)
+            if not match:
+                inside = False
+                continue
+            node = int(match.group(1))
+            present[node] = present.get(node, 0) + int(match.group(3), 16) - int(match.group(2), 16) + 1
+    return present if present or any("Early memory node ranges" in line for line in report.dmesg) else None
+
+
+def _mib(num_bytes: int) -> str:
+    return f"{num_bytes / MIB:.1f} MiB" if num_bytes % MIB else f"{num_bytes // MIB} MiB"
+
+
+def _label(view: ExpectedView, guest: int) -> str:
+    qemu = view.qemu_ids[guest] if guest < len(view.qemu_ids) else None
+    return f"guest node {guest}" if qemu is None or qemu == guest else f"guest node {guest} (QEMU node {qemu})"
+
+
+def topology_problems(view: ExpectedView, report: GuestReport) -> list[str]:
+    """Where the guest's nodes, CPUs, memory, distances or CPU topology differ from ``view``, one line each."""
+    return [failure.message for failure in topology_failures(view, report)]
+
+
+def topology_failures(view: ExpectedView, report: GuestReport) -> list[Failure]:
+    """Oracle (a): ``topology_problems`` with a stable code per kind of mismatch."""
+    found: list[Failure] = []
+
+    def add(code: str, message: str) -> None:
+        found.append(Failure(Oracle.TOPOLOGY, code, message))
+    ids = report.node_ids
+    n = view.num_nodes
+    if ids != list(range(n)):
+        add(
+            "node-count",
+            f"the guest has {len(ids)} node(s) ({format_cpulist(ids) or 'none'}), expected {n} (0-{n - 1})"
+            if n
+            else f"the guest has {len(ids)} node(s), expected none"
+        )
+    present = memory_present(report)
+    for guest in range(n):
+        label = _label(view, guest)
+        node = report.nodes.get(guest)
+        if node is None:
+            continue
+        if node.cpus != view.cpus[guest]:
+            add(
+                "node-cpus",
+                f"{label}: the guest has CPUs {format_cpulist(node.cpus) or 'none'}, "
+                f"expected {format_cpulist(view.cpus[guest]) or 'none'}"
+            )
+        want = view.memory_bytes[guest]
+        have = present.get(guest, 0) if present is not None else None
+        if have is not None and not want - MEMORY_HOLE_BYTES <= have <= want:
+            add("node-memory", f"{label}: the guest has {_mib(have)} of memory, expected {_mib(want)}")
+        if node.memtotal_kb is not None and have is not None and node.memtotal_kb * 1024 > have:
+            add("memtotal", f"{label}: MemTotal {node.memtotal_kb} kB is more than the {_mib(have)} present")
+        if present is None and node.memtotal_kb is not None and (node.memtotal_kb > 0) != (want > 0):
+            add("memtotal", f"{label}: MemTotal is {node.memtotal_kb} kB, expected {'some' if want else 'none'}")
+        row = list(node.distances)
+        expected_row = [int(v) for v in view.distances[guest]]
+        if len(ids) == n and row != expected_row:
+            add(
+                "distances",
+                f"{label}: distances {' '.join(map(str, row))}, expected {' '.join(map(str, expected_row))}"
+            )
+    if present is not None:
+        have_total = sum(present.values())
+        memtotal = sum((node.memtotal_kb or 0) * 1024 for node in report.nodes.values())
+        allowance = KERNEL_RESERVE_BYTES + KERNEL_RESERVE_FRACTION * have_total
+        if have_total - memtotal > allowance:
+            add(
+                "memtotal",
+                f"the guest's MemTotal adds up to {_mib(memtotal)} of {_mib(have_total)} present: more is missing "
+                f"than the kernel reserves ({_mib(int(allowance))})"
+            )
+    for cpu, want_cpu in view.cpu_topology.items():
+        seen = report.cpus.get(cpu)
+        if seen is None:
+            add("cpu-missing", f"CPU {cpu}: the guest does not have it")
+            continue
+        wrong: list[tuple[str, str]] = []
+        if seen.package != want_cpu.package:
+            wrong.append(("cpu-package", f"package {seen.package} (expected {want_cpu.package})"))
+        if want_cpu.die is not None and seen.die != want_cpu.die:
+            wrong.append(("cpu-die", f"die {seen.die} (expected {want_cpu.die})"))
+        if want_cpu.core is not None and seen.core != want_cpu.core:
+            wrong.append(("cpu-core", f"core {seen.core} (expected {want_cpu.core})"))
+        if seen.thread_siblings != want_cpu.thread_siblings:
+            wrong.append(
+                (
+                    "cpu-threads",
+                    f"thread siblings {format_cpulist(seen.thread_siblings)} "
+                    f"(expected {format_cpulist(want_cpu.thread_siblings)})",
+                )
+            )
+        if want_cpu.core_siblings is not None and seen.core_siblings != want_cpu.core_siblings:
+            wrong.append(
+                (
+                    "cpu-package-cpus",
+                    f"package CPUs {format_cpulist(seen.core_siblings)} (expected {format_cpulist(want_cpu.core_siblings)})",
+                )
+            )
+        if wrong:
+            add(wrong[0][0], f"CPU {cpu}: " + ", ".join(text for _, text in wrong))
+    extra = sorted(set(report.cpus) - set(view.cpu_topology))
+    if extra and view.cpu_topology:
+        add("cpu-extra", f"the guest has CPUs {format_cpulist(extra)} beyond the layout's")
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# (b) kernel messages
+
+
+def message_problems(view: ExpectedView, messages: list[KernelMessage]) -> list[Failure]:
+    """Unexpected messages of interest, and expected ones that did not appear."""
+    found: list[Failure] = []
+    codes = {message.code for message in messages}
+    for code, why in view.expected_messages.items():
+        if code not in codes:
+            found.append(Failure(Oracle.MESSAGES, f"missing:{code}", f"expected a '{code}' kernel message ({why}); none came"))
+    reported: set[str] = set()
+    for message in messages:
+        if message.code in view.expected_messages or message.code in view.allowed_messages:
+            continue
+        if message.text in reported:
+            continue
+        reported.add(message.text)
+        found.append(Failure(Oracle.MESSAGES, f"message:{message.code}", f"the guest kernel printed: {message.text}"))
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# (c) scheduler domains
+
+
+def predicted_numa_masks(view: ExpectedView) -> dict[int, list[tuple[int, ...]]]:
+    """Per CPU, the spans of its NUMA levels (kernel/sched/topology.c sched_init_numa):
+    level i of node j holds the CPU nodes k with d(j, k) <= the i-th distinct distance,
+    from row j alone; building stops at the first level that spans every CPU."""
+    mask = view.cpu_nodes_mask
+    if not mask.any():
+        return {}
+    cpu_nodes = [g for g in range(view.num_nodes) if mask[g]]
+    values = sorted({int(view.distances[a, b]) for a in cpu_nodes for b in cpu_nodes})
+    everything = tuple(sorted(c for g in cpu_nodes for c in view.cpus[g]))
+    masks: dict[int, list[tuple[int, ...]]] = {}
+    for j in cpu_nodes:
+        spans: list[tuple[int, ...]] = []
+        for value in values:
+            span = tuple(sorted(c for k in cpu_nodes if view.distances[j, k] <= value for c in view.cpus[k]))
+            spans.append(span)
+            if span == everything:
+                break
+        for cpu in view.cpus[j]:
+            masks[cpu] = spans
+    return masks
+
+
+def sched_problems(view: ExpectedView, report: GuestReport) -> list[Failure]:
+    """Scheduler domains: spans nested, groups covering spans, NUMA domains as predicted."""
+    found: list[Failure] = []
+
+    def fail(code: str, message: str) -> None:
+        found.append(Failure(Oracle.SCHED, code, message))
+
+    online = report.cpu_sets.get("online", tuple(sorted(report.cpus)))
+    if len(online) < 2:
+        return found
+    predicted = predicted_numa_masks(view)
+    guest_mask = np.array([bool(report.nodes[g].cpus) for g in report.node_ids], dtype=bool)
+    guest_matrix = report.distance_matrix()
+    if guest_mask.any() and guest_matrix.size and np.all(guest_matrix > 0):
+        guest_levels = int(distinct_levels(guest_matrix, guest_mask)[0])
+        if guest_levels != view.levels:
+            fail("levels", f"the guest's table has {guest_levels} distinct distance(s) among CPU nodes, expected {view.levels}")
+        elif guest_levels > 2 and topology_type(guest_matrix, guest_mask) != view.topology_type:
+            fail(
+                "topology-type",
+                f"the guest's table gives {topology_type(guest_matrix, guest_mask).value}, expected {view.topology_type.value}",
+            )
+    for cpu in online:
+        tree = report.domains.get(cpu, ())
+        if not tree:
+            fail("no-domains", f"CPU {cpu}: no scheduler domains although {len(online)} CPUs are online")
+            continue
+        previous: tuple[int, ...] = (cpu,)
+        previous_name = "the CPU itself"
+        numa_spans: list[tuple[int, ...]] = []
+        top_plain: tuple[int, ...] = (cpu,)
+        for domain in tree:
+            where = f"CPU {cpu} domain {domain.index} ({domain.name})"
+            if domain.span is None or domain.groups is None:
+                fail("no-span", f"{where}: sched_verbose printed no span or groups")
+                continue
+            span = set(domain.span)
+            if cpu not in span:
+                fail("span", f"{where}: span {format_cpulist(domain.span)} lacks the CPU")
+            if not set(previous) <= span:
+                fail(
+                    "span",
+                    f"{where}: span {format_cpulist(domain.span)} does not contain {previous_name}'s "
+                    f"{format_cpulist(previous)}",
+                )
+            covered = set().union(*(set(group.span) for group in domain.groups)) if domain.groups else set()
+            if covered != span:
+                fail(
+                    "groups",
+                    f"{where}: groups cover {format_cpulist(covered) or 'nothing'}, the span is {format_cpulist(domain.span)}",
+                )
+            if domain.groups and cpu not in domain.groups[0].span:
+                fail("groups", f"{where}: the first group {format_cpulist(domain.groups[0].span)} lacks the CPU")
+            if domain.name in ("NODE", "NUMA"):
+                numa_spans.append(domain.span)
+            else:
+                top_plain = domain.span
+            previous, previous_name = domain.span, f"domain {domain.index}"
+        if tuple(previous) != tuple(online):
+            fail("span", f"CPU {cpu}: the top domain spans {format_cpulist(previous)}, not every online CPU {format_cpulist(online)}")
+        masks = predicted.get(cpu)
+        if masks is None or not view.cpu_topology:
+            continue
+        wanted = [m for m in masks if len(m) > len(top_plain) and set(top_plain) <= set(m)]
+        for seen_span in numa_spans:
+            if seen_span not in masks:
+                fail("numa-span", f"CPU {cpu}: a NUMA domain spans {format_cpulist(seen_span)}, which no NUMA level predicts")
+        for wanted_span in wanted:
+            if wanted_span not in numa_spans:
+                fail(
+                    "numa-span",
+                    f"CPU {cpu}: no NUMA domain spans {format_cpulist(wanted_span)} although a NUMA level predicts it",
+                )
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# All four
+
+
+def judge_report(layout: GuestLayout, report: GuestReport, *, accel: str = "tcg") -> list[Failure]:
+    """Oracles (a), (b) and (c) on a complete report."""
+    view = expected_view(layout, linux=True, accel=accel)
+    failures = topology_failures(view, report)
+    failures += message_problems(view, report.messages())
+    failures += sched_problems(view, report)
+    return failures
+
+
+def judge(layout: GuestLayout, result: BootResult) -> list[Failure]:
+    """The four oracles on one boot; [] when the guest behaved as Linux's rules predict."""
+    view = expected_view(layout, linux=True, accel=result.accel)
+    if result.timed_out:
+        last = next((line.strip() for line in reversed(result.console.splitlines()) if line.strip()), "nothing")
+        failures = [
+            Failure(
+                Oracle.HANG,
+                "timeout",
+                f"no complete report within {result.timeout_s:g} s (last console line: {last[:160]})",
+            )
+        ]
+        lines = list(result.report.dmesg) + list(result.report.console) if result.report else result.console.splitlines()
+        return failures + [f for f in message_problems(view, kernel_messages(lines)) if f.code.startswith("message:")]
+    if result.report is None or not result.report.complete:
+        lines = list(result.report.dmesg) + list(result.report.console) if result.report else result.console.splitlines()
+        why = "; ".join(result.report.problems) if result.report else "no report on the console"
+        failures = [Failure(Oracle.MESSAGES, "no-report", f"the guest stopped before a complete report ({why})")]
+        return failures + [f for f in message_problems(view, kernel_messages(lines)) if f.code.startswith("message:")]
+    return judge_report(layout, result.report, accel=result.accel)

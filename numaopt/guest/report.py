@@ -1,0 +1,420 @@
+"""Read what the guest's init printed (``kit.INIT_SCRIPT``), and the kernel's messages.
+
+The report shares the serial console with the kernel, so every report line starts with
+``@`` and the report ends with ``@end LINES BYTES``, the number of lines and bytes it
+printed: a line cut by a kernel message makes the counts differ and the report is marked
+incomplete instead of misread. The format (version 1)::
+
+    @numaopt-report 1
+    @uptime 7.93                      seconds since boot when init ran
+    @kernel 6.1.0-56-cloud-amd64
+    @cmdline console=ttyS0 sched_verbose ...
+    @sys /sys/devices/system/node/online:0-3           sysfs and debugfs files, "path:value"
+    @sys /sys/devices/system/node/node0/distance:10 15 20 20
+    @sys /sys/devices/system/node/node0/meminfo:Node 0 MemTotal:  481496 kB
+    @sys /sys/devices/system/cpu/cpu0/topology/core_id:0
+    @sys /sys/kernel/debug/sched/domains/cpu0/domain1/name:NUMA
+    @dmesg [    2.643722]  domain-0: span=0-3 level=MC
+    @end 620 41237
+
+Scheduler-domain spans and groups come from the ``sched_verbose`` lines in dmesg
+(kernel/sched/topology.c ``sched_domain_debug_one``); names and flags from debugfs
+(``/sys/kernel/debug/sched/domains``, the Debian 6.1 kernel has no
+/proc/sys/kernel/sched_domain any more).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from numaopt.units import format_cpulist, parse_cpulist
+
+__all__ = [
+    "MESSAGE_PATTERNS",
+    "CpuView",
+    "GuestReport",
+    "KernelMessage",
+    "NodeView",
+    "ReportError",
+    "SchedDomain",
+    "kernel_messages",
+    "numactl_text",
+    "parse_report",
+]
+
+BEGIN = "@numaopt-report"
+_TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+
+# Kernel messages worth a verdict, most specific first: the first match names the message.
+# Sources: drivers/acpi/numa/srat.c, arch/x86/kernel/smpboot.c, drivers/of/of_numa.c,
+# mm/numa*.c, kernel/sched/topology.c, kernel/watchdog.c, kernel/panic.c, RCU.
+MESSAGE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (code, re.compile(pattern))
+    for code, pattern in (
+        ("slit-invalid", r"SLIT table looks invalid"),
+        ("not-same-node", r"is not on the same node"),
+        ("distance-not-symmetric", r"Node-distance not symmetric"),
+        ("invalid-distance", r"[Ii]nvalid distance"),
+        ("topology-borken", r"topology borken"),
+        ("no-topology-type", r"Failed to find a NUMA topology type"),
+        ("numa-disabled", r"No NUMA configuration found|Faking a node at|SRAT not used|Too many proximity domains"),
+        ("soft-lockup", r"soft lockup"),
+        ("hard-lockup", r"hard LOCKUP"),
+        ("rcu-stall", r"rcu: INFO: .* detected stalls|self-detected stall"),
+        ("panic", r"Kernel panic"),
+        ("error", r"\bERROR:"),
+        ("bug", r"\bBUG\b"),
+        ("warning", r"\bWARNING:"),
+    )
+)
+
+
+class ReportError(ValueError):
+    """The console holds no report, or one numaopt cannot read."""
+
+
+@dataclass(frozen=True, slots=True)
+class KernelMessage:
+    """One kernel line that matched ``MESSAGE_PATTERNS`` (timestamp removed)."""
+
+    code: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    node_id: int
+    cpus: tuple[int, ...]
+    distances: tuple[int, ...]  # to each online node, in id order
+    memtotal_kb: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CpuView:
+    cpu: int
+    package: int
+    die: int
+    core: int
+    thread_siblings: tuple[int, ...]
+    core_siblings: tuple[int, ...]  # the package's CPUs (topology/core_siblings_list)
+    cluster: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SchedGroup:
+    first: int
+    span: tuple[int, ...]
+    mask: tuple[int, ...] | None = None  # balance mask of an overlapping (NUMA) group, when it differs
+
+
+@dataclass(frozen=True, slots=True)
+class SchedDomain:
+    """One level of one CPU's domain tree, bottom (0) up."""
+
+    cpu: int
+    index: int
+    name: str
+    flags: tuple[str, ...] = ()
+    span: tuple[int, ...] | None = None  # from sched_verbose; None when the log lacks it
+    groups: tuple[SchedGroup, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuestReport:
+    """Everything the guest printed, parsed. ``complete`` is False for a cut or garbled report."""
+
+    version: int
+    complete: bool
+    problems: tuple[str, ...]
+    kernel: str = ""
+    cmdline: str = ""
+    uptime_s: float | None = None
+    node_sets: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    cpu_sets: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    nodes: dict[int, NodeView] = field(default_factory=dict)
+    cpus: dict[int, CpuView] = field(default_factory=dict)
+    domains: dict[int, tuple[SchedDomain, ...]] = field(default_factory=dict)
+    dmesg: tuple[str, ...] = ()
+    console: tuple[str, ...] = ()  # console lines outside the report (kernel output at loglevel < 4)
+
+    @property
+    def node_ids(self) -> list[int]:
+        return sorted(self.nodes)
+
+    def distance_matrix(self) -> npt.NDArray[np.int64]:
+        """Rows and columns in ``node_ids`` order; a short row is padded with -1."""
+        ids = self.node_ids
+        matrix = np.full((len(ids), len(ids)), -1, dtype=np.int64)
+        for row, node_id in enumerate(ids):
+            values = self.nodes[node_id].distances[: len(ids)]
+            matrix[row, : len(values)] = values
+        return matrix
+
+    def messages(self) -> list[KernelMessage]:
+        """Kernel messages of interest from dmesg and from the console, each once."""
+        return kernel_messages([*self.dmesg, *self.console])
+
+
+def _strip_timestamp(line: str) -> str:
+    return _TIMESTAMP.sub("", line, count=1)
+
+
+def kernel_messages(lines: list[str] | tuple[str, ...]) -> list[KernelMessage]:
+    """The lines matching ``MESSAGE_PATTERNS``, timestamps dropped, duplicates (dmesg and console) once."""
+    seen: set[str] = set()
+    found: list[KernelMessage] = []
+    for raw in lines:
+        if raw in seen:
+            continue
+        seen.add(raw)
+        text = _strip_timestamp(raw).strip()
+        if text.startswith(("Command line:", "Kernel command line:")):
+            continue  # our own cmdline (panic=-1) is no message
+        for code, pattern in MESSAGE_PATTERNS:
+            if pattern.search(text):
+                found.append(KernelMessage(code, text))
+                break
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# sched_verbose
+
+
+_ATTACH = re.compile(r"^CPU(\d+) attaching sched-domain\(s\):")
+_ATTACH_NULL = re.compile(r"^CPU(\d+) attaching NULL sched-domain")
+_DOMAIN = re.compile(r"^\s*domain-(\d+): span=(\S*) level=(\S+)")
+_GROUPS = re.compile(r"^\s*groups:(.*)$")
+_GROUP = re.compile(r"(\d+):\{ span=(\S*)((?: [a-z_]+=\S+)*) \}")
+
+
+def _groups(text: str) -> list[SchedGroup]:
+    groups = []
+    for match in _GROUP.finditer(text):
+        extras = dict(item.split("=", 1) for item in match.group(3).split())
+        mask = parse_cpulist(extras["mask"]) if "mask" in extras else None
+        groups.append(SchedGroup(int(match.group(1)), parse_cpulist(match.group(2)), mask))
+    return groups
+
+
+def _sched_verbose(dmesg: list[str]) -> dict[int, list[tuple[int, str, tuple[int, ...], list[SchedGroup]]]]:
+    """Per CPU, its last ``attaching sched-domain(s)`` block: (index, level, span, groups)."""
+    trees: dict[int, list[tuple[int, str, tuple[int, ...], list[SchedGroup]]]] = {}
+    current: list[tuple[int, str, tuple[int, ...], list[SchedGroup]]] | None = None
+    for raw in dmesg:
+        line = _strip_timestamp(raw)
+        if match := _ATTACH.match(line):
+            current = trees[int(match.group(1))] = []
+        elif match := _ATTACH_NULL.match(line):
+            trees[int(match.group(1))] = []
+            current = None
+        elif current is not None and (match := _DOMAIN.match(line)):
+            current.append((int(match.group(1)), match.group(3), parse_cpulist(match.group(2)), []))
+        elif current is not None and current and (match := _GROUPS.match(line)):
+            current[-1][3].extend(_groups(match.group(1)))
+        elif current is not None and current and _GROUP.match(line.strip()):
+            current[-1][3].extend(_groups(line))  # printk split a long groups line
+        elif current is not None and not line.startswith((" ", "ERROR")):
+            current = None
+    return trees
+
+
+# ---------------------------------------------------------------------------------------
+# The report
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(value) for value in text.split())
+    except ValueError:
+        raise ReportError(f"{what}: expected integers, got {text!r}") from None
+
+
+def _cpulist(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return parse_cpulist(text)
+    except ValueError as exc:
+        raise ReportError(f"{what}: {exc}") from None
+
+
+_NODE_FILE = re.compile(r"^/sys/devices/system/node/node(\d+)/(cpulist|distance|meminfo)$")
+_CPU_FILE = re.compile(r"^/sys/devices/system/cpu/cpu(\d+)/topology/(\w+)$")
+_SD_FILE = re.compile(r"^/sys/kernel/debug/sched/domains/cpu(\d+)/domain(\d+)/(name|flags)$")
+_SET_FILE = re.compile(r"^/sys/devices/system/(node|cpu)/(possible|online|present|has_cpu|has_memory)$")
+_MEMTOTAL = re.compile(r"MemTotal:\s*(\d+)\s*kB")
+
+
+class _Sysfs:
+    """The ``@sys path:value`` lines, gathered per node, CPU and domain."""
+
+    def __init__(self) -> None:
+        self.node_sets: dict[str, tuple[int, ...]] = {}
+        self.cpu_sets: dict[str, tuple[int, ...]] = {}
+        self.node_files: dict[int, dict[str, str]] = {}
+        self.cpu_files: dict[int, dict[str, str]] = {}
+        self.sd_files: dict[int, dict[int, dict[str, str]]] = {}
+
+    def add(self, path: str, value: str) -> None:
+        if match := _SET_FILE.match(path):
+            target = self.node_sets if match.group(1) == "node" else self.cpu_sets
+            target[match.group(2)] = _cpulist(value, path)
+        elif match := _NODE_FILE.match(path):
+            self.node_files.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        elif match := _CPU_FILE.match(path):
+            self.cpu_files.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        elif match := _SD_FILE.match(path):
+            cpu, index = int(match.group(1)), int(match.group(2))
+            self.sd_files.setdefault(cpu, {}).setdefault(index, {})[match.group(3)] = value
+        else:
+            raise ReportError(f"unexpected file {path}")
+
+    def views(self) -> tuple[dict[int, NodeView], dict[int, CpuView], dict[int, dict[int, tuple[str, tuple[str, ...]]]]]:
+        nodes = {}
+        for node, files in sorted(self.node_files.items()):
+            memory = _MEMTOTAL.search(files.get("meminfo", ""))
+            nodes[node] = NodeView(
+                node_id=node,
+                cpus=_cpulist(files.get("cpulist", ""), f"node{node}/cpulist"),
+                distances=_ints(files.get("distance", ""), f"node{node}/distance"),
+                memtotal_kb=int(memory.group(1)) if memory else None,
+            )
+        cpus = {}
+        for cpu, files in sorted(self.cpu_files.items()):
+            cpus[cpu] = CpuView(
+                cpu=cpu,
+                package=int(files.get("physical_package_id", "-1")),
+                die=int(files.get("die_id", "-1")),
+                core=int(files.get("core_id", "-1")),
+                thread_siblings=_cpulist(files.get("thread_siblings_list", ""), f"cpu{cpu} thread_siblings_list"),
+                core_siblings=_cpulist(files.get("core_siblings_list", ""), f"cpu{cpu} core_siblings_list"),
+                cluster=_cpulist(files.get("cluster_cpus_list", ""), f"cpu{cpu} cluster_cpus_list"),
+            )
+        debugfs = {
+            cpu: {index: (files.get("name", "?"), tuple(files.get("flags", "").split())) for index, files in levels.items()}
+            for cpu, levels in self.sd_files.items()
+        }
+        return nodes, cpus, debugfs
+
+
+def parse_report(console: str) -> GuestReport:
+    """The report in ``console`` (the whole serial output of one boot).
+
+    Raises ``ReportError`` when there is no report at all; a report cut short (a panic,
+    a timeout) or garbled by an interleaved kernel line comes back with ``complete``
+    False and the reasons in ``problems``.
+    """
+    lines = [line.rstrip("\r") for line in console.split("\n")]
+    try:
+        begin = next(i for i, line in enumerate(lines) if line.startswith(BEGIN))
+    except StopIteration:
+        raise ReportError("the console holds no numaopt report") from None
+    try:
+        version = int(lines[begin].split()[1])
+    except (IndexError, ValueError):
+        raise ReportError(f"unreadable report header {lines[begin]!r}") from None
+    problems: list[str] = []
+    if version != 1:
+        raise ReportError(f"report format {version} is not one this numaopt reads (1)")
+    outside = lines[:begin]
+    counted = 0
+    counted_bytes = 0
+    end_count: int | None = None
+    end_bytes: int | None = None
+    fields: list[str] = []
+    for line in lines[begin + 1 :]:
+        if end_count is None and line.startswith("@end"):
+            parts = line.split()
+            try:
+                end_count = int(parts[1])
+                end_bytes = int(parts[2]) if len(parts) > 2 else None
+            except (IndexError, ValueError):
+                problems.append(f"unreadable end line {line!r}")
+                end_count = -1
+        elif end_count is None and line.startswith("@"):
+            counted += 1
+            counted_bytes += len(line.encode())
+            fields.append(line[1:])
+        elif line.strip():
+            outside.append(line)
+    if end_count is None:
+        problems.append(f"the report was cut short after {counted} lines (no @end line)")
+    elif end_count != counted or (end_bytes is not None and end_bytes != counted_bytes):
+        problems.append(
+            f"the report has {counted} lines of {counted_bytes} bytes but the guest printed {end_count} of "
+            f"{end_bytes}: a kernel message cut a line"
+        )
+
+    kernel = cmdline = ""
+    uptime: float | None = None
+    sysfs = _Sysfs()
+    dmesg: list[str] = []
+    for number, text in enumerate(fields, start=1):
+        key, _, rest = text.partition(" ")
+        try:
+            if key == "dmesg":
+                dmesg.append(rest)
+            elif key == "kernel":
+                kernel = rest.strip()
+            elif key == "cmdline":
+                cmdline = rest.strip()
+            elif key == "uptime":
+                uptime = float(rest)
+            elif key == "sys":
+                path, _, value = rest.partition(":")
+                sysfs.add(path, value.strip())
+            else:
+                problems.append(f"report line {number}: unknown key {key!r}")
+        except (ValueError, IndexError, KeyError, ReportError) as exc:
+            problems.append(f"report line {number} ({text[:60]!r}): {exc}")
+    nodes, cpus, debugfs = sysfs.views()
+    verbose = _sched_verbose(dmesg)
+    domains: dict[int, tuple[SchedDomain, ...]] = {}
+    for cpu in sorted(set(debugfs) | set(verbose)):
+        named = debugfs.get(cpu, {})
+        spans = {index: (level, span, groups) for index, level, span, groups in verbose.get(cpu, [])}
+        tree = []
+        for index in sorted(set(named) | set(spans)):
+            name, flags = named.get(index, (spans[index][0] if index in spans else "?", ()))
+            span = spans[index][1] if index in spans else None
+            groups = tuple(spans[index][2]) if index in spans else None
+            tree.append(SchedDomain(cpu, index, name, flags, span, groups))
+        domains[cpu] = tuple(tree)
+    return GuestReport(
+        version=version,
+        complete=not problems,
+        problems=tuple(problems),
+        kernel=kernel,
+        cmdline=cmdline,
+        uptime_s=uptime,
+        node_sets=sysfs.node_sets,
+        cpu_sets=sysfs.cpu_sets,
+        nodes=nodes,
+        cpus=cpus,
+        domains=domains,
+        dmesg=tuple(dmesg),
+        console=tuple(outside),
+    )
+
+
+def numactl_text(report: GuestReport) -> str:
+    """The guest's nodes as ``numactl --hardware`` prints them (sizes: MemTotal in MB)."""
+    ids = report.node_ids
+    lines = [f"available: {len(ids)} nodes ({format_cpulist(ids)})"]
+    for node_id in ids:
+        node = report.nodes[node_id]
+        lines.append(f"node {node_id} cpus:" + "".join(f" {cpu}" for cpu in node.cpus))
+        size = "?" if node.memtotal_kb is None else str(node.memtotal_kb // 1024)
+        lines.append(f"node {node_id} size: {size} MB")
+    lines.append("node distances:")
+    lines.append("node " + "".join(f"{nid:>4}" for nid in ids) + " ")
+    matrix = report.distance_matrix()
+    for row, node_id in zip(matrix, ids, strict=True):
+        lines.append(f"{node_id:>3}: " + "".join(f"{int(v):>4}" for v in row) + " ")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,89 @@
+"""Verify one layout in the real QEMU: level 1 (paused QEMU, QMP readback) and level 2 (boot).
+
+Level 1 is ``numaopt.qemu.qmp``'s ``probe`` + ``compare``: what QEMU built equals the
+layout. Level 2 boots the guest kit and compares what the guest sees with what was
+asked, mapping QEMU node ids to the guest's (first-seen numbering, empty nodes unseen):
+node count, CPUs, memory (present RAM exact up to firmware holes; MemTotal within what
+the kernel reserves), the full distance matrix, the CPU topology; then the kernel's
+messages of interest and the scheduler domains. Every mismatch is one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from numaopt.guest.boot import BootResult, boot
+from numaopt.guest.kit import GuestKit
+from numaopt.guest.oracles import (
+    ExpectedView,
+    expected_view,
+    message_problems,
+    sched_problems,
+    topology_problems,
+)
+from numaopt.model import GuestLayout
+from numaopt.qemu.qmp import QemuReadback, compare, probe
+from numaopt.render.qemu import qemu_command
+
+__all__ = ["BootVerification", "QemuVerification", "verify_boot", "verify_qemu"]
+
+
+@dataclass(frozen=True, slots=True)
+class QemuVerification:
+    readback: QemuReadback
+    mismatches: list[str]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BootVerification:
+    result: BootResult
+    view: ExpectedView  # what was asked, in guest node ids
+    mismatches: list[str]
+
+
+def verify_qemu(layout: GuestLayout, timeout_s: float = 20.0) -> QemuVerification:
+    """Level 1: start QEMU paused and compare its QMP readback with ``layout``.
+
+    Raises ``QemuRefused`` (exit code 4) when QEMU refuses the configuration.
+    """
+    readback = probe(qemu_command(layout), timeout_s=timeout_s)
+    return QemuVerification(readback, compare(layout, readback))
+
+
+def boot_mismatches(layout: GuestLayout, result: BootResult) -> tuple[ExpectedView, list[str]]:
+    """The level-2 mismatches of one finished boot (pure: no QEMU here)."""
+    asked = expected_view(layout, linux=False, accel=result.accel)
+    if result.timed_out:
+        return asked, [f"the guest did not report within {result.timeout_s:g} s (it hung, or the timeout is too short)"]
+    report = result.report
+    if report is None or not report.complete:
+        why = "; ".join(report.problems) if report is not None else "no report on the console"
+        return asked, [f"the guest stopped before a complete report: {why}"]
+    linux = expected_view(layout, linux=True, accel=result.accel)
+    lines = topology_problems(asked, report)
+    if linux.slit_discarded and any(m.code == "slit-invalid" for m in report.messages()):
+        lines.append(
+            "the guest discarded the distance table ('ACPI: SLIT table looks invalid. Not used.'): "
+            "Linux needs 10 on the diagonal and 11..255 elsewhere"
+        )
+    lines += [
+        f"the guest ignores a sibling on another node: {m.text}" for m in report.messages() if m.code == "not-same-node"
+    ]
+    lines += [f.message for f in message_problems(linux, report.messages()) if f.code.startswith("message:")]
+    lines += [f"scheduler domains: {f.message}" for f in sched_problems(linux, report)]
+    return asked, lines
+
+
+def verify_boot(
+    layout: GuestLayout,
+    kit: GuestKit,
+    *,
+    timeout_s: float | None = None,
+    accel: str | None = None,
+    serial_file: Path | None = None,
+) -> BootVerification:
+    """Level 2: boot ``layout`` and compare what the guest sees with what was asked."""
+    result = boot(layout, kit, timeout_s=timeout_s, accel=accel, serial_file=serial_file)
+    view, lines = boot_mismatches(layout, result)
+    return BootVerification(result, view, lines)

@@ -1,0 +1,122 @@
+"""The guest kit: cache location, kernel checks, the initramfs archive, Debian's packages.
+
+The Debian test downloads the real linux-image-cloud-amd64 (about 27 MB) into a
+temporary cache with apt-get, as ``numaopt guest build`` does the first time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from numaopt.errors import InputError
+from numaopt.guest.kit import (
+    INIT_SCRIPT,
+    GuestKitError,
+    build_initramfs,
+    build_kit,
+    cache_dir,
+    check_kernel,
+    cpio_newc,
+    find_busybox,
+    load_kit,
+)
+
+
+def read_newc(archive: bytes) -> dict[str, tuple[int, bytes, tuple[int, int]]]:
+    """name -> (mode, data, (rdev major, minor)), reading the format independently."""
+    entries = {}
+    offset = 0
+    while True:
+        assert archive[offset : offset + 6] == b"070701", offset
+        fields = [int(archive[offset + 6 + 8 * i : offset + 14 + 8 * i], 16) for i in range(13)]
+        namesize, filesize = fields[11], fields[6]
+        name_start = offset + 110
+        name = archive[name_start : name_start + namesize - 1].decode()
+        data_start = name_start + namesize + (-(110 + namesize) % 4)
+        data = archive[data_start : data_start + filesize]
+        offset = data_start + filesize + (-filesize % 4)
+        if name == "TRAILER!!!":
+            return entries
+        entries[name] = (fields[1], data, (fields[9], fields[10]))
+
+
+def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "numaopt"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the spec says relative paths are invalid
+    assert cache_dir() == Path.home() / ".cache" / "numaopt"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_dir() == Path.home() / ".cache" / "numaopt"
+
+
+def test_cpio_newc_layout() -> None:
+    archive = cpio_newc([("dir", stat.S_IFDIR | 0o755, b"", (0, 0)), ("dir/f", stat.S_IFREG | 0o644, b"abcde", (0, 0)),
+                         ("console", stat.S_IFCHR | 0o600, b"", (5, 1))])
+    assert len(archive) % 512 == 0
+    entries = read_newc(archive)
+    assert entries["dir/f"] == (stat.S_IFREG | 0o644, b"abcde", (0, 0))
+    assert entries["console"] == (stat.S_IFCHR | 0o600, b"", (5, 1))
+    assert stat.S_ISDIR(entries["dir"][0])
+
+
+def test_initramfs_holds_busybox_init_and_console() -> None:
+    busybox = find_busybox("x86_64")
+    assert busybox is not None, "install busybox-static"
+    entries = read_newc(gzip.decompress(build_initramfs(busybox)))
+    assert entries["init"][1].decode() == INIT_SCRIPT and entries["init"][0] & 0o111
+    assert entries["bin/busybox"][1] == busybox.read_bytes()
+    assert entries["dev/console"][2] == (5, 1) and stat.S_ISCHR(entries["dev/console"][0])
+    assert {"proc", "sys", "tmp"} <= entries.keys()
+    assert INIT_SCRIPT.startswith("#!/bin/busybox sh\n") and "reboot -f" in INIT_SCRIPT
+
+
+def test_broken_kernel_paths_are_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"no such kernel image: omit --kernel to use Debian's linux-image-cloud-amd64"):
+        check_kernel(tmp_path / "missing", "x86_64")
+    with pytest.raises(InputError, match="is a directory"):
+        check_kernel(tmp_path, "x86_64")
+    text = tmp_path / "vmlinuz"
+    text.write_text("not a kernel\n" * 100)
+    with pytest.raises(InputError, match=r"not an x86 Linux kernel \(bzImage\)"):
+        check_kernel(text, "x86_64")
+    with pytest.raises(InputError, match="not an arm64 Linux kernel"):
+        check_kernel(text, "aarch64")
+    with pytest.raises(InputError, match="unknown guest architecture 'riscv64'"):
+        check_kernel(text, "riscv64")
+
+
+def test_given_kernel_kit_is_built_once_per_cache(tmp_path: Path) -> None:
+    kernel = load_kit().kernel  # Debian's, from the user's cache (fetched once)
+    first = build_kit(kernel, cache=tmp_path)
+    assert first.kernel == kernel.resolve() and first.kernel_source == str(kernel)
+    assert first.initrd.parent == tmp_path / "guest" / "x86_64"
+    built = first.initrd.stat().st_mtime_ns
+    again = build_kit(kernel, cache=tmp_path)
+    assert again == first and again.initrd.stat().st_mtime_ns == built
+    assert not [p for p in first.initrd.parent.iterdir() if p.name.startswith(".")]  # no scratch left
+
+
+def test_debian_kernel_is_fetched_with_apt(tmp_path: Path) -> None:
+    kit = build_kit(cache=tmp_path)
+    assert kit.kernel_source.startswith("debian linux-image-") and kit.kernel_source.endswith(tuple("0123456789"))
+    assert kit.kernel_release is not None and kit.kernel_release.endswith("-cloud-amd64")
+    check_kernel(kit.kernel, "x86_64")
+    assert (kit.kernel.parent / f"config-{kit.kernel_release}").read_text().count("CONFIG_NUMA=y") == 1
+    # The second build reads the cache record and downloads nothing.
+    assert build_kit(cache=tmp_path) == kit
+    leftovers = [p.name for p in (tmp_path / "guest").iterdir() if p.name.startswith(".scratch")]
+    assert leftovers == []
+
+
+def test_missing_apt_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(GuestKitError, match=r"apt-get not found: .*pass --kernel PATH"):
+        build_kit(cache=tmp_path / "cache")
+    assert os.environ["PATH"] == str(empty)

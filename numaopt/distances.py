@@ -19,7 +19,8 @@ first offending entries. The rules and their sources:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +50,11 @@ _TOPOLOGY_CODES = (TopologyType.DIRECT, TopologyType.GLUELESS_MESH, TopologyType
 
 def as_batch(matrices: npt.ArrayLike) -> IntArray:
     """``(n, n)`` or ``(b, n, n)`` integer matrices as a ``(b, n, n)`` int64 array."""
+    return _as_int_batch(matrices).astype(np.int64, copy=False)
+
+
+def _as_int_batch(matrices: npt.ArrayLike) -> npt.NDArray[np.integer[Any]]:
+    """``as_batch`` without the widening: a uint8 batch of SLIT bytes stays 1 byte a value."""
     batch = np.asarray(matrices)
     if batch.ndim == 2:
         batch = batch[None]
@@ -58,14 +64,14 @@ def as_batch(matrices: npt.ArrayLike) -> IntArray:
         if batch.dtype.kind == "f" and np.all(np.isfinite(batch)) and np.all(batch == np.round(batch)):
             return batch.astype(np.int64)
         raise ValueError(f"distances must be integers, got dtype {batch.dtype}")
-    return batch.astype(np.int64, copy=False)
+    return batch
 
 
 def _offdiag_mask(n: int) -> BoolArray:
     return ~np.eye(n, dtype=bool)
 
 
-def _cpu_mask(batch: IntArray, cpu_mask: npt.ArrayLike | None) -> BoolArray:
+def _cpu_mask(batch: npt.NDArray[np.integer[Any]], cpu_mask: npt.ArrayLike | None) -> BoolArray:
     """Per-matrix mask of CPU-bearing nodes, shaped ``(b, n)`` (default: every node)."""
     b, n, _ = batch.shape
     if cpu_mask is None:
@@ -96,9 +102,41 @@ class BatchChecks:
         return np.asarray(ok, dtype=bool)
 
 
+# Below this many entries check_batch stays in numpy: loading the JIT (about half a second)
+# would cost more than it saves.
+_FAST_MIN_ENTRIES = 1 << 16
+# The numpy paths go a slice of about this many entries at a time, so their int64
+# temporaries stay near 32 MB whatever the batch.
+_CHUNK_ENTRIES = 1 << 22
+
+
 def check_batch(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) -> BatchChecks:
-    """Every distance check at once for a batch (no loop over entries or matrices)."""
-    batch = as_batch(matrices)
+    """Every distance check at once for a batch (no loop over entries or matrices).
+
+    Big batches of SLIT bytes (0..255) go to the fused numba kernel when numba is
+    installed (``_fast.check_all``, same answers); everything else to the numpy path.
+    """
+    batch = _as_int_batch(matrices)
+    b, n, _ = batch.shape
+    if b * n * n >= _FAST_MIN_ENTRIES:
+        from numaopt import _fast  # local: the JIT is loaded only for big batches
+
+        fast = _fast.check_all(batch, cpu_mask)
+        if fast is not None:
+            return BatchChecks(*fast)
+    step = max(1, _CHUNK_ENTRIES // max(1, n * n))
+    if b <= step:
+        return _check_batch_numpy(batch.astype(np.int64, copy=False), cpu_mask)
+    mask = None if cpu_mask is None else _cpu_mask(batch, cpu_mask)
+    parts = [
+        _check_batch_numpy(batch[s : s + step].astype(np.int64), None if mask is None else mask[s : s + step])
+        for s in range(0, b, step)
+    ]
+    return BatchChecks(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(BatchChecks)))
+
+
+def _check_batch_numpy(batch: IntArray, cpu_mask: npt.ArrayLike | None) -> BatchChecks:
+    """The numpy path of ``check_batch``, and the reference ``_fast.check_all`` must equal."""
     n = batch.shape[1]
     off = _offdiag_mask(n)
     diagonal = np.diagonal(batch, axis1=1, axis2=2)
@@ -125,9 +163,13 @@ def triangle_ok(matrices: npt.ArrayLike, *, excess: bool = False) -> BoolArray:
     ``d - 10`` (what real SNC hosts violate). Directed: an asymmetric matrix is checked
     along every ordered path.
     """
-    batch = as_batch(matrices)
-    n = batch.shape[1]
-    result = np.ones(batch.shape[0], dtype=bool)
+    ints = _as_int_batch(matrices)
+    b, n, _ = ints.shape
+    step = max(1, _CHUNK_ENTRIES // max(1, n * n))
+    if b > step:  # a slice at a time: the int64 copies below stay bounded
+        return np.concatenate([triangle_ok(ints[s : s + step], excess=excess) for s in range(0, b, step)])
+    batch = ints.astype(np.int64, copy=False)
+    result = np.ones(b, dtype=bool)
     if n < 2:
         return result
     # The diagonal takes no part: i == j or j == k holds trivially once it is zeroed.

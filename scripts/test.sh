@@ -26,4 +26,5 @@ fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 python3 -m ruff check numaopt tests benchmarks
+python3 -m mypy numaopt
 python3 -m pytest "$@"

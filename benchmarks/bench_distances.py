@@ -58,8 +58,10 @@ from scipy.sparse.csgraph import floyd_warshall
 from numaopt import _fast
 from numaopt import distances as D
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_file import RESULTS, write_section
+
 SECTION = "## Distance-matrix validation (issue 2)"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TARGETS = {8: 20e6, 16: 3e6, 64: 50e3}
 SIZES = (4, 8, 16, 64)
 
@@ -452,7 +454,7 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        write_section(section)
+        write_section(SECTION, section)
         print(f"wrote the section into {RESULTS}", file=sys.stderr)
 
 
@@ -488,21 +490,6 @@ def summary(results: dict[int, tuple[list[Row], dict[str, float]]], others: floa
         "The shortcut decides (almost) none of these matrices, so it only costs a pass; on matrices it decides "
         "(second table) it pays most at n = 64. " + verdict
     )
-
-
-def write_section(section: str) -> None:
-    """Replace this benchmark's section in RESULTS.md, or append it; other sections stay."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following + 1
-        text = text[:start] + section + ("\n" + text[end:] if following >= 0 else "")
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text.rstrip("\n") + "\n")
-    os.replace(tmp, RESULTS)
 
 
 if __name__ == "__main__":

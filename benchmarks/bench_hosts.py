@@ -55,8 +55,10 @@ from numaopt.hosts import (
 from numaopt.model import HostCore, HostNode, HostTopology, HugePages
 from numaopt.units import GIB, MIB
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_file import RESULTS, write_section
+
 SECTION = "## Host import (issue 4)"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TARGET_MS = 50.0
 SOCKETS, NODES_PER_SOCKET, CORES_PER_NODE, THREADS = 4, 8, 16, 2
 SYNTHETIC = f"pack:{SOCKETS} numa:{NODES_PER_SOCKET}(memory=64GiB) core:{CORES_PER_NODE} pu:{THREADS}"
@@ -238,25 +240,10 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        write_section(section)
+        write_section(SECTION, section)
         print(f"wrote the section into {RESULTS}", file=sys.stderr)
     if any(median >= TARGET_MS for _, _, median, _, _ in rows):
         sys.exit(1)
-
-
-def write_section(section: str) -> None:
-    """Replace this benchmark's section in RESULTS.md, or append it; other sections stay."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following + 1
-        text = text[:start] + section + ("\n" + text[end:] if following >= 0 else "")
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text.rstrip("\n") + "\n")
-    os.replace(tmp, RESULTS)
 
 
 if __name__ == "__main__":

@@ -102,3 +102,44 @@ def test_cpu_less_and_memory_less_nodes() -> None:
     assert [bool(n.cpus) for n in layout.nodes] == [True, True, False, False]
     memless = load_problem(ROOT / "problems" / "memoryless-node.toml").layout
     assert memless.nodes[2].memory_bytes == 0 and memless.nodes[2].cpus == (4, 5)
+
+
+SEARCH_HOST = '[host]\ndistances = [[10, 21], [21, 10]]\nnodes = [ { id = 0, cpus = "0-3", memory = "8GiB" }, { id = 1, cpus = "4-7", memory = "8GiB" } ]\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '[workload]\ngroups = [ { name = "a", vcpus = 2, memory = "1GiB" } ]\ntraffic = [ { between = ["a", "b"], weight = 1 } ]\n',
+            "workload.traffic[0].between: unknown group 'b' (groups: a)",
+        ),
+        (
+            '[workload]\ngroups = [ { name = "a", vcpus = 2, memory = "1GiB" } ]\ntraffic = [ { between = ["a"], weight = -1 } ]\n',
+            "workload.traffic[0].weight: expected a non-negative weight, got -1",
+        ),
+        (
+            '[workload]\ngroups = [ { name = "a", vcpus = 3, memory = "1GiB" } ]\nthreads_per_core = 2\n',
+            "workload.groups[0].vcpus: 3 vCPUs: expected a multiple of threads_per_core (2), 0 for memory only",
+        ),
+        (
+            '[workload]\ngroups = [ { name = "a", vcpus = 2, memory = "1GiB", nodes = "5" } ]\n',
+            "workload.groups[0].nodes: host node 5 does not exist (host nodes: 0-1)",
+        ),
+        (
+            '[workload]\ngroups = [ { name = "a", vcpus = 2, memory = "1GiB" } ]\n[objective]\nkind = "fastest"\n',
+            "objective.kind: unknown objective 'fastest' (valid: locality, spread, compact)",
+        ),
+    ],
+)
+def test_search_problem_errors_name_the_key(body: str, message: str) -> None:
+    with pytest.raises(ProblemError) as info:
+        parse_problem(SEARCH_HOST + body, "p.toml")
+    assert str(info.value) == f"p.toml: {message}"
+
+
+def test_reserved_cpus_must_be_host_cpus() -> None:
+    text = SEARCH_HOST.replace("[host]\n", '[host]\nreserved_cpus = "0,9"\n') + '[workload]\ngroups = [ { name = "a", vcpus = 2, memory = "1GiB" } ]\n'
+    with pytest.raises(ProblemError) as info:
+        parse_problem(text, "p.toml")
+    assert str(info.value) == "p.toml: host.reserved_cpus: CPUs 9 are not host CPUs (host CPUs: 0-7)"

@@ -48,9 +48,12 @@ OBJECTIVE_KEYS = ("kind", "time_limit", "seed", "workers")
 
 def read_host(table: dict[str, Any], source: str, base_dir: Path) -> tuple[HostTopology, tuple[int, ...], list[str]]:
     """The host (inline, or imported from the files it names), reserved CPUs, and warnings."""
-    from numaopt.hosts import host_from_problem
+    from numaopt.hosts import host_findings, host_from_problem
 
     host, warnings = host_from_problem(table, base_dir, source, "host", also_known=HOST_EXTRA_KEYS)
+    # Real hardware quirks (asymmetric SLIT, triangle violations on d - 10, memory-only
+    # nodes) are worth saying, never refusing.
+    warnings += [f.removeprefix("warning: ") for f in host_findings(host) if f.startswith("warning: ")]
     reader = TableReader(source, {k: v for k, v in table.items() if k in HOST_EXTRA_KEYS}, "host", HOST_EXTRA_KEYS)
     reserved: tuple[int, ...] = reader.convert("reserved_cpus", parse_cpulist, default=())
     missing: list[int] = sorted(set(reserved) - set(host.cpu_to_node()))

@@ -27,7 +27,8 @@ def test_solve_every_example(path: Path) -> None:
     plan = json.loads(result.stdout)
     assert plan["status"] == ("EXPLICIT" if path in EXPLICIT else "OPTIMAL")
     assert plan["qemu"][0].startswith("qemu-system-")
-    assert result.stderr == ""
+    # --quiet drops the summary; host warnings (e.g. CPU-less CXL nodes) still show.
+    assert all(line.startswith("numaopt: warning: ") for line in result.stderr.splitlines())
 
 
 @pytest.mark.parametrize("path", INFEASIBLE, ids=lambda p: p.stem)

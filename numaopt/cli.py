@@ -113,7 +113,11 @@ def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
     if path.suffix == ".toml":
         loaded = load_problem(path)
         if loaded.layout is None:
-            raise NumaoptError(f"{path}: a search problem has no layout to check yet: run numaopt solve first")
+            # A search problem: check the layout of the plan the search finds.
+            from numaopt.place import place
+
+            assert loaded.placement is not None
+            return place(loaded.placement).layout, []
         return loaded.layout, []
     from numaopt.qemu.args import read_qemu_args
 
@@ -139,7 +143,7 @@ def check(
 ) -> None:
     """Lint a layout: what QEMU refuses, and what each guest discards or warns about.
 
-    FILE is a problem file (.toml) or QEMU arguments as people paste them (backslash continuations and the binary name are fine).
+    FILE is a problem file (.toml; a search problem is solved first and its plan checked) or QEMU arguments as people paste them (backslash continuations and the binary name are fine).
 
     Prints one line per finding as `FILE: RULESET: SEVERITY: message (fix: ...)`, or `FILE: RULESET: ok`. Exits 1 if any chosen rule set has an error.
     """

@@ -124,3 +124,10 @@ def test_check_reads_stdin() -> None:
     text = (ROOT / "tests" / "golden" / "seed-4node.sh").read_text()
     result = run("check", "-", "--rules", "qemu", stdin=text)
     assert result.returncode == 0 and result.stdout.strip() == "-: qemu: ok"
+
+
+def test_check_a_search_problem_checks_its_plan() -> None:
+    result = run("check", "problems/snc2-pipeline.toml", "--rules", "qemu,linux-acpi", "--info")
+    assert result.returncode == 0, result.stderr
+    assert "problems/snc2-pipeline.toml: qemu: ok" in result.stdout
+    assert "linux-acpi: info: scheduler: 3 NUMA level(s) among CPU nodes" in result.stdout

@@ -37,9 +37,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -59,7 +56,7 @@ from numaopt import _fast
 from numaopt import distances as D
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import RESULTS, write_section
+from results_file import RESULTS, cpu_model, free_memory_table, write_section
 
 SECTION = "## Distance-matrix validation (issue 2)"
 TARGETS = {8: 20e6, 16: 3e6, 64: 50e3}
@@ -338,17 +335,8 @@ def bench_size(n: int, quick: bool, rng: np.random.Generator, two: int) -> tuple
 
 
 def machine() -> list[str]:
-    model = "unknown"
-    try:
-        match = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        model = match.group(1) if match else model
-    except OSError:
-        pass
-    free = (
-        subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.rstrip()
-        if shutil.which("free")
-        else "n/a"
-    )
+    model = cpu_model()
+    free = free_memory_table()
     return [
         f"- nproc: {os.cpu_count()}; CPU: {model}; Python {platform.python_version()}, numpy {np.__version__}, "
         f"numba {numba.__version__} (threading layer {numba.threading_layer()}), scipy {scipy.__version__}",

@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -56,7 +55,7 @@ from numaopt.model import HostCore, HostNode, HostTopology, HugePages
 from numaopt.units import GIB, MIB
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import RESULTS, write_section
+from results_file import RESULTS, cpu_model, free_memory_table, write_section
 
 SECTION = "## Host import (issue 4)"
 TARGET_MS = 50.0
@@ -129,17 +128,8 @@ def read_files(paths: list[str]) -> int:
 
 
 def machine() -> list[str]:
-    model = "unknown"
-    try:
-        match = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        model = match.group(1) if match else model
-    except OSError:
-        pass
-    free = (
-        subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.rstrip()
-        if shutil.which("free")
-        else "n/a"
-    )
+    model = cpu_model()
+    free = free_memory_table()
     return [
         f"- nproc: {os.cpu_count()}; CPU: {model}; Python {platform.python_version()}, numpy {np.__version__}",
         "- `free -g`:",

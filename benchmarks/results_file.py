@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -21,3 +24,19 @@ def write_section(title: str, section: str, results: Path = RESULTS) -> None:
     tmp = results.with_suffix(".md.tmp")
     tmp.write_text(text.rstrip("\n") + "\n")
     os.replace(tmp, results)
+
+
+def cpu_model() -> str:
+    """The CPU model from /proc/cpuinfo ("unknown" elsewhere)."""
+    try:
+        match = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+    except OSError:
+        return "unknown"
+    return match.group(1) if match else "unknown"
+
+
+def free_memory_table() -> str:
+    """What `free -g` prints, for the record of the machine a benchmark ran on."""
+    if not shutil.which("free"):
+        return "n/a"
+    return subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.rstrip()

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from numaopt.errors import InputError, NumaoptError
+from numaopt.files import write_atomically
 from numaopt.generate.batch import Generated, Skipped, default_jobs, generate_items, iter_generated
 from numaopt.generate.coverage import Coverage
 from numaopt.generate.knobs import Space
@@ -74,18 +73,6 @@ def render_files(item: Generated, formats: Iterable[OutputKind], seed: int) -> d
         else:
             texts[name + SUFFIX[kind]] = json_text(item)
     return texts
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True, slots=True)

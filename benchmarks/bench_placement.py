@@ -177,7 +177,7 @@ def enumerate_all(inst: Instance, budget_s: float, one_per_node: bool = False) -
         load = np.bincount(assignment, weights=cores, minlength=n)
         if np.any(load > inst.node_cores):
             continue
-        cost = inst.cost(list(assignment))
+        cost = inst.item_cost(list(assignment))
         best = cost if best is None else min(best, cost)
     return None if best is None else best / inst.scale
 
@@ -198,7 +198,7 @@ def nova_first_fit(inst: Instance) -> float | None:
             else:
                 break
         if len(assignment) == len(inst.items):
-            return inst.cost(assignment) / inst.scale
+            return inst.item_cost(assignment) / inst.scale
     return None
 
 
@@ -215,7 +215,7 @@ def qap_peer(inst: Instance, method: str, restarts: int = 1, seed: int = 0) -> f
             options["P0"] = "randomized"
             options["rng"] = int(rng.integers(1 << 31))
         result = quadratic_assignment(flow, inst.distances.astype(float), method=method, options=options)
-        cost = inst.cost(list(result.col_ind))
+        cost = inst.item_cost(list(result.col_ind))
         best = cost if best is None else min(best, cost)
         del r
     assert best is not None
@@ -291,7 +291,7 @@ def main() -> None:
             continue
         start = time.perf_counter()
         greedy = greedy_placement(inst)
-        case.results["greedy+LS"] = (None if greedy is None else inst.cost(greedy) / inst.scale, time.perf_counter() - start, "")
+        case.results["greedy+LS"] = (None if greedy is None else inst.item_cost(greedy) / inst.scale, time.perf_counter() - start, "")
         start = time.perf_counter()
         case.results["nova first fit"] = (nova_first_fit(inst), time.perf_counter() - start, "")
         start = time.perf_counter()

@@ -429,6 +429,25 @@ class Workload:
     def memory_bytes(self) -> int:
         return sum(g.memory_bytes for g in self.groups)
 
+    @property
+    def priced_traffic(self) -> tuple[Traffic, ...]:
+        """The traffic the objective prices: the declared flows, plus, for every group that
+        may split and declares no traffic with itself, an implicit self-flow.
+
+        A split group's vCPUs and memory talk to each other, so spreading it costs what
+        the guest pays in remote accesses. The implicit weight is that of the heaviest
+        declared flow (1 when none is declared): spreading a group is never cheaper
+        than moving the workload's most important flow one level further apart.
+        """
+        declared_self = {t.a for t in self.traffic if t.a == t.b}
+        heaviest = max((t.weight for t in self.traffic), default=0)
+        implicit = tuple(
+            Traffic(g.name, g.name, max(1, heaviest))
+            for g in self.groups
+            if g.split and g.vcpus > 0 and g.name not in declared_self
+        )
+        return self.traffic + implicit
+
     def group(self, name: str) -> Group:
         for g in self.groups:
             if g.name == name:

@@ -7,7 +7,7 @@ from numaopt.layout import MAX_CPUS
 from numaopt.model import PlacementRequest, Plan, SolveStatus
 from numaopt.planning import build_plan
 from numaopt.solver.explain import conflicting_requirements
-from numaopt.solver.instance import Instance, build_instance
+from numaopt.solver.instance import Instance, Item, Split, build_instance
 from numaopt.solver.placement import solve_placement
 from numaopt.units import format_cpulist, format_size
 
@@ -35,13 +35,13 @@ def static_conflicts(instance: Instance) -> list[str]:
     unit = instance.memory_unit_bytes
     reasons: list[str] = []
     total_cores = int(instance.node_cores.sum())
-    need_cores = sum(item.cores for item in instance.items)
+    need_cores = sum(item.cores for item in instance.items) + sum(split.cores for split in instance.splits)
     if need_cores > total_cores:
         reasons.append(
             f"the workload needs {need_cores * threads} vCPUs; the host has {_cpus_text(instance, total_cores)}"
             f"{_after_reserving(request)}"
         )
-    need_memory = sum(item.memory_units for item in instance.items)
+    need_memory = sum(item.memory_units for item in instance.items) + sum(split.memory_units for split in instance.splits)
     if need_memory > int(instance.node_memory.sum()):
         what = f"{format_size(unit)} huge pages" if request.workload.page_size_bytes else "memory"
         reasons.append(
@@ -49,10 +49,9 @@ def static_conflicts(instance: Instance) -> list[str]:
             f"{format_size(int(instance.node_memory.sum()) * unit)} free"
         )
     for g, group in enumerate(request.workload.groups):
-        items = [instance.items[i] for i in instance.group_items[g]]
-        allowed = items[0].allowed
-        cores = sum(item.cores for item in items)
-        memory = sum(item.memory_units for item in items)
+        where = instance.unit_of_group[g]
+        spec: Item | Split = instance.splits[where.index] if where.split else instance.items[where.index]
+        allowed, cores, memory = spec.allowed, spec.cores, spec.memory_units
         best = max(allowed, key=lambda n: int(instance.node_cores[n]))
         scope = "any allowed host node" if group.allowed_nodes else "any host node"
         if not group.split:
@@ -68,8 +67,19 @@ def static_conflicts(instance: Instance) -> list[str]:
                     f"group {group.name} needs {format_size(memory * unit)} on one node; {scope} has at most "
                     f"{format_size(int(instance.node_memory[richest]) * unit)} free"
                 )
-        elif cores > sum(int(instance.node_cores[n]) for n in allowed):
-            reasons.append(f"group {group.name} needs {group.vcpus} vCPUs; its allowed host nodes have fewer free")
+        else:
+            room = sum(int(instance.node_cores[n]) for n in allowed)
+            if cores > room:
+                reasons.append(
+                    f"group {group.name} needs {group.vcpus} vCPUs; {'its allowed' if group.allowed_nodes else 'the'} "
+                    f"host nodes have {_cpus_text(instance, room)}{_after_reserving(request)}"
+                )
+            space = sum(int(instance.node_memory[n]) for n in allowed)
+            if memory > space:
+                reasons.append(
+                    f"group {group.name} needs {format_size(memory * unit)}; {'its allowed' if group.allowed_nodes else 'the'} "
+                    f"host nodes have {format_size(space * unit)} free"
+                )
     limit = MAX_CPUS[request.machine]
     if request.workload.vcpus > limit:
         reasons.append(
@@ -92,13 +102,13 @@ def place(request: PlacementRequest) -> Plan:
     if decision.status is SolveStatus.INFEASIBLE:
         conflict = conflicting_requirements(instance)
         raise NoPlanError("no plan: these requirements cannot all hold: " + "; ".join(conflict))
-    if decision.assignment is None:
+    if decision.placement is None:
         raise NoPlanError(
             f"no plan within the time limit ({request.settings.time_limit_s:g} s): raise objective.time_limit"
         )
     return build_plan(
         instance,
-        decision.assignment,
+        decision.placement,
         status=decision.status,
         objective=decision.objective,
         best_bound=decision.best_bound,

@@ -14,12 +14,23 @@ import numpy as np
 
 from numaopt.layout import choose_shape
 from numaopt.model import GuestLayout, GuestNode, PlacementRequest, Plan, SolveStatus
-from numaopt.solver.instance import Instance
+from numaopt.solver.instance import Instance, Placement
+
+
+def _pieces(instance: Instance, placement: Placement) -> list[tuple[int, int, int, int]]:
+    """(group index, host node position, cores, memory units) for every non-empty share,
+    in group order (a split group's shares in host node label order)."""
+    pieces = [(item.group, node, item.cores, item.memory_units) for item, node in zip(instance.items, placement.items, strict=True)]
+    for split, cores, memory in zip(instance.splits, placement.split_cores, placement.split_memory, strict=True):
+        for node in sorted(range(instance.num_nodes), key=lambda n: instance.labels[n]):
+            if cores[node] or memory[node]:
+                pieces.append((split.group, node, cores[node], memory[node]))
+    return sorted(pieces, key=lambda piece: piece[0])
 
 
 def build_plan(
     instance: Instance,
-    assignment: list[int],
+    placement: Placement,
     *,
     status: SolveStatus,
     objective: float | None,
@@ -32,9 +43,9 @@ def build_plan(
     groups = request.workload.groups
     # Guest nodes in order of first use by groups (group order, then piece order), nodes
     # with vCPUs before memory-only ones, so vCPU 0 is in guest node 0.
+    pieces = _pieces(instance, placement)
     order: list[int] = []
-    for item_index in sorted(range(len(instance.items)), key=lambda i: instance.items[i].cores == 0):
-        node = assignment[item_index]
+    for _, node, _cores, _ in sorted(pieces, key=lambda piece: piece[2] == 0):
         if node not in order:
             order.append(node)
     memory_placement: dict[tuple[str, int], int] = {}
@@ -43,16 +54,16 @@ def build_plan(
     vcpu_group: list[str] = []
     next_vcpu = 0
     for node in order:
-        for item_index, item in enumerate(instance.items):
-            if assignment[item_index] != node:
+        for group, where, cores, units in pieces:
+            if where != node:
                 continue
-            count = item.cores * threads
+            count = cores * threads
             cpus_per_node[node].extend(range(next_vcpu, next_vcpu + count))
             next_vcpu += count
-            memory_units[node] += item.memory_units
-            vcpu_group.extend([groups[item.group].name] * count)
-            key = (groups[item.group].name, host.nodes[node].node_id)
-            memory_placement[key] = memory_placement.get(key, 0) + item.memory_units * instance.memory_unit_bytes
+            memory_units[node] += units
+            vcpu_group.extend([groups[group].name] * count)
+            key = (groups[group].name, host.nodes[node].node_id)
+            memory_placement[key] = memory_placement.get(key, 0) + units * instance.memory_unit_bytes
     pinning: list[tuple[int, int]] = []
     for node in order:
         free_cores = instance.free_cpus[node]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from numaopt.layout import check_layout
-from numaopt.model import PlacementRequest, Plan, Rule
+from numaopt.model import Group, PlacementRequest, Plan, Rule
 from numaopt.rules import RuleSet, Severity
 from numaopt.units import format_cpulist
 
@@ -35,11 +35,12 @@ def group_shares(request: PlacementRequest, plan: Plan) -> dict[str, Counter[int
 
 
 def locality_cost(request: PlacementRequest, plan: Plan) -> float:
-    """sum over traffic (a -> b, w) of w * sum_{n,m} share_a(n) * share_b(m) * d(n, m)."""
+    """sum over priced traffic (a -> b, w) of w * sum_{n,m} share_a(n) * share_b(m) * d(n, m);
+    priced traffic is the declared flows plus each split group's implicit self-flow."""
     host = request.host
     counts = group_shares(request, plan)
     total = 0.0
-    for flow in request.workload.traffic:
+    for flow in request.workload.priced_traffic:
         a, b = counts[flow.a], counts[flow.b]
         size_a, size_b = sum(a.values()), sum(b.values())
         if not size_a or not size_b:
@@ -129,6 +130,8 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
             problems.append(f"group {group.name} has {memory_of[group.name]} bytes placed, needs {group.memory_bytes}")
         if group.allowed_nodes and memory_nodes[group.name] - set(group.allowed_nodes):
             problems.append(f"group {group.name} puts memory on host nodes it may not use: {sorted(memory_nodes[group.name] - set(group.allowed_nodes))}")
+        if group.split and plan.memory_placement:
+            problems += _memory_follows_vcpus(group, counts.get(group.name, Counter()), plan, request)
         if not group.split and len(memory_nodes[group.name] | set(counts.get(group.name, {}))) > 1:
             problems.append(f"group {group.name} may not split but its vCPUs and memory use host nodes {sorted(memory_nodes[group.name] | set(counts.get(group.name, {})))}")
     page = workload.page_size_bytes
@@ -178,4 +181,22 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
         recomputed = locality_cost(request, plan)
         if abs(recomputed - plan.objective) > 1e-6 * max(1.0, abs(recomputed)):
             problems.append(f"the plan reports locality {plan.objective}, its placement costs {recomputed}")
+    return problems
+
+
+def _memory_follows_vcpus(group: Group, vcpus_on: Counter[int], plan: Plan, request: PlacementRequest) -> list[str]:
+    """A split group's memory on each host node is its vCPU share of the group's memory,
+    rounded to whole pages (MiB without huge pages) one way or the other."""
+    page = request.workload.page_size_bytes or (1 << 20)
+    total_pages = -(-group.memory_bytes // page)
+    placed = {node: num_bytes for name, node, num_bytes in plan.memory_placement if name == group.name}
+    problems = []
+    for node in sorted(set(placed) | set(vcpus_on)):
+        exact = total_pages * vcpus_on.get(node, 0) / group.vcpus
+        pages = placed.get(node, 0) / page
+        if pages != int(pages) or abs(pages - exact) >= 1:
+            problems.append(
+                f"group {group.name} has {vcpus_on.get(node, 0)} of its {group.vcpus} vCPUs on host node {node} "
+                f"but {placed.get(node, 0)} bytes of memory there (its share is {exact:g} pages of {page} bytes)"
+            )
     return problems

@@ -1,12 +1,19 @@
 """A placement request reduced to what the search needs (plain Python and numpy, no CP-SAT).
 
-* **Items**: a group that may not split is one item; a split group is cut into at most
-  ``MAX_PIECES`` near-equal pieces of whole cores (memory follows the cores), so that
-  counts-weighted traffic becomes ordinary pair traffic between pieces.
+* **Items**: a group that may not split is one item, placed on one host node.
+* **Split groups**: a group that may split gets a count of whole guest cores on every
+  host node it may use (any number of nodes, unequal shares); its memory follows its
+  cores, node by node, rounded to whole memory units.
 * **Capacities** per host node, in guest cores (a guest core with t threads needs t free
-  sibling threads of one host core) and in memory units.
-* **Pair weights**: traffic between items, scaled to integers; the cost of a placement
-  is ``constant + sum w[i, j] * d(node(i), node(j))``, divided by ``scale``.
+  sibling threads of one host core) and in memory units (MiB, or huge pages).
+* **Flows**: the workload's priced traffic (declared flows plus the implicit self-flow of
+  every split group, see ``Workload.priced_traffic``). A flow a -> b of weight w costs
+  ``w * sum_{n,m} share_a(n) * share_b(m) * d(n, m)``. Between two items this is
+  ``w * d(node(a), node(b))`` (``pair_weights``); flows that touch a split group are kept
+  as ``split_flows`` with their exact rational weight.
+* **Scale**: every coefficient times ``scale`` is an integer, so CP-SAT optimises the
+  exact objective times ``scale`` (``exact``); only when that would overflow is the scale
+  capped and the objective rounded (then nothing is reported as proven).
 * **Structure** used to prove optimality fast: the distinct distance levels, the balls
   ``{m : d(n, m) <= t}`` per level, and classes of interchangeable host nodes and blocks
   (sockets, boards) for symmetry breaking.
@@ -23,20 +30,56 @@ import numpy as np
 import numpy.typing as npt
 
 from numaopt.errors import InputError
-from numaopt.model import Group, HostTopology, PlacementRequest, Rule
+from numaopt.model import HostTopology, PlacementRequest, Rule
 
-MAX_PIECES = 8  # pieces per split group: finer is closer to continuous, coarser is faster
 MIB = 1 << 20
+MAX_EXACT_OBJECTIVE = 1 << 52  # scaled objectives above this lose exactness in CP-SAT's float bound
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
+    """A group that may not split: one host node holds all of it."""
+
     group: int  # index into workload.groups
-    piece: int  # 0 for an unsplit group
     cores: int  # guest cores (vCPUs / threads_per_core)
     memory_units: int
-    weight_basis: int  # what traffic is shared out by: cores, or memory for a memory-only group
     allowed: tuple[int, ...]  # host node positions
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A group that may split: whole cores on any of its allowed nodes, memory following."""
+
+    group: int
+    cores: int
+    memory_units: int
+    allowed: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One side of a flow: an item or a split group, by index."""
+
+    split: bool
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class SplitFlow:
+    """A flow touching a split group; ``weight`` is the declared weight (self-flows included)."""
+
+    a: Unit
+    b: Unit
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A complete decision: a node per item, and per split group its cores and memory per node."""
+
+    items: tuple[int, ...]  # item -> host node position
+    split_cores: tuple[tuple[int, ...], ...]  # split -> cores per host node position
+    split_memory: tuple[tuple[int, ...], ...]  # split -> memory units per host node position
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +93,18 @@ class SiblingClass:
 class Instance:
     request: PlacementRequest
     items: list[Item]
-    group_items: list[list[int]]
+    splits: list[Split]
+    unit_of_group: list[Unit]
     node_cores: npt.NDArray[np.int64]  # free guest cores per host node position
     node_memory: npt.NDArray[np.int64]  # free memory units per host node position
     memory_unit_bytes: int
     distances: npt.NDArray[np.int64]
     symmetric: bool
-    pair_weights: dict[tuple[int, int], int]  # (i, j) -> weight; i < j when symmetric
-    constant: int  # cost that no placement changes (traffic of an item with itself)
+    pair_weights: dict[tuple[int, int], int]  # item pairs (i, j) -> scaled weight; i < j when symmetric
+    split_flows: list[SplitFlow]
+    constant: int  # scaled cost no placement changes (traffic of an item with itself)
     scale: int  # true objective = scaled / scale
+    exact: bool  # False when the scale had to be capped (weights rounded)
     levels: list[int]  # distinct distances, ascending
     sibling_classes: list[SiblingClass]
     labels: list[int]  # node position -> rank in an order where sibling blocks are contiguous
@@ -69,10 +115,38 @@ class Instance:
     def num_nodes(self) -> int:
         return int(self.distances.shape[0])
 
-    def cost(self, assignment: list[int]) -> int:
-        """Scaled objective of an item -> node-position assignment."""
+    def units(self) -> list[Unit]:
+        """Items then split groups: the order symmetry breaking reads them in."""
+        return [Unit(False, i) for i in range(len(self.items))] + [Unit(True, s) for s in range(len(self.splits))]
+
+    def unit_cores(self, unit: Unit) -> int:
+        return self.splits[unit.index].cores if unit.split else self.items[unit.index].cores
+
+    def counts(self, placement: Placement, unit: Unit) -> npt.NDArray[np.int64]:
+        """Cores (or memory units, for a memory-only item) of ``unit`` per host node."""
+        if unit.split:
+            return np.asarray(placement.split_cores[unit.index], dtype=np.int64)
+        result = np.zeros(self.num_nodes, dtype=np.int64)
+        item = self.items[unit.index]
+        result[placement.items[unit.index]] = item.cores or item.memory_units
+        return result
+
+    def item_cost(self, assignment: list[int] | tuple[int, ...]) -> int:
+        """Scaled cost of the item-to-item flows alone (what the item heuristics move)."""
         d = self.distances
         return self.constant + sum(w * int(d[assignment[i], assignment[j]]) for (i, j), w in self.pair_weights.items())
+
+    def split_flow_cost(self, placement: Placement) -> Fraction:
+        """True (unscaled) cost of the flows that touch a split group."""
+        total = Fraction(0)
+        for flow in self.split_flows:
+            a, b = self.counts(placement, flow.a), self.counts(placement, flow.b)
+            total += Fraction(flow.weight * int(a @ self.distances @ b), int(a.sum()) * int(b.sum()))
+        return total
+
+    def true_cost(self, placement: Placement) -> Fraction:
+        """The documented objective of ``placement``, exactly."""
+        return Fraction(self.item_cost(placement.items), self.scale) + self.split_flow_cost(placement)
 
     def balls(self, threshold: int) -> list[frozenset[int]]:
         """Per node n: the nodes m with d(n, m) <= threshold."""
@@ -115,20 +189,14 @@ def _memory_capacity(request: PlacementRequest, unit: int) -> npt.NDArray[np.int
     return np.array(caps, dtype=np.int64)
 
 
-def _pieces(cores: int) -> list[int]:
-    count = min(cores, MAX_PIECES)
-    base, extra = divmod(cores, count)
-    return [base + (1 if k < extra else 0) for k in range(count)]
-
-
-def _split_evenly(total: int, sizes: list[int]) -> list[int]:
-    """``total`` in proportion to ``sizes``, exactly (largest remainders)."""
-    whole = sum(sizes)
-    if whole == 0:  # a memory-only group: one piece holds it all
-        return [total] + [0] * (len(sizes) - 1)
-    shares = [total * s // whole for s in sizes]
-    order = sorted(range(len(sizes)), key=lambda k: -(total * sizes[k] % whole))
-    for k in order[: total - sum(shares)]:
+def split_memory(memory_units: int, cores: int, counts: npt.NDArray[np.int64] | list[int]) -> list[int]:
+    """Memory that follows cores: per node ``memory_units * count / cores``, rounded to whole
+    units by largest remainders so the shares add up exactly (what the model's rounding
+    constraints allow, and the one choice the heuristics and the plan use)."""
+    counts = [int(c) for c in counts]
+    shares = [memory_units * c // cores for c in counts]
+    order = sorted(range(len(counts)), key=lambda k: (-(memory_units * counts[k] % cores), k))
+    for k in order[: memory_units - sum(shares)]:
         shares[k] += 1
     return shares
 
@@ -145,33 +213,40 @@ def build_instance(request: PlacementRequest) -> Instance:
     unit = workload.page_size_bytes or MIB
     position_of = {node.node_id: p for p, node in enumerate(host.nodes)}
     items: list[Item] = []
-    group_items: list[list[int]] = []
+    splits: list[Split] = []
+    unit_of_group: list[Unit] = []
     for g_index, group in enumerate(workload.groups):
         allowed = tuple(position_of[n] for n in group.allowed_nodes) if group.allowed_nodes else tuple(range(host.num_nodes))
         cores = group.vcpus // threads
         memory_units = -(-group.memory_bytes // unit)
-        sizes = _pieces(cores) if group.split else [cores]
-        memories = _split_evenly(memory_units, sizes)
-        group_items.append([])
-        for piece, (size, memory) in enumerate(zip(sizes, memories, strict=True)):
-            group_items[-1].append(len(items))
-            items.append(Item(g_index, piece, size, memory, size if cores else memory, allowed))
+        if group.split:
+            unit_of_group.append(Unit(True, len(splits)))
+            splits.append(Split(g_index, cores, memory_units, allowed))
+        else:
+            unit_of_group.append(Unit(False, len(items)))
+            items.append(Item(g_index, cores, memory_units, allowed))
 
-    weights, constant, scale = _pair_weights(workload.groups, workload.traffic, items, group_items, host)
+    distances = np.asarray(host.distances, dtype=np.int64)
+    symmetric = bool(np.array_equal(distances, distances.T))
+    weights, constant, split_flows = _flows(request, unit_of_group, symmetric)
+    scale, exact = _scale(request, splits, split_flows, distances)
     free = _free_cores(host, set(request.reserved_cpus), threads)
     instance = Instance(
         request=request,
         items=items,
-        group_items=group_items,
+        splits=splits,
+        unit_of_group=unit_of_group,
         node_cores=np.array([len(free[p]) for p in range(host.num_nodes)], dtype=np.int64),
         node_memory=_memory_capacity(request, unit),
         memory_unit_bytes=unit,
-        distances=np.asarray(host.distances, dtype=np.int64),
-        symmetric=bool(np.array_equal(host.distances, host.distances.T)),
-        pair_weights=weights,
-        constant=constant,
+        distances=distances,
+        symmetric=symmetric,
+        pair_weights={pair: w * scale for pair, w in weights.items()},
+        split_flows=split_flows,
+        constant=constant * scale,
         scale=scale,
-        levels=sorted({int(v) for v in np.unique(host.distances)}),
+        exact=exact,
+        levels=sorted({int(v) for v in np.unique(distances)}),
         sibling_classes=[],
         labels=list(range(host.num_nodes)),
         hierarchical=False,
@@ -182,41 +257,46 @@ def build_instance(request: PlacementRequest) -> Instance:
     return instance
 
 
-def _pair_weights(
-    groups: tuple[Group, ...],
-    traffic: tuple,  # type: ignore[type-arg]
-    items: list[Item],
-    group_items: list[list[int]],
-    host: HostTopology,
-) -> tuple[dict[tuple[int, int], int], int, int]:
-    """Counts-weighted item-pair weights as integers, the constant part, and the scale."""
-    index = {g.name: k for k, g in enumerate(groups)}
-    exact: dict[tuple[int, int], Fraction] = defaultdict(Fraction)
-    constant = Fraction(0)
+def _flows(
+    request: PlacementRequest, unit_of_group: list[Unit], symmetric: bool
+) -> tuple[dict[tuple[int, int], int], int, list[SplitFlow]]:
+    """Item-pair weights (unscaled), the constant of items' self-traffic, and split flows."""
+    host = request.host
+    index = {g.name: k for k, g in enumerate(request.workload.groups)}
     local = int(host.distances[0, 0]) if host.num_nodes else 10
-    for flow in traffic:
-        a, b = index[flow.a], index[flow.b]
-        total_a = sum(items[i].weight_basis for i in group_items[a])
-        total_b = sum(items[j].weight_basis for j in group_items[b])
-        for i in group_items[a]:
-            for j in group_items[b]:
-                share = Fraction(flow.weight * items[i].weight_basis * items[j].weight_basis, total_a * total_b)
-                if i == j:
-                    constant += share * local
-                else:
-                    exact[(i, j)] += share
-    symmetric = bool(np.array_equal(host.distances, host.distances.T))
-    if symmetric:
-        merged: dict[tuple[int, int], Fraction] = defaultdict(Fraction)
-        for (i, j), w in exact.items():
-            merged[(min(i, j), max(i, j))] += w
-        exact = merged
-    denominators = [w.denominator for w in exact.values() if w] + [constant.denominator]
-    scale = math.lcm(*denominators) if denominators else 1
-    if scale > 10**6:
-        scale = 10**6  # keep CP-SAT coefficients small; weights are then rounded (documented)
-    weights = {pair: round(w * scale) for pair, w in exact.items() if round(w * scale) > 0}
-    return weights, round(constant * scale), scale
+    weights: dict[tuple[int, int], int] = defaultdict(int)
+    constant = 0
+    split_flows: list[SplitFlow] = []
+    for flow in request.workload.priced_traffic:
+        if flow.weight == 0:
+            continue
+        a, b = unit_of_group[index[flow.a]], unit_of_group[index[flow.b]]
+        if a.split or b.split:
+            split_flows.append(SplitFlow(a, b, flow.weight))
+        elif a == b:
+            constant += flow.weight * local
+        else:
+            i, j = (min(a.index, b.index), max(a.index, b.index)) if symmetric else (a.index, b.index)
+            weights[i, j] += flow.weight
+    return dict(weights), constant, split_flows
+
+
+def _scale(
+    request: PlacementRequest, splits: list[Split], flows: list[SplitFlow], distances: npt.NDArray[np.int64]
+) -> tuple[int, bool]:
+    """The least integer that makes every split-flow coefficient whole, and whether the
+    scaled objective stays small enough for CP-SAT to be exact."""
+    def basis(unit: Unit) -> int:
+        return splits[unit.index].cores if unit.split else 1  # an item's share is 0 or 1
+
+    scale = 1
+    for flow in flows:
+        scale = math.lcm(scale, Fraction(flow.weight, basis(flow.a) * basis(flow.b)).denominator)
+    largest = int(distances.max()) if distances.size else 10
+    total_weight = sum(t.weight for t in request.workload.priced_traffic) or 1
+    if total_weight * largest * scale <= MAX_EXACT_OBJECTIVE:
+        return scale, True
+    return max(1, MAX_EXACT_OBJECTIVE // (total_weight * largest)), False
 
 
 def _sibling_classes(instance: Instance) -> tuple[list[SiblingClass], list[int]]:
@@ -231,7 +311,7 @@ def _sibling_classes(instance: Instance) -> tuple[list[SiblingClass], list[int]]
     d = instance.distances
     leaf_signature = []
     for p in range(n):
-        allowed = tuple(p in item.allowed for item in instance.items)
+        allowed = tuple(p in item.allowed for item in instance.items) + tuple(p in split.allowed for split in instance.splits)
         leaf_signature.append((int(instance.node_cores[p]), int(instance.node_memory[p]), allowed))
     if instance.hierarchical:
         return _hierarchy_classes(d, instance.levels, leaf_signature)

@@ -1,29 +1,45 @@
-"""The CP-SAT placement model: which host node each item (group or piece of a group) uses.
+"""The CP-SAT placement model: which host node each item uses, and how many cores (and
+how much memory) of each split group every host node holds.
 
-Variables: ``x[i, n]`` (item i on host node n) and ``used[n]``. Pair costs are priced
+Variables: ``x[i, n]`` (item i on host node n), ``k[s, n]`` / ``mem[s, n]`` / ``u[s, n]``
+(split group s: cores, memory units, "uses node n") and ``used[n]``. Item pair costs are priced
 by distance level, not by n x n cases: with the distinct distances v0 < v1 < ... < vL,
 ``d(x_i, x_j) = v0 + sum_l (v_l - v_(l-1)) * sep[l, i, j]`` where ``sep[l, i, j]`` must
 be 1 when j lies outside the ball ``{m : d(x_i, m) <= v_(l-1)}``. Nodes with the same
 ball share one constraint, so a socket-shaped SLIT costs one constraint per socket, not
 per node; and the ball capacity bounds how much traffic can stay inside it, which
-gives the LP relaxation a real lower bound. Interchangeable nodes, sockets and boards
-(``Instance.sibling_classes``) are ordered by first use, and equal pieces of one group
-by node label, so no relabelling of the same plan is searched twice.
+gives the LP relaxation a real lower bound. On SLITs with many distinct levels (dense,
+irregular matrices) a pair is priced by its row instead: ``z[i, j] >= sum_m d(n, m) x[j, m]``
+when ``x[i, n]``, which grows with nodes, not levels.
+
+Flows that touch a split group are priced the same way in "mass kept together":
+``sum_{n,m} c_a(n) c_b(m) d(n, m) = vmax C_a C_b - sum_l step_l sum_B c_a(B) c_b(ball_l(B))``
+over the distinct balls B of each level, with a product per ball (a square for a group
+with itself), so a hierarchical host costs one product per cluster.
+
+Interchangeable nodes, sockets and boards (``Instance.sibling_classes``) are ordered by
+first use (value precedence, which also holds for split groups that use several blocks),
+so no relabelling of the same plan is searched twice.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
+import numpy as np
+import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from numaopt.model import ObjectiveKind, Rule, SolveStatus
-from numaopt.solver.heuristic import canonical, greedy_placement, polish_assignment
-from numaopt.solver.instance import Instance, rule_groups
+from numaopt.solver.heuristic import canonical, initial_placement
+from numaopt.solver.instance import Instance, Placement, SplitFlow, Unit, rule_groups
 
 MAX_BALLS_PER_LEVEL = 32  # above this, a level is priced by block index, not ball by ball
+MAX_LEVELS_FOR_BALLS = 8  # above this many distance levels, item pairs are priced by row
 
 _STATUS = {
     cp_model.OPTIMAL: SolveStatus.OPTIMAL,
@@ -39,7 +55,7 @@ class Decision:
     """What the search decided, in the instance's terms."""
 
     status: SolveStatus
-    assignment: list[int] | None  # item -> host node position
+    placement: Placement | None
     objective: float | None  # locality cost (true units), whatever the objective kind
     best_bound: float | None  # bound on the optimised objective (true units)
     primary: float | None = None  # spread / compact: the node-count objective reached
@@ -56,6 +72,9 @@ class PlacementModel:
         self.model = cp_model.CpModel()
         self.assumptions: dict[int, tuple[cp_model.IntVar, str]] = {}  # literal index -> (literal, meaning)
         self.explain = explain
+        self._block_use: dict[tuple[int, tuple[int, ...]], cp_model.IntVar] = {}
+        self._cache: dict[tuple[str, int, tuple[int, ...]], cp_model.IntVar] = {}
+        self.hinted: list[tuple[cp_model.IntVar, Callable[[Placement], int]]] = []  # aux var -> its value
         self._variables()
         self._one_node_per_item()
         self._capacities()
@@ -76,67 +95,106 @@ class PlacementModel:
 
     def _variables(self) -> None:
         inst, m = self.inst, self.model
+        nodes = range(inst.num_nodes)
         self.x: dict[tuple[int, int], cp_model.IntVar] = {}
-        for i, _item in enumerate(inst.items):
-            for n in range(inst.num_nodes):
+        for i in range(len(inst.items)):
+            for n in nodes:
                 self.x[i, n] = m.new_bool_var(f"x{i}_{n}")
-        self.used = [m.new_bool_var(f"used{n}") for n in range(inst.num_nodes)]
-        for (_, n), var in self.x.items():
-            m.add_implication(var, self.used[n])
-        for n in range(inst.num_nodes):
-            m.add(sum(self.x[i, n] for i in range(len(inst.items))) >= 1).only_enforce_if(self.used[n])
+        self.k: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.mem: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.u: dict[tuple[int, int], cp_model.IntVar] = {}
+        for s, split in enumerate(inst.splits):
+            for n in nodes:
+                k = self.k[s, n] = m.new_int_var(0, split.cores, f"k{s}_{n}")
+                self.mem[s, n] = m.new_int_var(0, split.memory_units, f"mem{s}_{n}")
+                u = self.u[s, n] = m.new_bool_var(f"u{s}_{n}")
+                m.add(k >= 1).only_enforce_if(u)
+                m.add(k == 0).only_enforce_if(u.Not())
+                # Memory follows the cores: mem = memory * k / cores, rounded down or up.
+                m.add(split.cores * self.mem[s, n] - split.memory_units * k <= split.cores - 1)
+                m.add(split.memory_units * k - split.cores * self.mem[s, n] <= split.cores - 1)
+            m.add(sum(self.k[s, n] for n in nodes) == split.cores)
+            m.add(sum(self.mem[s, n] for n in nodes) == split.memory_units)
+        self.used = [m.new_bool_var(f"used{n}") for n in nodes]
+        for n in nodes:
+            present = self.on_node(n)
+            for var in present:
+                m.add_implication(var, self.used[n])
+            m.add(sum(present) >= 1).only_enforce_if(self.used[n])
+
+    def on(self, unit: Unit, n: int) -> cp_model.IntVar:
+        """The literal "unit uses host node n"."""
+        return self.u[unit.index, n] if unit.split else self.x[unit.index, n]
+
+    def on_node(self, n: int) -> list[cp_model.IntVar]:
+        return [self.on(unit, n) for unit in self.inst.units()]
+
+    def count(self, unit: Unit, n: int) -> cp_model.LinearExprT:
+        """Cores of ``unit`` on node n (for an item: its cores times x, memory if memory-only)."""
+        if unit.split:
+            return self.k[unit.index, n]
+        item = self.inst.items[unit.index]
+        return (item.cores or item.memory_units) * self.x[unit.index, n]
 
     def _one_node_per_item(self) -> None:
         inst, m = self.inst, self.model
         groups = self.inst.request.workload.groups
-        for i, item in enumerate(inst.items):
+        hosts = inst.request.host.nodes
+        for i in range(len(inst.items)):
             m.add_exactly_one(self.x[i, n] for n in range(inst.num_nodes))
-            banned = [n for n in range(inst.num_nodes) if n not in item.allowed]
+        for unit in inst.units():
+            spec = inst.splits[unit.index] if unit.split else inst.items[unit.index]
+            banned = [n for n in range(inst.num_nodes) if n not in spec.allowed]
             if banned:
-                guard = self._guard(f"group {groups[item.group].name} may use only host nodes "
-                                    f"{','.join(str(inst.request.host.nodes[n].node_id) for n in item.allowed)}")
+                guard = self._guard(f"group {groups[spec.group].name} may use only host nodes "
+                                    f"{','.join(str(hosts[n].node_id) for n in spec.allowed)}")
                 for n in banned:
-                    m.add(self.x[i, n] == 0).only_enforce_if(guard)
+                    m.add(self.on(unit, n) == 0).only_enforce_if(guard)
 
     def _capacities(self) -> None:
         inst, m = self.inst, self.model
         host = inst.request.host
         for n in range(inst.num_nodes):
             node_id = host.nodes[n].node_id
-            cores = sum(item.cores * self.x[i, n] for i, item in enumerate(inst.items))
+            cores = cp_model.LinearExpr.sum(
+                [item.cores * self.x[i, n] for i, item in enumerate(inst.items)] + [self.k[s, n] for s in range(len(inst.splits))]
+            )
             m.add(cores <= int(inst.node_cores[n])).only_enforce_if(self._guard(f"cpu capacity of host node {node_id}"))
-            memory = sum(item.memory_units * self.x[i, n] for i, item in enumerate(inst.items))
+            memory = cp_model.LinearExpr.sum(
+                [item.memory_units * self.x[i, n] for i, item in enumerate(inst.items)]
+                + [self.mem[s, n] for s in range(len(inst.splits))]
+            )
             m.add(memory <= int(inst.node_memory[n])).only_enforce_if(self._guard(f"memory of host node {node_id}"))
-
-    def _items_of(self, group: int) -> list[int]:
-        return self.inst.group_items[group]
 
     def _rules(self) -> None:
         inst, m = self.inst, self.model
-        names = [g.name for g in inst.request.workload.groups]
+        workload = inst.request.workload
+        names = [g.name for g in workload.groups]
+        unit_of = inst.unit_of_group
+        nodes = range(inst.num_nodes)
         for groups in rule_groups(inst.request, Rule.TOGETHER):
-            vcpus = sum(inst.request.workload.groups[g].vcpus for g in groups)
+            vcpus = sum(workload.groups[g].vcpus for g in groups)
             guard = self._guard("together: " + ", ".join(names[g] for g in groups) + f" ({vcpus} vCPUs on one node)")
-            members = [i for g in groups for i in self._items_of(g)]
-            for a, b in itertools.pairwise(members):
-                for n in range(inst.num_nodes):
-                    m.add(self.x[a, n] == self.x[b, n]).only_enforce_if(guard)
+            for g in groups:
+                if unit_of[g].split:  # a split group that must share one node uses one node
+                    m.add(sum(self.u[unit_of[g].index, n] for n in nodes) == 1).only_enforce_if(guard)
+            for a, b in itertools.pairwise(groups):
+                for n in nodes:
+                    m.add(self.on(unit_of[a], n) == self.on(unit_of[b], n)).only_enforce_if(guard)
         for groups in rule_groups(inst.request, Rule.APART):
             guard = self._guard("apart: " + ", ".join(names[g] for g in groups))
             for k, ga in enumerate(groups):
                 for gb in groups[k + 1 :]:
-                    for a in self._items_of(ga):
-                        for b in self._items_of(gb):
-                            for n in range(inst.num_nodes):
-                                m.add_bool_or([self.x[a, n].Not(), self.x[b, n].Not()]).only_enforce_if(guard)
+                    for n in nodes:
+                        m.add_bool_or([self.on(unit_of[ga], n).Not(), self.on(unit_of[gb], n).Not()]).only_enforce_if(guard)
         index = {name: k for k, name in enumerate(names)}
-        for a_name, b_name, limit in inst.request.workload.max_distances:
+        for a_name, b_name, limit in workload.max_distances:
             guard = self._guard(f"distance between {a_name} and {b_name} at most {limit}")
-            for a in self._items_of(index[a_name]):
-                for b in self._items_of(index[b_name]):
-                    for n in range(inst.num_nodes):
-                        near = [self.x[b, k] for k in range(inst.num_nodes) if inst.distances[n, k] <= limit]
-                        m.add(sum(near) >= 1).only_enforce_if([self.x[a, n], *guard])
+            near, far_side = unit_of[index[a_name]], unit_of[index[b_name]]
+            for n in nodes:
+                far = [self.on(far_side, k) for k in nodes if inst.distances[n, k] > limit]
+                if far:
+                    m.add(sum(far) == 0).only_enforce_if([self.on(near, n), *guard])
 
     def _guest_node_count(self) -> None:
         workload = self.inst.request.workload
@@ -147,47 +205,86 @@ class PlacementModel:
             guard = self._guard(f"at most {workload.max_guest_nodes} guest nodes")
             self.model.add(sum(self.used) <= workload.max_guest_nodes).only_enforce_if(guard)
 
+    def _uses_block(self, unit: Unit, block: tuple[int, ...]) -> cp_model.LinearExprT:
+        """1 when ``unit`` uses any node of ``block`` (a sum of x for an item, an OR for a split)."""
+        if not unit.split:
+            return sum(self.x[unit.index, n] for n in block)
+        if len(block) == 1:
+            return self.u[unit.index, block[0]]
+        key = (unit.index, block)
+        if key not in self._block_use:
+            var = self._block_use[key] = self.model.new_bool_var("")
+            self.model.add_max_equality(var, [self.u[unit.index, n] for n in block])
+        return self._block_use[key]
+
     def _break_symmetry(self) -> None:
+        """Value precedence over interchangeable blocks: a unit may use block b without the
+        block before it only if an earlier unit used that one. (Relabelling any plan so
+        blocks are numbered by first use satisfies it, for split groups too.)"""
         inst, m = self.inst, self.model
-        n_items = len(inst.items)
+        units = inst.units()
         label = inst.labels
         for sibling in inst.sibling_classes:
             blocks = sorted(sibling.blocks, key=lambda b: min(label[n] for n in b))
             for previous, block in itertools.pairwise(blocks):
-                # Item i may use this block only if an earlier item uses the previous one:
-                # seen[i] = "some item before i uses the previous block", built as a prefix
-                # OR so the constraint count grows with items, not items squared.
-                m.add(sum(self.x[0, n] for n in block) == 0)
-                seen = None
-                for i in range(1, n_items):
-                    before = sum(self.x[i - 1, k] for k in previous)
-                    current = m.new_bool_var("")
-                    if seen is None:
-                        m.add(current == before)
-                    else:
-                        m.add(current >= seen)
-                        m.add(current >= before)
-                        m.add(current <= seen + before)
-                    seen = current
-                    m.add(sum(self.x[i, n] for n in block) <= seen)
-        position = [sum(label[n] * self.x[i, n] for n in range(inst.num_nodes)) for i in range(n_items)]
-        for members in inst.group_items:
-            for a, b in itertools.pairwise(members):
-                if inst.items[a].cores == inst.items[b].cores and inst.items[a].memory_units == inst.items[b].memory_units:
-                    m.add(position[a] <= position[b])
+                # seen = "some unit before this one uses the previous block", a prefix OR so
+                # the constraint count grows with units, not units squared.
+                seen: cp_model.IntVar | None = None
+                for position, unit in enumerate(units):
+                    here = self._uses_block(unit, block)
+                    before_here = self._uses_block(unit, previous)
+                    allowance: list[cp_model.LinearExprT] = [seen] if seen is not None else []
+                    if unit.split:
+                        allowance.append(before_here)
+                    m.add(here <= cp_model.LinearExpr.sum(allowance))
+                    if position + 1 < len(units):
+                        current = m.new_bool_var("")
+                        if seen is None:
+                            m.add(current == before_here)
+                        else:
+                            m.add(current >= seen)
+                            m.add(current >= before_here)
+                            m.add(current <= cp_model.LinearExpr.sum([seen, before_here]))
+                        seen = current
 
     # -- objectives ----------------------------------------------------------------------
 
     def locality_expression(self) -> cp_model.LinearExpr:
-        """Scaled traffic cost, priced by distance level (see module docstring)."""
+        """Scaled traffic cost (see module docstring): item pairs, then split-group flows."""
+        inst = self.inst
+        terms: list[cp_model.LinearExprT] = [inst.constant]
+        self.seps: list[tuple[int, int, int, cp_model.IntVar]] = []  # (level threshold, i, j, var)
+        if inst.pair_weights:
+            if inst.hierarchical or len(inst.levels) <= MAX_LEVELS_FOR_BALLS:
+                terms += self._item_pairs_by_level()
+            else:
+                terms += self._item_pairs_by_row()
+        for flow in inst.split_flows:
+            terms += self._split_flow(flow)
+        return cp_model.LinearExpr.sum(terms)
+
+    def _item_pairs_by_row(self) -> list[cp_model.LinearExprT]:
+        """Dense, irregular SLITs: z[i, j] >= d(n, .) . x[j, .] when item i is on node n.
+        One constraint per pair and node, however many distinct distances there are."""
+        inst, m = self.inst, self.model
+        d = inst.distances
+        nodes = range(inst.num_nodes)
+        terms: list[cp_model.LinearExprT] = []
+        for (i, j), w in inst.pair_weights.items():
+            z = m.new_int_var(int(d.min()), int(d.max()), f"z{i}_{j}")
+            for n in nodes:
+                row = cp_model.LinearExpr.weighted_sum([self.x[j, k] for k in nodes], [int(v) for v in d[n]])
+                m.add(z >= row).only_enforce_if(self.x[i, n])
+            terms.append(w * z)
+            self.hinted.append((z, _pair_distance(d, i, j)))
+        return terms
+
+    def _item_pairs_by_level(self) -> list[cp_model.LinearExprT]:
         inst, m = self.inst, self.model
         levels = inst.levels
         base = levels[0]
-        terms: list[cp_model.LinearExprT] = [inst.constant]
-        if not inst.pair_weights:
-            return cp_model.LinearExpr.sum(terms)
+        terms: list[cp_model.LinearExprT] = []
         balls_by_level = [self._ball_groups(t) for t in levels[:-1]]
-        self.seps: list[tuple[int, int, int, cp_model.IntVar]] = []  # (level threshold, i, j, var)
         capacity_cut: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = {}
         for (i, j), w in inst.pair_weights.items():
             terms.append(w * base)
@@ -218,7 +315,105 @@ class PlacementModel:
             self._ball_capacity_cuts(capacity_cut)
             if inst.hierarchical:
                 self._triangle_cuts()
-        return cp_model.LinearExpr.sum(terms)
+        return terms
+
+    # -- flows that touch a split group --------------------------------------------------
+
+    def _total(self, unit: Unit) -> int:
+        """What a unit's counts add up to: a split group's cores, an item's single 1."""
+        return self.inst.splits[unit.index].cores if unit.split else 1
+
+    def _mass(self, unit: Unit, nodes: tuple[int, ...]) -> cp_model.LinearExprT:
+        """Cores of a split group on ``nodes`` (an integer variable), or "the item is there"."""
+        if not unit.split:
+            return sum(self.x[unit.index, n] for n in nodes)
+        if len(nodes) == 1:
+            return self.k[unit.index, nodes[0]]
+        key = ("mass", unit.index, nodes)
+        if key not in self._cache:
+            var = self.model.new_int_var(0, self._total(unit), "")
+            self.model.add(var == sum(self.k[unit.index, n] for n in nodes))
+            self._cache[key] = var
+            self.hinted.append((var, _mass_of(unit.index, nodes)))
+        return self._cache[key]
+
+    @staticmethod
+    def _mass_value(placement: Placement, unit: Unit, nodes: tuple[int, ...]) -> int:
+        if unit.split:
+            return sum(placement.split_cores[unit.index][n] for n in nodes)
+        return int(placement.items[unit.index] in nodes)
+
+    def _split_flow(self, flow: SplitFlow) -> list[cp_model.LinearExprT]:
+        inst = self.inst
+        scale, levels = inst.scale, inst.levels
+        a, b = flow.a, flow.b
+        per_pair = Fraction(flow.weight * scale, self._total(a) * self._total(b))
+        assert per_pair.denominator == 1, "the instance scale makes every split-flow coefficient whole"
+        balls = [self._ball_groups(t) for t in levels[:-1]]
+        if inst.hierarchical or sum(len(level) for level in balls) <= 6 * inst.num_nodes:
+            # vmax * Ca * Cb minus the mass kept within each ball, level by level.
+            terms: list[cp_model.LinearExprT] = [flow.weight * scale * levels[-1]]
+            for level, groups in enumerate(balls):
+                step = levels[level + 1] - levels[level]
+                for members, ball in groups:
+                    kept = self._kept(a, tuple(members), b, tuple(ball))
+                    terms.append(-int(per_pair) * step * kept)
+            return terms
+        return self._split_flow_by_row(a, b, int(per_pair))
+
+    def _kept(self, a: Unit, members: tuple[int, ...], b: Unit, ball: tuple[int, ...]) -> cp_model.IntVar:
+        """mass_a(members) * mass_b(ball): a product when both split, else a capped mass."""
+        m = self.model
+        mass_a, mass_b = self._mass(a, members), self._mass(b, ball)
+        if a.split and b.split:
+            cap_a = min(self._total(a), int(self.inst.node_cores[list(members)].sum()))
+            cap_b = min(self._total(b), int(self.inst.node_cores[list(ball)].sum()))
+            var = m.new_int_var(0, cap_a * cap_b, "")
+            m.add_multiplication_equality(var, [mass_a, mass_b])
+        else:
+            # One side is an item (0 or 1 there): the product is the other side's mass when
+            # the item is there. Only upper bounds are needed: the objective pushes it up.
+            total = self._total(b if b.split else a)
+            var = m.new_int_var(0, total, "")
+            m.add(var <= (mass_b if b.split else mass_a))
+            m.add(var <= total * (mass_a if b.split else mass_b))
+        self.hinted.append((var, lambda p: self._mass_value(p, a, members) * self._mass_value(p, b, ball)))
+        return var
+
+    def _split_flow_by_row(self, a: Unit, b: Unit, per_pair: int) -> list[cp_model.LinearExprT]:
+        """Dense SLITs: sum_n count_a(n) * (d(n, .) . count_b), one product or bound per node."""
+        inst, m = self.inst, self.model
+        d = inst.distances
+        nodes = range(inst.num_nodes)
+        terms: list[cp_model.LinearExprT] = []
+        low, high = int(d.min()), int(d.max())
+        if a.split and b.split:
+            for n in nodes:
+                row = m.new_int_var(low * self._total(b), high * self._total(b), "")
+                m.add(row == cp_model.LinearExpr.weighted_sum([self.k[b.index, k] for k in nodes], [int(v) for v in d[n]]))
+                product = m.new_int_var(0, high * self._total(a) * self._total(b), "")
+                m.add_multiplication_equality(product, [self.k[a.index, n], row])
+                self.hinted.append((row, _row_value(d, n, b.index, None)))
+                self.hinted.append((product, _row_value(d, n, b.index, a.index)))
+                terms.append(per_pair * product)
+            return terms
+        # One side is an item: one variable, bounded below by the split side's row (or
+        # column) at the item's node.
+        split, item = (b, a) if b.split else (a, b)
+        z = m.new_int_var(low * self._total(split), high * self._total(split), "")
+        for n in nodes:
+            weights = [int(v) for v in (d[n] if b.split else d[:, n])]
+            m.add(z >= cp_model.LinearExpr.weighted_sum([self.k[split.index, k] for k in nodes], weights)).only_enforce_if(
+                self.x[item.index, n]
+            )
+
+        def value(p: Placement) -> int:
+            n = p.items[item.index]
+            vector = d[n] if b.split else d[:, n]
+            return int(vector @ np.asarray(p.split_cores[split.index]))
+
+        self.hinted.append((z, value))
+        return [per_pair * z]
 
     def _triangle_cuts(self) -> None:
         """On a hierarchical SLIT "within distance t" is an equivalence, so being apart is a
@@ -301,16 +496,41 @@ class PlacementModel:
         weight = len(sockets) + 1
         return -(weight * cp_model.LinearExpr.sum(self.used) + cp_model.LinearExpr.sum(socket_used))
 
-    def hint(self, assignment: list[int]) -> None:
-        """A complete hint (placement, used nodes, level separations): CP-SAT keeps it as is."""
+    def hint(self, placement: Placement) -> None:
+        """A complete hint (placement, used nodes, level separations, products): CP-SAT keeps it as is."""
         for (i, n), var in self.x.items():
-            self.model.add_hint(var, assignment[i] == n)
-        used = set(assignment)
+            self.model.add_hint(var, placement.items[i] == n)
+        for (s, n), var in self.k.items():
+            self.model.add_hint(var, placement.split_cores[s][n])
+            self.model.add_hint(self.mem[s, n], placement.split_memory[s][n])
+            self.model.add_hint(self.u[s, n], placement.split_cores[s][n] > 0)
+        used = set(placement.items) | {n for counts in placement.split_cores for n, c in enumerate(counts) if c}
         for n, var in enumerate(self.used):
             self.model.add_hint(var, n in used)
         d = self.inst.distances
-        for threshold, i, j, var in getattr(self, "seps", []):
-            self.model.add_hint(var, bool(d[assignment[i], assignment[j]] > threshold))
+        for threshold, i, j, var in self.seps:
+            self.model.add_hint(var, bool(d[placement.items[i], placement.items[j]] > threshold))
+        for var, value in self.hinted:
+            self.model.add_hint(var, value(placement))
+        for (s, block), var in self._block_use.items():
+            self.model.add_hint(var, any(placement.split_cores[s][n] for n in block))
+
+def _pair_distance(d: npt.NDArray[np.int64], i: int, j: int) -> Callable[[Placement], int]:
+    return lambda p: int(d[p.items[i], p.items[j]])
+
+
+def _mass_of(split: int, nodes: tuple[int, ...]) -> Callable[[Placement], int]:
+    return lambda p: sum(p.split_cores[split][n] for n in nodes)
+
+
+def _row_value(d: npt.NDArray[np.int64], n: int, split_b: int, times_split: int | None) -> Callable[[Placement], int]:
+    """d(n, .) . cores of split b, times the cores of split ``times_split`` on n (if given)."""
+
+    def value(p: Placement) -> int:
+        row = int(d[n] @ np.asarray(p.split_cores[split_b], dtype=np.int64))
+        return row if times_split is None else p.split_cores[times_split][n] * row
+
+    return value
 
 
 def _sockets(instance: Instance) -> list[list[int]]:
@@ -345,9 +565,14 @@ def _solver(instance: Instance, time_limit_s: float) -> cp_model.CpSolver:
     return solver
 
 
-def _assignment(model: PlacementModel, solver: cp_model.CpSolver) -> list[int]:
+def _placement(model: PlacementModel, solver: cp_model.CpSolver) -> Placement:
     inst = model.inst
-    return [next(n for n in range(inst.num_nodes) if solver.value(model.x[i, n])) for i in range(len(inst.items))]
+    nodes = range(inst.num_nodes)
+    return Placement(
+        tuple(next(n for n in nodes if solver.value(model.x[i, n])) for i in range(len(inst.items))),
+        tuple(tuple(int(solver.value(model.k[s, n])) for n in nodes) for s in range(len(inst.splits))),
+        tuple(tuple(int(solver.value(model.mem[s, n])) for n in nodes) for s in range(len(inst.splits))),
+    )
 
 
 def _kicks(instance: Instance) -> int:
@@ -358,15 +583,25 @@ def _kicks(instance: Instance) -> int:
     return 0 if count <= 16 or count > 32 else min(50, 2000 // count)
 
 
+def _decision(
+    instance: Instance, status: SolveStatus, placement: Placement, bound: float | None, elapsed: float, primary: float | None = None
+) -> Decision:
+    """A decision with the true cost of its placement: an unproven incumbent may carry slack
+    (a level separation at 1 that could be 0), so CP-SAT's own objective can be higher."""
+    if not instance.exact:
+        # The weights were rounded to fit CP-SAT: its proof and bound are for another objective.
+        status = SolveStatus.FEASIBLE if status is SolveStatus.OPTIMAL else status
+        bound = None
+    return Decision(status, placement, float(instance.true_cost(placement)), bound, primary, elapsed)
+
+
 def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bool = True) -> Decision:
     """Search for the best placement within the request's time limit."""
     settings = instance.request.settings
     start = time.perf_counter()
     model = PlacementModel(instance, structured=structured)
     locality = model.locality_expression()
-    hint = greedy_placement(instance, kicks=_kicks(instance), seed=settings.seed) if use_hint else None
-    if hint is not None:
-        hint = polish_assignment(instance, hint, seed=settings.seed)
+    hint = initial_placement(instance, kicks=_kicks(instance), seed=settings.seed) if use_hint else None
     if hint is not None and structured:
         hint = canonical(instance, hint) or hint  # a hint that breaks symmetry breaking is lost
     if hint is not None:
@@ -379,19 +614,10 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
         status = _STATUS[code]
         elapsed = time.perf_counter() - start
         if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            assignment = _assignment(model, solver)
-            # The true cost of the placement: an unproven incumbent may leave a level
-            # separation at 1 that could be 0, so CP-SAT's objective can be higher.
-            return Decision(
-                status,
-                assignment,
-                instance.cost(assignment) / scale,
-                round(solver.best_objective_bound) / scale,
-                wall_time_s=elapsed,
-            )
+            return _decision(instance, status, _placement(model, solver), round(solver.best_objective_bound) / scale, elapsed)
         if status is SolveStatus.UNKNOWN and hint is not None:
             # Nothing better in time: the heuristic plan, clearly without proof or bound.
-            return Decision(SolveStatus.FEASIBLE, hint, instance.cost(hint) / scale, None, wall_time_s=elapsed)
+            return _decision(instance, SolveStatus.FEASIBLE, hint, None, elapsed)
         return Decision(status, None, None, None, wall_time_s=elapsed)
     # spread / compact: the node-count objective first, then locality with it fixed.
     primary = model.node_count_expression(settings.kind)
@@ -402,7 +628,7 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
     if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         return Decision(status, None, None, None, wall_time_s=time.perf_counter() - start)
     best_primary = round(solver.objective_value)
-    first = _assignment(model, solver)
+    first = _placement(model, solver)
     model.model.clear_objective()  # type: ignore[no-untyped-call]
     model.model.add(primary <= best_primary)
     model.model.clear_hints()  # type: ignore[no-untyped-call]
@@ -414,14 +640,13 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
     status2 = _STATUS[code2]
     elapsed = time.perf_counter() - start
     if status2 not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-        return Decision(SolveStatus.FEASIBLE, first, instance.cost(first) / scale, None, abs(best_primary), elapsed)
+        return _decision(instance, SolveStatus.FEASIBLE, first, None, elapsed, abs(best_primary))
     proven = status is SolveStatus.OPTIMAL and status2 is SolveStatus.OPTIMAL
-    final = _assignment(model, solver2)
-    return Decision(
+    return _decision(
+        instance,
         SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
-        final,
-        instance.cost(final) / scale,
+        _placement(model, solver2),
         round(solver2.best_objective_bound) / scale,
-        primary=abs(best_primary),
-        wall_time_s=elapsed,
+        elapsed,
+        abs(best_primary),
     )

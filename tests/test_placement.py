@@ -250,3 +250,60 @@ def test_unproven_plan_reports_the_true_cost_of_its_placement() -> None:
     workload = Workload(groups, traffic=clustered_traffic(32, 8, rng))
     plan = solved(PlacementRequest(host, workload, settings=SearchSettings(time_limit_s=1.0)))
     assert plan.best_bound is None or plan.best_bound <= plan.objective + 1e-6
+
+
+def _synthetic_vm(description: str, vcpus: int, memory_mib: int) -> PlacementRequest:
+    from numaopt.hosts.distance_rule import DistanceRule
+    from numaopt.hosts.synthetic import parse_synthetic
+
+    host = parse_synthetic(description, DistanceRule(12, 32))
+    return PlacementRequest(host, Workload((Group("vm", vcpus, memory_mib << 20, split=True),)), settings=SETTINGS)
+
+
+def _host_nodes(plan) -> list[int]:  # type: ignore[no-untyped-def]
+    return [node.host_nodes[0] for node in plan.layout.nodes]
+
+
+@pytest.mark.parametrize("vcpus", [1, 4, 6, 8])
+def test_a_vm_that_fits_one_host_node_gets_one(vcpus: int) -> None:
+    # 2 sockets x 2 nodes x 4 cores x 2 threads, 12 within a socket, 32 across: no traffic
+    # declared at all, yet spreading is what the VM pays for.
+    plan = solved(_synthetic_vm("pack:2 numa:2 core:4 pu:2", vcpus, 512))
+    assert plan.status is SolveStatus.OPTIMAL
+    assert plan.layout.num_nodes == 1
+    assert plan.layout.nodes[0].memory_bytes == 512 << 20
+
+
+def test_a_vm_that_needs_several_nodes_takes_the_nearest() -> None:
+    request = _synthetic_vm("pack:2 numa:2 core:4 pu:2", 20, 512)
+    plan = solved(request)
+    assert plan.status is SolveStatus.OPTIMAL
+    nodes = _host_nodes(plan)
+    # Both nodes of one socket in full (8 + 8), the rest on one node of the other socket.
+    assert sorted(len(node.cpus) for node in plan.layout.nodes) == [4, 8, 8]
+    full = sorted(nodes[:2])
+    assert full in ([0, 1], [2, 3])
+    # Memory follows the vCPUs in whole MiB: 8/20, 8/20, 4/20 of 512 MiB.
+    assert sorted(node.memory_bytes >> 20 for node in plan.layout.nodes) == [102, 205, 205]
+
+
+def test_a_split_group_uses_as_many_nodes_as_it_needs() -> None:
+    # 72 vCPUs on 16 nodes of 8 CPUs: 9 nodes, not the 8 pieces an older model allowed.
+    request = _synthetic_vm("pack:4 numa:4 core:8 pu:1", 72, 9 * 1024)
+    plan = solved(request)
+    assert plan.status is SolveStatus.OPTIMAL
+    nodes = _host_nodes(plan)
+    assert len(nodes) == 9 and all(len(node.cpus) == 8 for node in plan.layout.nodes)
+    sockets = sorted(sum(1 for n in nodes if n // 4 == s) for s in range(4))
+    assert sockets == [0, 1, 4, 4]  # two whole sockets and one node of a third
+    assert all(node.memory_bytes == 1 << 30 for node in plan.layout.nodes)
+
+
+def test_unequal_shares_where_nodes_differ() -> None:
+    # Free CPUs 6, 2 and 5 on three nodes of one socket: 11 vCPUs take 6 + 5, not equal pieces.
+    host = block_host(1, 3, cpus_per_node=8)
+    reserved = (0, 1, 8, 9, 10, 11, 12, 13, 16, 17, 18)
+    request = PlacementRequest(host, Workload((Group("vm", 11, 1100 << 20, split=True),)), reserved_cpus=reserved, settings=SETTINGS)
+    plan = solved(request)
+    assert plan.status is SolveStatus.OPTIMAL
+    assert sorted((n.host_nodes[0], len(n.cpus), n.memory_bytes >> 20) for n in plan.layout.nodes) == [(0, 6, 600), (2, 5, 500)]

@@ -54,6 +54,13 @@ def _render(plan: Plan, fmt: OutputFormat) -> str:
     return one_line(plan)
 
 
+def adjusted_text(plan: Plan) -> str:
+    """One line: which guest distances differ from the host's, and why."""
+    pairs = [f"[{a}][{b}] {host} -> {shown}" for a, b, host, shown in plan.adjusted_distances]
+    listed = ", ".join(pairs[:6]) + (f" and {len(pairs) - 6} more" if len(pairs) > 6 else "")
+    return f"guest distances differ from the host's so the guest keeps the table: {listed}"
+
+
 def refusals(layout: GuestLayout) -> list[Finding]:
     """Errors that stop a layout: QEMU's own, and those of the layout's target rule set."""
     found = check_layout(layout, RuleSet.QEMU)
@@ -75,6 +82,14 @@ def solve(
     ] = OutputFormat.QEMU,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+    adjust_distances: Annotated[
+        bool,
+        typer.Option(
+            "--adjust-distances",
+            help="Search problems: where the host's distances cannot be shown to the guest as they are "
+            "(e.g. 10 between two nodes, which Linux discards), show the nearest table it keeps and say what changed.",
+        ),
+    ] = False,
 ) -> None:
     """Turn a problem file into a QEMU configuration.
 
@@ -88,9 +103,13 @@ def solve(
     for warning in loaded.warnings:
         typer.echo(f"numaopt: warning: {warning}", err=True)
     if loaded.placement is not None:
+        from numaopt.clock import deadline_for
         from numaopt.place import place
 
-        plan = place(loaded.placement)
+        deadline = deadline_for(loaded.placement.settings.time_limit_s)
+        plan = place(loaded.placement, deadline=deadline, adjust_distances=adjust_distances)
+        if plan.adjusted_distances:
+            typer.echo(f"numaopt: warning: {adjusted_text(plan)}", err=True)
     else:
         assert loaded.layout is not None
         errors = refusals(loaded.layout)
@@ -117,7 +136,9 @@ def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
             from numaopt.place import place
 
             assert loaded.placement is not None
-            return place(loaded.placement).layout, []
+            from numaopt.clock import deadline_for
+
+            return place(loaded.placement, deadline=deadline_for(loaded.placement.settings.time_limit_s)).layout, []
         return loaded.layout, []
     from numaopt.qemu.args import read_qemu_args
 

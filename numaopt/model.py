@@ -496,3 +496,6 @@ class Plan:
     best_bound: float | None = None
     wall_time_s: float = 0.0
     seed: int | None = None
+    # (guest node a, guest node b, host distance, distance shown to the guest) where the
+    # host's value had to change for the guest to keep the table (solve --adjust-distances)
+    adjusted_distances: tuple[tuple[int, int, int, int], ...] = ()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from numaopt.errors import NumaoptError
-from numaopt.layout import MAX_CPUS
-from numaopt.model import PlacementRequest, Plan, SolveStatus
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from numaopt.distances import LOCAL_DISTANCE, MAX_DISTANCE
+from numaopt.errors import LayoutError, NumaoptError
+from numaopt.layout import MAX_CPUS, check_layout
+from numaopt.model import GuestLayout, PlacementRequest, Plan, SolveStatus
 from numaopt.planning import build_plan
+from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.solver.explain import conflicting_requirements
 from numaopt.solver.instance import Instance, Item, Split, build_instance
 from numaopt.solver.placement import solve_placement
 from numaopt.units import format_cpulist, format_size
+
+EXPLAIN_LIMIT_S = 5.0  # naming the conflict gets at most this, within the time limit
 
 
 class NoPlanError(NumaoptError):
@@ -92,21 +101,33 @@ def static_conflicts(instance: Instance) -> list[str]:
     return reasons
 
 
-def place(request: PlacementRequest) -> Plan:
-    """The best plan the search finds in time; ``NoPlanError`` with the reasons otherwise."""
+def place(request: PlacementRequest, *, deadline: float | None = None, adjust_distances: bool = False) -> Plan:
+    """The best plan the search finds by ``deadline`` (a ``time.perf_counter()`` moment; by
+    default the request's time limit from now); ``NoPlanError`` with the reasons otherwise.
+
+    The plan's layout always passes QEMU's rules and its guest's: where the host's distances
+    cannot be shown to the guest as they are, ``LayoutError`` says so, or with
+    ``adjust_distances`` the nearest table the guest keeps is shown (``Plan.adjusted_distances``).
+    """
+    if deadline is None:
+        deadline = time.perf_counter() + request.settings.time_limit_s
     instance = build_instance(request)
     reasons = static_conflicts(instance)
     if reasons:
         raise NoPlanError("no plan: " + "; ".join(reasons))
-    decision = solve_placement(instance)
+    decision = solve_placement(instance, deadline=deadline)
     if decision.status is SolveStatus.INFEASIBLE:
-        conflict = conflicting_requirements(instance)
+        conflict = conflicting_requirements(instance, min(EXPLAIN_LIMIT_S, deadline - time.perf_counter()))
+        if not conflict:
+            raise NoPlanError(
+                "no plan: the requirements cannot all hold (no smaller conflict was found in time: raise objective.time_limit to see one)"
+            )
         raise NoPlanError("no plan: these requirements cannot all hold: " + "; ".join(conflict))
     if decision.placement is None:
         raise NoPlanError(
             f"no plan within the time limit ({request.settings.time_limit_s:g} s): raise objective.time_limit"
         )
-    return build_plan(
+    plan = build_plan(
         instance,
         decision.placement,
         status=decision.status,
@@ -114,3 +135,37 @@ def place(request: PlacementRequest) -> Plan:
         best_bound=decision.best_bound,
         wall_time_s=decision.wall_time_s,
     )
+    return _as_the_guest_keeps_it(plan, adjust_distances)
+
+
+_DISTANCE_CODES = frozenset({"remote-equals-local", "distance-range", "distance-below-10", "local-distance"})
+
+
+def _layout_errors(layout: GuestLayout) -> list[Finding]:
+    rule_sets = dict.fromkeys((RuleSet.QEMU, layout.rules))
+    return [f for rules in rule_sets for f in check_layout(layout, rules) if f.severity is Severity.ERROR]
+
+
+def _as_the_guest_keeps_it(plan: Plan, adjust: bool) -> Plan:
+    """The plan, checked against QEMU and its guest; distances adjusted only when asked."""
+    errors = _layout_errors(plan.layout)
+    if not errors:
+        return plan
+    rules = plan.layout.rules.value
+    if any(f.code not in _DISTANCE_CODES for f in errors) or plan.layout.distances is None:
+        raise LayoutError(f"the plan breaks a rule of {rules} (a numaopt bug, please report it): {errors[0].message}")
+    if not adjust:
+        raise LayoutError(
+            f"the host's distances cannot be shown to the guest as they are ({rules}: {errors[0].message}); "
+            "pass --adjust-distances to show the nearest table the guest keeps"
+        )
+    host_view = plan.layout.distances
+    shown = np.clip(host_view, LOCAL_DISTANCE + 1, MAX_DISTANCE)
+    np.fill_diagonal(shown, LOCAL_DISTANCE)
+    changes = tuple(
+        (int(i), int(j), int(host_view[i, j]), int(shown[i, j])) for i, j in zip(*np.nonzero(shown != host_view), strict=True)
+    )
+    adjusted = replace(plan, layout=replace(plan.layout, distances=shown), adjusted_distances=changes)
+    if remaining := _layout_errors(adjusted.layout):
+        raise LayoutError(f"the nearest distance table is still refused ({rules}: {remaining[0].message})")
+    return adjusted

@@ -108,9 +108,12 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
     if layout.nodes and 0 not in layout.nodes[0].cpus and layout.vcpus:
         problems.append("vCPU 0 is not in guest node 0")
     if -1 not in bound and layout.distances is not None:
+        shown = {(i, j): value for i, j, _, value in plan.adjusted_distances}
         for i, a in enumerate(bound):
             for j, b in enumerate(bound):
                 expected = int(host.distances[host.node_position(a), host.node_position(b)])
+                if (i, j) in shown and shown[i, j] != expected:
+                    expected = shown[i, j]  # changed on purpose so the guest keeps the table (reported)
                 if int(layout.distances[i, j]) != expected:
                     problems.append(f"guest distance[{i}][{j}] = {int(layout.distances[i, j])}, host distance[{a}][{b}] = {expected}")
     memory_on: Counter[int] = Counter()

@@ -281,7 +281,7 @@ def test_a_vm_that_needs_several_nodes_takes_the_nearest() -> None:
     nodes = _host_nodes(plan)
     # Both nodes of one socket in full (8 + 8), the rest on one node of the other socket.
     assert sorted(len(node.cpus) for node in plan.layout.nodes) == [4, 8, 8]
-    full = sorted(nodes[:2])
+    full = sorted(n for n, node in zip(nodes, plan.layout.nodes, strict=True) if len(node.cpus) == 8)
     assert full in ([0, 1], [2, 3])
     # Memory follows the vCPUs in whole MiB: 8/20, 8/20, 4/20 of 512 MiB.
     assert sorted(node.memory_bytes >> 20 for node in plan.layout.nodes) == [102, 205, 205]
@@ -307,3 +307,44 @@ def test_unequal_shares_where_nodes_differ() -> None:
     plan = solved(request)
     assert plan.status is SolveStatus.OPTIMAL
     assert sorted((n.host_nodes[0], len(n.cpus), n.memory_bytes >> 20) for n in plan.layout.nodes) == [(0, 6, 600), (2, 5, 500)]
+
+
+def test_host_distances_the_guest_would_discard_are_refused_or_adjusted_on_request() -> None:
+    from numaopt.errors import LayoutError
+
+    host = block_host(1, 2, cpus_per_node=4, near=10)  # remote 10: Linux drops such a SLIT
+    request = PlacementRequest(host, Workload(equal_groups(2, 4), traffic=(Traffic("g0", "g1", 5),)), settings=SETTINGS)
+    with pytest.raises(LayoutError, match=r"cannot be shown to the guest as they are .*--adjust-distances"):
+        place(request)
+    plan = place(request, adjust_distances=True)
+    assert plan.layout.distances is not None and plan.layout.distances.tolist() == [[10, 11], [11, 10]]
+    assert sorted(plan.adjusted_distances) == [(0, 1, 10, 11), (1, 0, 10, 11)]
+    assert verify_plan(request, plan) == []
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gilmore_lawler_bound_is_a_lower_bound_and_the_qap_plan_is_a_plan(seed: int) -> None:
+    import time
+
+    from numaopt.solver.assignment import gilmore_lawler_bound, is_pure_assignment, qap_portfolio
+
+    rng = np.random.default_rng(seed)
+    n = 6
+    d = rng.integers(11, 60, size=(n, n))
+    d = np.triu(d, 1) + np.triu(d, 1).T if seed % 2 else d  # symmetric and asymmetric hosts
+    np.fill_diagonal(d, 10)
+    base = block_host(1, n, cpus_per_node=2)
+    host = type(base)(base.nodes, d, base.cores)
+    groups = equal_groups(n - seed % 2, 2)  # one item per node, or one node left free
+    flows = tuple(Traffic(a.name, b.name, int(rng.integers(1, 30))) for a in groups for b in groups if a != b and rng.random() < 0.6)
+    request = PlacementRequest(host, Workload(groups, traffic=flows), settings=SETTINGS)
+    inst = build_instance(request)
+    assert is_pure_assignment(inst)
+    bound = gilmore_lawler_bound(inst)
+    best = brute_force_optimum(request)
+    assert bound is not None and best is not None
+    assert bound / inst.scale <= best + 1e-9
+    qap = qap_portfolio(inst, seed=0, deadline=time.perf_counter() + 5)
+    assert qap is not None and len(set(qap)) == len(qap) == len(groups)
+    plan = solved(request)
+    assert plan.status is SolveStatus.OPTIMAL and plan.objective == pytest.approx(best)

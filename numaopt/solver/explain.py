@@ -9,6 +9,8 @@ from numaopt.solver.placement import PlacementModel
 
 
 def conflicting_requirements(instance: Instance, time_limit_s: float = 5.0) -> list[str]:
+    if time_limit_s <= 0:
+        return []
     """A small set of requirements that cannot hold together (empty if none is found)."""
     model = PlacementModel(instance, structured=False, explain=True)
     model.model.add_assumptions([literal for literal, _ in model.assumptions.values()])

@@ -8,6 +8,7 @@ It respects capacities and allowed nodes; the CP-SAT model enforces everything e
 from __future__ import annotations
 
 import itertools
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -125,15 +126,16 @@ def _fill_from(
     return None
 
 
-def initial_placement(instance: Instance, kicks: int = 0, seed: int = 0) -> Placement | None:
-    """A complete plan fast: split groups first, then the items around them."""
+def initial_placement(instance: Instance, kicks: int = 0, seed: int = 0, deadline: float | None = None) -> Placement | None:
+    """A complete plan fast: split groups first, then the items around them. The kicks of
+    the local search stop at ``deadline`` (``time.perf_counter()``), if given."""
     free_cores = instance.node_cores.astype(np.int64).copy()
     free_memory = instance.node_memory.astype(np.int64).copy()
     split_cores = fill_splits(instance, free_cores, free_memory)
     if split_cores is None:
         return None
     costs = _costs(instance, split_cores)
-    where = greedy_placement(instance, kicks=kicks, seed=seed, costs=costs, free=(free_cores, free_memory))
+    where = greedy_placement(instance, kicks=kicks, seed=seed, costs=costs, free=(free_cores, free_memory), deadline=deadline)
     if where is None:
         return None
     if not instance.splits:
@@ -151,6 +153,7 @@ def greedy_placement(
     seed: int = 0,
     costs: _Costs | None = None,
     free: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+    deadline: float | None = None,
 ) -> list[int] | None:
     """Item -> node position, or None if greedy cannot fit every item.
 
@@ -184,15 +187,19 @@ def greedy_placement(
         free_memory[node] -= spec.memory_units
     _improve(instance, costs, where, free_cores, free_memory, max_rounds)
     if kicks and len(instance.items) > 2:
-        where = _iterated(instance, costs, where, kicks, seed, max_rounds)
+        where = _iterated(instance, costs, where, kicks, seed, max_rounds, deadline)
     return where
 
 
-def _iterated(instance: Instance, costs: _Costs, where: list[int], kicks: int, seed: int, max_rounds: int) -> list[int]:
+def _iterated(
+    instance: Instance, costs: _Costs, where: list[int], kicks: int, seed: int, max_rounds: int, deadline: float | None
+) -> list[int]:
     rng = np.random.default_rng(seed)
     best, best_cost = list(where), costs.total(instance, where)
     items = instance.items
     for _ in range(kicks):
+        if deadline is not None and time.perf_counter() >= deadline:
+            break  # the time limit is a promise; the count alone keeps a seed's answer otherwise
         trial = list(best)
         for _ in range(3):  # a kick: three random swaps that keep capacities
             i, j = (int(v) for v in rng.choice(len(items), size=2, replace=False))

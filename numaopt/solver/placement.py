@@ -35,10 +35,13 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from numaopt.model import ObjectiveKind, Rule, SolveStatus
+from numaopt.solver.assignment import gilmore_lawler_bound, qap_portfolio
 from numaopt.solver.heuristic import canonical, initial_placement
 from numaopt.solver.instance import Instance, Placement, SplitFlow, Unit, rule_groups
 
 MAX_BALLS_PER_LEVEL = 32  # above this, a level is priced by block index, not ball by ball
+HINT_SHARE = 0.2  # at most this share of the remaining time goes to the greedy + local search hint
+QAP_SHARE = 0.25  # ... and this share of what is left then to the QAP heuristics
 MAX_LEVELS_FOR_BALLS = 8  # above this many distance levels, item pairs are priced by row
 
 _STATUS = {
@@ -588,20 +591,38 @@ def _decision(
 ) -> Decision:
     """A decision with the true cost of its placement: an unproven incumbent may carry slack
     (a level separation at 1 that could be 0), so CP-SAT's own objective can be higher."""
+    cost = instance.true_cost(placement)
     if not instance.exact:
         # The weights were rounded to fit CP-SAT: its proof and bound are for another objective.
         status = SolveStatus.FEASIBLE if status is SolveStatus.OPTIMAL else status
         bound = None
-    return Decision(status, placement, float(instance.true_cost(placement)), bound, primary, elapsed)
+    elif status is SolveStatus.FEASIBLE and bound is not None and cost <= Fraction(bound).limit_denominator(instance.scale):
+        status = SolveStatus.OPTIMAL  # a bound from outside CP-SAT (Gilmore-Lawler) closed the gap
+    return Decision(status, placement, float(cost), bound, primary, elapsed)
 
 
-def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bool = True) -> Decision:
-    """Search for the best placement within the request's time limit."""
+def solve_placement(
+    instance: Instance, *, structured: bool = True, use_hint: bool = True, deadline: float | None = None
+) -> Decision:
+    """Search for the best placement until ``deadline`` (a ``time.perf_counter()`` moment;
+    by default the request's time limit from now). Model building and hints count."""
     settings = instance.request.settings
     start = time.perf_counter()
+    if deadline is None:
+        deadline = start + settings.time_limit_s
     model = PlacementModel(instance, structured=structured)
     locality = model.locality_expression()
-    hint = initial_placement(instance, kicks=_kicks(instance), seed=settings.seed) if use_hint else None
+    hint_deadline = time.perf_counter() + HINT_SHARE * (deadline - time.perf_counter())
+    hint = initial_placement(instance, kicks=_kicks(instance), seed=settings.seed, deadline=hint_deadline) if use_hint else None
+    lower = None
+    if settings.kind is ObjectiveKind.LOCALITY and structured:
+        # Portfolio for QAP-shaped instances: FAQ + 2-opt may beat the greedy hint by far on
+        # dense matrices; Gilmore-Lawler bounds them far above CP-SAT's LP.
+        qap_deadline = time.perf_counter() + QAP_SHARE * (deadline - time.perf_counter())
+        qap = qap_portfolio(instance, settings.seed, qap_deadline) if use_hint else None
+        if qap is not None and (hint is None or instance.item_cost(qap) < instance.item_cost(hint.items)):
+            hint = Placement(tuple(qap), (), ())
+        lower = gilmore_lawler_bound(instance)
     if hint is not None and structured:
         hint = canonical(instance, hint) or hint  # a hint that breaks symmetry breaking is lost
     if hint is not None:
@@ -609,20 +630,21 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
     scale = instance.scale
     if settings.kind is ObjectiveKind.LOCALITY:
         model.model.minimize(locality)
-        solver = _solver(instance, settings.time_limit_s - (time.perf_counter() - start))
+        solver = _solver(instance, deadline - time.perf_counter())
         code = solver.solve(model.model)
         status = _STATUS[code]
         elapsed = time.perf_counter() - start
         if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            return _decision(instance, status, _placement(model, solver), round(solver.best_objective_bound) / scale, elapsed)
+            bound = max(round(solver.best_objective_bound), lower or 0)
+            return _decision(instance, status, _placement(model, solver), bound / scale, elapsed)
         if status is SolveStatus.UNKNOWN and hint is not None:
-            # Nothing better in time: the heuristic plan, clearly without proof or bound.
-            return _decision(instance, SolveStatus.FEASIBLE, hint, None, elapsed)
+            # Nothing better in time: the heuristic plan, with the Gilmore-Lawler bound if any.
+            return _decision(instance, SolveStatus.FEASIBLE, hint, None if lower is None else lower / scale, elapsed)
         return Decision(status, None, None, None, wall_time_s=elapsed)
     # spread / compact: the node-count objective first, then locality with it fixed.
     primary = model.node_count_expression(settings.kind)
     model.model.minimize(primary)
-    solver = _solver(instance, (settings.time_limit_s - (time.perf_counter() - start)) / 2)
+    solver = _solver(instance, (deadline - time.perf_counter()) / 2)
     code = solver.solve(model.model)
     status = _STATUS[code]
     if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
@@ -634,8 +656,7 @@ def solve_placement(instance: Instance, *, structured: bool = True, use_hint: bo
     model.model.clear_hints()  # type: ignore[no-untyped-call]
     model.hint(first)
     model.model.minimize(locality)
-    remaining = settings.time_limit_s - (time.perf_counter() - start)
-    solver2 = _solver(instance, remaining)
+    solver2 = _solver(instance, deadline - time.perf_counter())
     code2 = solver2.solve(model.model)
     status2 = _STATUS[code2]
     elapsed = time.perf_counter() - start

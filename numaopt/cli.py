@@ -16,7 +16,7 @@ import typer
 from numaopt.cli_generate import generate_command
 from numaopt.cli_guest import fuzz_command, guest_build_command, verify_command
 from numaopt.cli_host import host_app
-from numaopt.errors import LayoutError, NumaoptError
+from numaopt.errors import InputError, LayoutError, NumaoptError
 from numaopt.files import write_atomically
 from numaopt.layout import check_layout
 from numaopt.model import GuestLayout, Plan
@@ -102,6 +102,11 @@ def solve(
     loaded = load_problem(problem)
     for warning in loaded.warnings:
         typer.echo(f"numaopt: warning: {warning}", err=True)
+    if loaded.shared is not None:
+        from numaopt.cli_shared import solve_shared
+
+        solve_shared(loaded.shared, fmt.value, out, quiet, adjust_distances, lambda plan: _render(plan, fmt))
+        return
     if loaded.placement is not None:
         from numaopt.clock import deadline_for
         from numaopt.place import place
@@ -131,6 +136,12 @@ def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
     """A problem file (.toml) or a file of QEMU arguments ("-" reads stdin)."""
     if path.suffix == ".toml":
         loaded = load_problem(path)
+        if loaded.shared is not None:
+            raise InputError(
+                "this problem places several VMs ([[vm]]); check reads one guest: solve it with --format json --out DIR "
+                "and check each VM's arguments (DIR/NAME.args)",
+                source=str(path),
+            )
         if loaded.layout is None:
             # A search problem: check the layout of the plan the search finds.
             from numaopt.place import place
@@ -202,6 +213,9 @@ def check(
 def launch(
     plan_file: Annotated[Path, typer.Argument(help="A plan written by `numaopt solve --format json`.")],
     qemu_args: Annotated[list[str] | None, typer.Argument(help="Extra QEMU arguments, after --.")] = None,
+    vm: Annotated[
+        str | None, typer.Option("--vm", help="Which VM of a several-VM plan (solve of a problem with [[vm]] tables).")
+    ] = None,
 ) -> None:
     """Start QEMU for a plan and pin each vCPU thread to its host CPU.
 
@@ -210,13 +224,16 @@ def launch(
     Example: numaopt solve problems/epyc-db.toml -f json -o plan.json && numaopt launch plan.json -- -kernel vmlinuz -nographic
     """
     from numaopt.qemu.launch import launch as run
-    from numaopt.render.json import plan_from_json
+    from numaopt.render.json import plan_from_json, vm_names_in
 
     try:
         text = plan_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise NumaoptError(f"{plan_file}: cannot read: {exc.strerror or exc}") from None
-    plan = plan_from_json(text, source=str(plan_file))
+    names = vm_names_in(text)
+    if names is not None and vm is None:
+        raise InputError(f"this plan holds several VMs ({', '.join(names)}): choose one with --vm NAME", source=str(plan_file))
+    plan = plan_from_json(text, source=str(plan_file), vm=vm)
 
     def report(pinned: list[tuple[int, int, int]]) -> None:
         for vcpu, thread, host_cpu in pinned:

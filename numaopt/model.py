@@ -32,13 +32,16 @@ __all__ = [
     "Machine",
     "MemoryBackend",
     "ObjectiveKind",
+    "Partition",
     "PlacementRequest",
     "Plan",
     "Rule",
     "RuleSet",
     "SearchSettings",
+    "SharedHostRequest",
     "SolveStatus",
     "Traffic",
+    "VmRequest",
     "Workload",
 ]
 
@@ -465,7 +468,13 @@ class SearchSettings:
 
 @dataclass(frozen=True, slots=True)
 class PlacementRequest:
-    """A search problem: place ``workload`` on ``host`` without ``reserved_cpus``."""
+    """A search problem: place ``workload`` on ``host`` without ``reserved_cpus``.
+
+    ``partitions`` (several VMs placed together, see ``SharedHostRequest``) name groups of
+    the workload that form one guest each, with that guest's node-count rules; the
+    workload's own ``guest_nodes`` then stays unset. ``sockets_apart`` lists pairs of
+    partitions that may not share a host socket.
+    """
 
     host: HostTopology
     workload: Workload
@@ -473,6 +482,45 @@ class PlacementRequest:
     settings: SearchSettings = field(default_factory=SearchSettings)
     machine: Machine = Machine.Q35
     backend: MemoryBackend = field(default_factory=MemoryBackend)
+    partitions: tuple[Partition, ...] = ()
+    sockets_apart: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """The groups of one guest among several placed together."""
+
+    name: str
+    groups: tuple[str, ...]
+    guest_nodes: int | None = None
+    max_guest_nodes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VmRequest:
+    """One VM of a shared host: its workload, machine, memory backend and priority."""
+
+    name: str
+    workload: Workload
+    machine: Machine = Machine.Q35
+    backend: MemoryBackend = field(default_factory=MemoryBackend)
+    priority: int = 1  # this VM's locality cost counts this many times in the sum
+
+
+@dataclass(frozen=True, slots=True)
+class SharedHostRequest:
+    """Several VMs placed on one host at once: no host CPU twice, memory and huge pages
+    shared, the priority-weighted sum of their locality costs minimised."""
+
+    host: HostTopology
+    vms: tuple[VmRequest, ...]
+    reserved_cpus: tuple[int, ...] = ()
+    settings: SearchSettings = field(default_factory=SearchSettings)
+    sockets_apart: tuple[tuple[str, str], ...] = ()  # VM names that may not share a socket
+
+    def vm_request(self, vm: VmRequest) -> PlacementRequest:
+        """The single-VM request of one VM on the whole host (what its plan is verified against)."""
+        return PlacementRequest(self.host, vm.workload, self.reserved_cpus, self.settings, vm.machine, vm.backend)
 
 
 class SolveStatus(enum.StrEnum):

@@ -14,8 +14,8 @@ from numaopt.model import GuestLayout, PlacementRequest, Plan, SolveStatus
 from numaopt.planning import build_plan
 from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.solver.explain import conflicting_requirements
-from numaopt.solver.instance import Instance, Item, Split, build_instance
-from numaopt.solver.placement import solve_placement
+from numaopt.solver.instance import Instance, Item, Placement, Split, build_instance
+from numaopt.solver.placement import Decision, solve_placement
 from numaopt.units import format_cpulist, format_size
 
 EXPLAIN_LIMIT_S = 5.0  # naming the conflict gets at most this, within the time limit
@@ -90,7 +90,7 @@ def static_conflicts(instance: Instance) -> list[str]:
                     f"host nodes have {format_size(space * unit)} free"
                 )
     limit = MAX_CPUS[request.machine]
-    if request.workload.vcpus > limit:
+    if request.workload.vcpus > limit and not request.partitions:  # several VMs: checked per VM
         reasons.append(
             f"the guest would have {request.workload.vcpus} vCPUs; QEMU 7.2's {request.machine.value} machine "
             f"takes at most {limit}"
@@ -101,14 +101,8 @@ def static_conflicts(instance: Instance) -> list[str]:
     return reasons
 
 
-def place(request: PlacementRequest, *, deadline: float | None = None, adjust_distances: bool = False) -> Plan:
-    """The best plan the search finds by ``deadline`` (a ``time.perf_counter()`` moment; by
-    default the request's time limit from now); ``NoPlanError`` with the reasons otherwise.
-
-    The plan's layout always passes QEMU's rules and its guest's: where the host's distances
-    cannot be shown to the guest as they are, ``LayoutError`` says so, or with
-    ``adjust_distances`` the nearest table the guest keeps is shown (``Plan.adjusted_distances``).
-    """
+def decide(request: PlacementRequest, deadline: float | None) -> tuple[Instance, Decision, Placement]:
+    """Instance, search decision and placement; ``NoPlanError`` with the reasons if none."""
     if deadline is None:
         deadline = time.perf_counter() + request.settings.time_limit_s
     instance = build_instance(request)
@@ -127,15 +121,27 @@ def place(request: PlacementRequest, *, deadline: float | None = None, adjust_di
         raise NoPlanError(
             f"no plan within the time limit ({request.settings.time_limit_s:g} s): raise objective.time_limit"
         )
+    return instance, decision, decision.placement
+
+
+def place(request: PlacementRequest, *, deadline: float | None = None, adjust_distances: bool = False) -> Plan:
+    """The best plan the search finds by ``deadline`` (a ``time.perf_counter()`` moment; by
+    default the request's time limit from now); ``NoPlanError`` with the reasons otherwise.
+
+    The plan's layout always passes QEMU's rules and its guest's: where the host's distances
+    cannot be shown to the guest as they are, ``LayoutError`` says so, or with
+    ``adjust_distances`` the nearest table the guest keeps is shown (``Plan.adjusted_distances``).
+    """
+    instance, decision, placement = decide(request, deadline)
     plan = build_plan(
         instance,
-        decision.placement,
+        placement,
         status=decision.status,
         objective=decision.objective,
         best_bound=decision.best_bound,
         wall_time_s=decision.wall_time_s,
     )
-    return _as_the_guest_keeps_it(plan, adjust_distances)
+    return as_the_guest_keeps_it(plan, adjust_distances)
 
 
 _DISTANCE_CODES = frozenset({"remote-equals-local", "distance-range", "distance-below-10", "local-distance"})
@@ -146,7 +152,7 @@ def _layout_errors(layout: GuestLayout) -> list[Finding]:
     return [f for rules in rule_sets for f in check_layout(layout, rules) if f.severity is Severity.ERROR]
 
 
-def _as_the_guest_keeps_it(plan: Plan, adjust: bool) -> Plan:
+def as_the_guest_keeps_it(plan: Plan, adjust: bool) -> Plan:
     """The plan, checked against QEMU and its guest; distances adjusted only when asked."""
     errors = _layout_errors(plan.layout)
     if not errors:

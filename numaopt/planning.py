@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from numaopt.layout import choose_shape
-from numaopt.model import GuestLayout, GuestNode, PlacementRequest, Plan, SolveStatus
+from numaopt.model import GuestLayout, GuestNode, Partition, PlacementRequest, Plan, SolveStatus
 from numaopt.solver.instance import Instance, Placement
 
 
@@ -36,14 +36,23 @@ def build_plan(
     objective: float | None,
     best_bound: float | None,
     wall_time_s: float,
+    only: Partition | None = None,
+    cores_taken: dict[int, int] | None = None,
 ) -> Plan:
+    """The plan of the whole workload, or with ``only`` of one VM among several: its groups
+    (named without the VM prefix), pinned to the host cores after ``cores_taken[node]``
+    (updated, so the next VM's vCPUs never share a host CPU with this one's)."""
     request: PlacementRequest = instance.request
     host = request.host
     threads = request.workload.threads_per_core
     groups = request.workload.groups
+    taken = cores_taken if cores_taken is not None else {}
     # Guest nodes in order of first use by groups (group order, then piece order), nodes
     # with vCPUs before memory-only ones, so vCPU 0 is in guest node 0.
     pieces = _pieces(instance, placement)
+    if only is not None:
+        members = set(only.groups)
+        pieces = [piece for piece in pieces if groups[piece[0]].name in members]
     order: list[int] = []
     for _, node, _cores, _ in sorted(pieces, key=lambda piece: piece[2] == 0):
         if node not in order:
@@ -61,17 +70,20 @@ def build_plan(
             cpus_per_node[node].extend(range(next_vcpu, next_vcpu + count))
             next_vcpu += count
             memory_units[node] += units
-            vcpu_group.extend([groups[group].name] * count)
-            key = (groups[group].name, host.nodes[node].node_id)
+            name = groups[group].name.removeprefix(f"{only.name}/") if only is not None else groups[group].name
+            vcpu_group.extend([name] * count)
+            key = (name, host.nodes[node].node_id)
             memory_placement[key] = memory_placement.get(key, 0) + units * instance.memory_unit_bytes
     pinning: list[tuple[int, int]] = []
     for node in order:
         free_cores = instance.free_cpus[node]
         vcpus = cpus_per_node[node]
+        first = taken.get(node, 0)
         for core_index in range(len(vcpus) // threads):
-            host_threads = free_cores[core_index]
+            host_threads = free_cores[first + core_index]
             for thread in range(threads):
                 pinning.append((vcpus[core_index * threads + thread], host_threads[thread]))
+        taken[node] = first + len(vcpus) // threads
     nodes = tuple(
         GuestNode(
             node_id=k,

@@ -16,7 +16,15 @@ import numpy as np
 
 from numaopt.errors import ProblemError
 from numaopt.layout import MAX_NODES, complete_shape, split_cpus, split_memory
-from numaopt.model import BackendKind, GuestLayout, GuestNode, Machine, MemoryBackend, PlacementRequest
+from numaopt.model import (
+    BackendKind,
+    GuestLayout,
+    GuestNode,
+    Machine,
+    MemoryBackend,
+    PlacementRequest,
+    SharedHostRequest,
+)
 from numaopt.rules import RuleSet
 from numaopt.tables import TableReader
 from numaopt.units import format_cpulist, parse_cpulist, parse_size
@@ -38,6 +46,7 @@ class Problem:
     layout: GuestLayout | None = None
     placement: PlacementRequest | None = None
     warnings: tuple[str, ...] = ()
+    shared: SharedHostRequest | None = None  # several VMs ([[vm]] tables) on one host
 
 
 def load_problem(path: str | Path) -> Problem:
@@ -60,6 +69,11 @@ def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = 
         raise ProblemError(f"invalid TOML: {exc}", source=source) from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise ProblemError("invalid TOML: arrays or tables nested too deeply", source=source) from None
+    if "guest" not in data and "vm" in data:
+        from numaopt.search_schema import read_vms
+
+        shared, warnings = read_vms(data, source, base_dir or Path("."))
+        return Problem(source=source, shared=shared, warnings=tuple(warnings))
     if "guest" not in data and ("workload" in data or "host" in data):
         from numaopt.search_schema import read_search
 

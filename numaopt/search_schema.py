@@ -19,7 +19,9 @@ from numaopt.model import (
     PlacementRequest,
     Rule,
     SearchSettings,
+    SharedHostRequest,
     Traffic,
+    VmRequest,
     Workload,
 )
 from numaopt.tables import TableReader
@@ -74,8 +76,10 @@ def _names(reader: TableReader, key: str, value: Any, known: set[str], at_least:
     return tuple(value)
 
 
-def read_workload(table: dict[str, Any], source: str, host: HostTopology) -> tuple[Workload, Machine, MemoryBackend]:
-    reader = TableReader(source, table, "workload", WORKLOAD_KEYS)
+def read_workload(
+    table: dict[str, Any], source: str, host: HostTopology, path: str = "workload", also_known: tuple[str, ...] = ()
+) -> tuple[Workload, Machine, MemoryBackend]:
+    reader = TableReader(source, {k: v for k, v in table.items() if k not in also_known}, path, WORKLOAD_KEYS + also_known)
     threads = reader.get("threads_per_core", int, "1, 2, 4 ...", default=1)
     if threads < 1:
         raise reader.error(f"expected a positive number of threads per core, got {threads}", "threads_per_core")
@@ -215,6 +219,44 @@ def read_objective(table: dict[str, Any] | None, source: str) -> SearchSettings:
     if workers < 1:
         raise reader.error(f"expected at least 1 worker, got {workers}", "workers")
     return SearchSettings(kind=kind, time_limit_s=time_limit, seed=reader.get("seed", int, "an integer seed", default=0), workers=workers)
+
+
+VM_KEYS = ("name", "priority")
+MAX_PRIORITY = 1_000_000
+
+
+def read_vms(data: dict[str, Any], source: str, base_dir: Path) -> tuple[SharedHostRequest, list[str]]:
+    """Several VMs on one host: ``[host]``, ``[[vm]]`` (each a [workload] table with a name
+    and a priority), ``[objective]``, and ``sockets_apart`` (pairs of VM names)."""
+    top = TableReader(source, data, "", ("host", "vm", "objective", "sockets_apart"))
+    host_table = top.get("host", dict, "a [host] table", required=True)
+    raw_vms = top.get("vm", list, "[[vm]] tables, one per VM", required=True)
+    host, reserved, warnings = read_host(host_table, source, base_dir)
+    if not raw_vms:
+        raise top.error("give at least one [[vm]] table", "vm")
+    vms: list[VmRequest] = []
+    for index, table in enumerate(raw_vms):
+        path = f"vm[{index}]"
+        if not isinstance(table, dict):
+            raise top.error("expected a table ([[vm]] with name, vcpus, memory, groups ...)", path)
+        own = TableReader(source, {k: v for k, v in table.items() if k in VM_KEYS}, path, VM_KEYS)
+        name = own.get("name", str, "a VM name", required=True)
+        if not name or "/" in name or any(vm.name == name for vm in vms):
+            raise own.error(f"expected a unique VM name without '/', got {name!r}", "name")
+        priority = own.get("priority", int, f"a whole number 1..{MAX_PRIORITY}", default=1)
+        if not 1 <= priority <= MAX_PRIORITY:
+            raise own.error(f"expected a whole number 1..{MAX_PRIORITY}, got {priority}", "priority")
+        workload, machine, backend = read_workload(table, source, host, path, also_known=VM_KEYS)
+        vms.append(VmRequest(name, workload, machine, backend, priority))
+    names = {vm.name for vm in vms}
+    apart: list[tuple[str, str]] = []
+    for index, pair in enumerate(top.get("sockets_apart", list, "a list of [vm, vm] pairs", default=[])):
+        valid = isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) and v in names for v in pair)
+        if not valid or pair[0] == pair[1]:
+            raise top.error(f"expected two different VM names (VMs: {', '.join(sorted(names))}), got {pair!r}", f"sockets_apart[{index}]")
+        apart.append((pair[0], pair[1]))
+    settings = read_objective(top.get("objective", dict, "an [objective] table", default=None), source)
+    return SharedHostRequest(host, tuple(vms), reserved, settings, tuple(apart)), warnings
 
 
 def read_search(data: dict[str, Any], source: str, base_dir: Path) -> tuple[PlacementRequest, list[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from numaopt.layout import check_layout
-from numaopt.model import Group, PlacementRequest, Plan, Rule
+from numaopt.model import Group, HostTopology, PlacementRequest, Plan, Rule, SharedHostRequest
 from numaopt.rules import RuleSet, Severity
 from numaopt.units import format_cpulist
 
@@ -203,3 +203,64 @@ def _memory_follows_vcpus(group: Group, vcpus_on: Counter[int], plan: Plan, requ
                 f"but {placed.get(node, 0)} bytes of memory there (its share is {exact:g} pages of {page} bytes)"
             )
     return problems
+
+
+def verify_shared(request: SharedHostRequest, plans: dict[str, Plan], objective: float | None = None) -> list[str]:
+    """Several VMs on one host: each VM's plan on its own, then what they share — no host
+    CPU twice, memory per host node within what is free, VMs kept off each other's
+    sockets, and (if given) the priority-weighted objective."""
+    problems: list[str] = []
+    host = request.host
+    owner: dict[int, str] = {}
+    memory_on: Counter[int] = Counter()
+    nodes_of: dict[str, set[int]] = {}
+    for vm in request.vms:
+        plan = plans.get(vm.name)
+        if plan is None:
+            problems.append(f"VM {vm.name} has no plan")
+            continue
+        problems += [f"VM {vm.name}: {line}" for line in verify_plan(request.vm_request(vm), plan)]
+        for _, cpu in plan.vcpu_to_host_cpu:
+            if cpu in owner:
+                problems.append(f"host CPU {cpu} is pinned by VM {owner[cpu]} and VM {vm.name}")
+            owner[cpu] = vm.name
+        for node in plan.layout.nodes:
+            memory_on[node.host_nodes[0]] += node.memory_bytes
+        nodes_of[vm.name] = {node.host_nodes[0] for node in plan.layout.nodes}
+    page = request.vms[0].workload.page_size_bytes if request.vms else None
+    for node_id, used in sorted(memory_on.items()):
+        host_node = host.nodes[host.node_position(node_id)]
+        if page:
+            free = next((h.free * h.page_size_bytes for h in host_node.hugepages if h.page_size_bytes == page), 0)
+        else:
+            free = host_node.free_bytes if host_node.free_bytes is not None else host_node.memory_bytes
+        if used > free:
+            problems.append(f"host node {node_id} gets {used} bytes of guest memory from all VMs but has {free} free")
+    socket_of = _socket_of_node(host)
+    for a, b in request.sockets_apart:
+        shared = {socket_of[n] for n in nodes_of.get(a, set())} & {socket_of[n] for n in nodes_of.get(b, set())}
+        if shared:
+            problems.append(f"VMs {a} and {b} share host socket(s) {sorted(shared)}")
+    if objective is not None:
+        weighted = sum(vm.priority * locality_cost(request.vm_request(vm), plans[vm.name]) for vm in request.vms if vm.name in plans)
+        if abs(weighted - objective) > 1e-6 * max(1.0, abs(weighted)):
+            problems.append(f"the plans report a weighted objective of {objective}, their placements cost {weighted}")
+    return problems
+
+
+def _socket_of_node(host: HostTopology) -> dict[int, int]:
+    """Host node id -> socket: from the host's cores, else the nodes within the first
+    remote distance level of each other (what numaopt calls a socket without core data)."""
+    if host.cores:
+        socket_of_cpu = {cpu: core.socket for core in host.cores for cpu in core.cpus}
+        return {node.node_id: min((socket_of_cpu[c] for c in node.cpus), default=-1 - node.node_id) for node in host.nodes}
+    d = host.distances
+    values = sorted({int(v) for v in d.flatten()})
+    near = values[1] if len(values) > 2 else values[0]
+    result: dict[int, int] = {}
+    for p, node in enumerate(host.nodes):
+        if node.node_id not in result:
+            for q, other in enumerate(host.nodes):
+                if d[p, q] <= near and other.node_id not in result:
+                    result[other.node_id] = p
+    return result

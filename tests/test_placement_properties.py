@@ -27,7 +27,7 @@ from numaopt.model import (
 )
 from numaopt.place import NoPlanError, place
 from numaopt.verify import locality_cost, verify_plan
-from tests.test_placement import brute_force_optimum
+from tests.placement_brute import brute_force_optimum
 
 MIB = 1 << 20
 SETTINGS = SearchSettings(time_limit_s=20, seed=0, workers=1)

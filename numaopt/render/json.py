@@ -57,6 +57,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             ],
             "distances": None if layout.distances is None else layout.distances.tolist(),
         },
+        "adjusted_distances": [
+            {"a": a, "b": b, "host": host, "shown": shown} for a, b, host, shown in plan.adjusted_distances
+        ],
         "qemu": qemu_command(plan),
     }
 
@@ -65,10 +68,35 @@ def plan_to_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), indent=2) + "\n"
 
 
-def plan_from_json(text: str, source: str = "<plan>") -> Plan:
-    """Read a plan written by ``plan_to_json``; anything else is an ``InputError``."""
+def shared_plan_to_json(plans: tuple[tuple[str, Plan], ...], facts: dict[str, Any]) -> str:
+    """Several VMs on one host: each VM's plan, and the facts of the joint search."""
+    return json.dumps({"numaopt_plans": FORMAT_VERSION, **facts, "vms": [{"name": n, "plan": plan_to_dict(p)} for n, p in plans]}, indent=2) + "\n"
+
+
+def vm_names_in(text: str) -> list[str] | None:
+    """The VM names of a several-VM plan file, or None for a one-VM plan (or non-JSON)."""
     try:
         data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "numaopt_plans" not in data:
+        return None
+    return [str(vm.get("name")) for vm in data.get("vms", []) if isinstance(vm, dict)]
+
+
+def plan_from_json(text: str, source: str = "<plan>", vm: str | None = None) -> Plan:
+    """Read a plan written by ``plan_to_json`` (or, with ``vm``, one VM's plan from
+    ``shared_plan_to_json``); anything else is an ``InputError``."""
+    try:
+        data = json.loads(text)
+        if vm is not None:
+            if not isinstance(data, dict) or data.get("numaopt_plans") != FORMAT_VERSION:
+                raise InputError(f"not a several-VM numaopt plan, so --vm {vm} does not apply", source=source)
+            chosen = [entry["plan"] for entry in data["vms"] if entry.get("name") == vm]
+            if not chosen:
+                names = ", ".join(str(entry.get("name")) for entry in data["vms"])
+                raise InputError(f"no VM {vm!r} in this plan (VMs: {names})", source=source)
+            data = chosen[0]
         if data.get("numaopt_plan") != FORMAT_VERSION:
             raise InputError(f"not a numaopt plan (expected \"numaopt_plan\": {FORMAT_VERSION})", source=source)
         guest = data["guest"]
@@ -109,6 +137,9 @@ def plan_from_json(text: str, source: str = "<plan>") -> Plan:
             best_bound=data["best_bound"],
             wall_time_s=float(data["wall_time_s"]),
             seed=data["seed"],
+            adjusted_distances=tuple(
+                (int(e["a"]), int(e["b"]), int(e["host"]), int(e["shown"])) for e in data.get("adjusted_distances", [])
+            ),
         )
     except InputError:
         raise

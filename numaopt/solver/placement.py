@@ -77,6 +77,7 @@ class PlacementModel:
         self.explain = explain
         self._block_use: dict[tuple[int, tuple[int, ...]], cp_model.IntVar] = {}
         self._cache: dict[tuple[str, int, tuple[int, ...]], cp_model.IntVar] = {}
+        self._partition_used: dict[str, list[cp_model.IntVar]] = {}
         self.hinted: list[tuple[cp_model.IntVar, Callable[[Placement], int]]] = []  # aux var -> its value
         self._variables()
         self._one_node_per_item()
@@ -207,6 +208,40 @@ class PlacementModel:
         if workload.max_guest_nodes is not None:
             guard = self._guard(f"at most {workload.max_guest_nodes} guest nodes")
             self.model.add(sum(self.used) <= workload.max_guest_nodes).only_enforce_if(guard)
+        self._partitions()
+
+    def _partition_uses(self, name: str) -> list[cp_model.IntVar]:
+        """Per host node: "guest ``name`` (a partition of the workload) uses it"."""
+        if name not in self._partition_used:
+            inst, m = self.inst, self.model
+            index = {g.name: k for k, g in enumerate(inst.request.workload.groups)}
+            partition = next(p for p in inst.request.partitions if p.name == name)
+            units = [inst.unit_of_group[index[g]] for g in partition.groups]
+            used = []
+            for n in range(inst.num_nodes):
+                var = m.new_bool_var(f"vm_{name}_{n}")
+                m.add_max_equality(var, [self.on(unit, n) for unit in units])
+                used.append(var)
+            self._partition_used[name] = used
+        return self._partition_used[name]
+
+    def _partitions(self) -> None:
+        """Several VMs: each one's guest node count, and VMs kept on different sockets."""
+        inst, m = self.inst, self.model
+        for partition in inst.request.partitions:
+            if partition.guest_nodes is not None:
+                guard = self._guard(f"VM {partition.name}: exactly {partition.guest_nodes} guest nodes")
+                m.add(sum(self._partition_uses(partition.name)) == partition.guest_nodes).only_enforce_if(guard)
+            if partition.max_guest_nodes is not None:
+                guard = self._guard(f"VM {partition.name}: at most {partition.max_guest_nodes} guest nodes")
+                m.add(sum(self._partition_uses(partition.name)) <= partition.max_guest_nodes).only_enforce_if(guard)
+        for a, b in inst.request.sockets_apart:
+            guard = self._guard(f"VMs {a} and {b} on different sockets")
+            uses_a, uses_b = self._partition_uses(a), self._partition_uses(b)
+            for socket in _sockets(inst):
+                for n in socket:
+                    for k in socket:
+                        m.add_bool_or([uses_a[n].Not(), uses_b[k].Not()]).only_enforce_if(guard)
 
     def _uses_block(self, unit: Unit, block: tuple[int, ...]) -> cp_model.LinearExprT:
         """1 when ``unit`` uses any node of ``block`` (a sum of x for an item, an OR for a split)."""

@@ -1,0 +1,72 @@
+"""`numaopt solve` for several VMs on one host: one plan per VM, on stdout or in a folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from numaopt.errors import InputError
+from numaopt.files import write_atomically
+from numaopt.model import Plan, SharedHostRequest
+from numaopt.render.text import plan_summary
+
+EXTENSIONS = {"qemu": "args", "shell": "sh", "json": "json", "libvirt": "xml"}
+
+
+def solve_shared(
+    request: SharedHostRequest, fmt: str, out: Path | None, quiet: bool, adjust_distances: bool, render: Callable[[Plan], str]
+) -> None:
+    """Place every VM, print each one's summary, write each one's configuration."""
+    from numaopt.clock import deadline_for
+    from numaopt.render.json import shared_plan_to_json
+    from numaopt.shared_host import place_vms
+
+    shared = place_vms(request, deadline=deadline_for(request.settings.time_limit_s), adjust_distances=adjust_distances)
+    priorities = {vm.name: vm.priority for vm in request.vms}
+    if not quiet:
+        for name, plan in shared.plans:
+            typer.echo(f"== VM {name} (priority {priorities[name]})", err=True)
+            typer.echo(plan_summary(plan), err=True, nl=False)
+        bound = "" if shared.best_bound is None else f", bound {shared.best_bound:g}"
+        typer.echo(
+            f"== {len(shared.plans)} VMs: status {shared.status.value}, priority-weighted objective {shared.objective:g}"
+            f"{bound}, {shared.wall_time_s:.3f} s",
+            err=True,
+        )
+    facts = {
+        "status": shared.status.value,
+        "objective": shared.objective,
+        "best_bound": shared.best_bound,
+        "wall_time_s": shared.wall_time_s,
+        "priorities": priorities,
+    }
+    texts = {name: _vm_text(name, plan, fmt, render) for name, plan in shared.plans}
+    if out is None:
+        if fmt == "libvirt":
+            raise InputError("several VMs give several libvirt domains: give --out DIR for one .xml file per VM", where="--out")
+        if fmt == "json":
+            typer.echo(shared_plan_to_json(shared.plans, facts), nl=False)
+        else:
+            typer.echo("".join(f"# vm {name}\n{text}" for name, text in texts.items()), nl=False)
+        return
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is not a directory: several VMs are written as one file per VM into a directory", where="--out")
+    if not out.parent.is_dir():
+        raise InputError(f"{out.parent} does not exist (--out DIR is created, its parent must exist)", where="--out")
+    out.mkdir(exist_ok=True)
+    for name, text in texts.items():
+        write_atomically(out / f"{name}.{EXTENSIONS[fmt]}", text)
+    if fmt == "json":
+        write_atomically(out / "plans.json", shared_plan_to_json(shared.plans, facts))
+    if not quiet:
+        typer.echo(f"wrote {len(texts)} VM files to {out}", err=True)
+
+
+def _vm_text(name: str, plan: Plan, fmt: str, render: Callable[[Plan], str]) -> str:
+    if fmt == "libvirt":
+        from numaopt.render.libvirt import domain_xml
+
+        return domain_xml(plan, name=name)
+    return render(plan)

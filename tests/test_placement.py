@@ -276,3 +276,16 @@ def test_gilmore_lawler_bound_is_a_lower_bound_and_the_qap_plan_is_a_plan(seed: 
     assert qap is not None and len(set(qap)) == len(qap) == len(groups)
     plan = solved(request)
     assert plan.status is SolveStatus.OPTIMAL and plan.objective == pytest.approx(best)
+
+
+def test_a_conflict_is_minimal_and_lists_nodes_in_numeric_order() -> None:
+    # 9 vCPUs that must stay on one guest node, on a host whose 16 nodes hold 8 each: every
+    # node's capacity is part of the conflict, and nothing else (the unrelated distance
+    # limit is not).
+    host = block_host(4, 4, cpus_per_node=8)
+    groups = (Group("vm", 9, GIB, split=True), Group("x", 1, GIB))
+    workload = Workload(groups, max_distances=(("vm", "x", 32),), max_guest_nodes=1)
+    with pytest.raises(NoPlanError) as info:
+        place(PlacementRequest(host, workload, settings=SETTINGS))
+    nodes = ", ".join(str(n) for n in range(16))
+    assert str(info.value) == f"no plan: these requirements cannot all hold: at most 1 guest nodes; the free CPUs of host nodes {nodes}"

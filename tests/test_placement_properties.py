@@ -13,12 +13,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from numaopt.layout import check_layout
 from numaopt.model import (
     Group,
     HostCore,
     HostNode,
     HostTopology,
     PlacementRequest,
+    Plan,
     Rule,
     SearchSettings,
     SolveStatus,
@@ -26,6 +28,9 @@ from numaopt.model import (
     Workload,
 )
 from numaopt.place import NoPlanError, place
+from numaopt.qemu.args import read_qemu_args
+from numaopt.render.qemu import one_line
+from numaopt.rules import RuleSet, Severity
 from numaopt.verify import locality_cost, verify_plan
 from tests.placement_brute import brute_force_optimum
 
@@ -94,6 +99,15 @@ def requests(draw: st.DrawFn) -> PlacementRequest:
     return PlacementRequest(host, workload, settings=SETTINGS)
 
 
+def _check_errors(plan: Plan) -> list[str]:
+    """What `numaopt check --rules qemu,<the plan's rule set>` says of the emitted command line."""
+    config = read_qemu_args(one_line(plan), source="plan")
+    found = list(config.findings)
+    for rules in dict.fromkeys((RuleSet.QEMU, plan.layout.rules)):
+        found += check_layout(config.layout, rules)
+    return [str(f) for f in found if f.severity is Severity.ERROR]
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(requests())
 def test_plan_exists_iff_brute_force_finds_one_and_optimal_means_optimal(request: PlacementRequest) -> None:
@@ -106,6 +120,7 @@ def test_plan_exists_iff_brute_force_finds_one_and_optimal_means_optimal(request
         return
     event(f"{plan.status.value}, {plan.layout.num_nodes} guest node(s)")
     assert verify_plan(request, plan) == []
+    assert _check_errors(plan) == []
     assert plan.objective is not None
     assert locality_cost(request, plan) == pytest.approx(plan.objective)
     assert best is not None, "a plan that brute force does not know"

@@ -664,6 +664,8 @@ def solve_placement(
         model.hint(hint)
     scale = instance.scale
     if settings.kind is ObjectiveKind.LOCALITY:
+        if lower is not None:
+            model.model.add(locality >= lower)  # CP-SAT stops as soon as a plan meets the bound
         model.model.minimize(locality)
         solver = _solver(instance, deadline - time.perf_counter())
         code = solver.solve(model.model)

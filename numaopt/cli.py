@@ -108,11 +108,13 @@ def solve(
         solve_shared(loaded.shared, fmt.value, out, quiet, adjust_distances, lambda plan: _render(plan, fmt))
         return
     if loaded.placement is not None:
+        from numaopt.cli_progress import search_progress, wanted
         from numaopt.clock import deadline_for
         from numaopt.place import place
 
-        deadline = deadline_for(loaded.placement.settings.time_limit_s)
-        plan = place(loaded.placement, deadline=deadline, adjust_distances=adjust_distances)
+        limit = loaded.placement.settings.time_limit_s
+        with search_progress(wanted(quiet), limit) as progress:
+            plan = place(loaded.placement, deadline=deadline_for(limit), adjust_distances=adjust_distances, progress=progress)
         if plan.adjusted_distances:
             typer.echo(f"numaopt: warning: {adjusted_text(plan)}", err=True)
     else:

@@ -19,11 +19,14 @@ def solve_shared(
     request: SharedHostRequest, fmt: str, out: Path | None, quiet: bool, adjust_distances: bool, render: Callable[[Plan], str]
 ) -> None:
     """Place every VM, print each one's summary, write each one's configuration."""
+    from numaopt.cli_progress import search_progress, wanted
     from numaopt.clock import deadline_for
     from numaopt.render.json import shared_plan_to_json
     from numaopt.shared_host import place_vms
 
-    shared = place_vms(request, deadline=deadline_for(request.settings.time_limit_s), adjust_distances=adjust_distances)
+    limit = request.settings.time_limit_s
+    with search_progress(wanted(quiet), limit) as progress:
+        shared = place_vms(request, deadline=deadline_for(limit), adjust_distances=adjust_distances, progress=progress)
     priorities = {vm.name: vm.priority for vm in request.vms}
     if not quiet:
         for name, plan in shared.plans:

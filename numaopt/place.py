@@ -15,7 +15,7 @@ from numaopt.planning import build_plan
 from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.solver.explain import conflicting_requirements
 from numaopt.solver.instance import Instance, Item, Placement, Split, build_instance
-from numaopt.solver.placement import Decision, solve_placement
+from numaopt.solver.placement import Decision, Progress, solve_placement
 from numaopt.units import format_cpulist, format_size
 
 EXPLAIN_LIMIT_S = 5.0  # naming the conflict gets at most this, within the time limit
@@ -101,7 +101,9 @@ def static_conflicts(instance: Instance) -> list[str]:
     return reasons
 
 
-def decide(request: PlacementRequest, deadline: float | None) -> tuple[Instance, Decision, Placement]:
+def decide(
+    request: PlacementRequest, deadline: float | None, progress: Progress | None = None
+) -> tuple[Instance, Decision, Placement]:
     """Instance, search decision and placement; ``NoPlanError`` with the reasons if none."""
     if deadline is None:
         deadline = time.perf_counter() + request.settings.time_limit_s
@@ -109,7 +111,7 @@ def decide(request: PlacementRequest, deadline: float | None) -> tuple[Instance,
     reasons = static_conflicts(instance)
     if reasons:
         raise NoPlanError("no plan: " + "; ".join(reasons))
-    decision = solve_placement(instance, deadline=deadline)
+    decision = solve_placement(instance, deadline=deadline, progress=progress)
     if decision.status is SolveStatus.INFEASIBLE:
         conflict = conflicting_requirements(instance, min(EXPLAIN_LIMIT_S, deadline - time.perf_counter()))
         if not conflict:
@@ -124,7 +126,13 @@ def decide(request: PlacementRequest, deadline: float | None) -> tuple[Instance,
     return instance, decision, decision.placement
 
 
-def place(request: PlacementRequest, *, deadline: float | None = None, adjust_distances: bool = False) -> Plan:
+def place(
+    request: PlacementRequest,
+    *,
+    deadline: float | None = None,
+    adjust_distances: bool = False,
+    progress: Progress | None = None,
+) -> Plan:
     """The best plan the search finds by ``deadline`` (a ``time.perf_counter()`` moment; by
     default the request's time limit from now); ``NoPlanError`` with the reasons otherwise.
 
@@ -132,7 +140,7 @@ def place(request: PlacementRequest, *, deadline: float | None = None, adjust_di
     cannot be shown to the guest as they are, ``LayoutError`` says so, or with
     ``adjust_distances`` the nearest table the guest keeps is shown (``Plan.adjusted_distances``).
     """
-    instance, decision, placement = decide(request, deadline)
+    instance, decision, placement = decide(request, deadline, progress)
     plan = build_plan(
         instance,
         placement,

@@ -26,6 +26,7 @@ from numaopt.model import (
 from numaopt.place import NoPlanError, as_the_guest_keeps_it, decide
 from numaopt.planning import build_plan
 from numaopt.solver.instance import Instance, Placement, build_instance
+from numaopt.solver.placement import Progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,13 @@ def _vm_placement(instance: Instance, vm_instance: Instance, vm: VmRequest, plac
     return Placement(tuple(items), tuple(cores), tuple(memory))
 
 
-def place_vms(request: SharedHostRequest, *, deadline: float | None = None, adjust_distances: bool = False) -> SharedHostPlan:
+def place_vms(
+    request: SharedHostRequest,
+    *,
+    deadline: float | None = None,
+    adjust_distances: bool = False,
+    progress: Progress | None = None,
+) -> SharedHostPlan:
     """The best joint placement by ``deadline``; ``NoPlanError`` with the reasons otherwise."""
     reasons = [
         f"VM {vm.name} would have {vm.workload.vcpus} vCPUs; QEMU 7.2's {vm.machine.value} machine takes at most "
@@ -116,7 +123,7 @@ def place_vms(request: SharedHostRequest, *, deadline: float | None = None, adju
     if reasons:
         raise NoPlanError("no plan: " + "; ".join(reasons))
     combined = combine(request)
-    instance, decision, placement = decide(combined, deadline)
+    instance, decision, placement = decide(combined, deadline, progress)
     taken: dict[int, int] = {}
     plans = []
     for vm, partition in zip(request.vms, combined.partitions, strict=True):

@@ -594,6 +594,39 @@ def _sockets(instance: Instance) -> list[list[int]]:
     return sockets
 
 
+Progress = Callable[[float | None, float | None], None]  # (best objective, best bound), true units
+
+
+class _Reporter(cp_model.CpSolverSolutionCallback):
+    """Hands CP-SAT's incumbent and bound to ``progress`` as they improve (true units)."""
+
+    def __init__(self, instance: Instance, progress: Progress, locality: cp_model.LinearExpr | None):
+        super().__init__()
+        self.scale, self.progress, self.locality = instance.scale, progress, locality
+        self.best: float | None = None
+
+    def on_solution_callback(self) -> None:
+        value = self.value(self.locality) if self.locality is not None else self.objective_value
+        self.best = value / self.scale
+        self.progress(self.best, self.best_objective_bound / self.scale if self.locality is None else None)
+
+    def on_bound(self, bound: float) -> None:
+        self.progress(self.best, bound / self.scale)
+
+
+def _run(
+    solver: cp_model.CpSolver, model: PlacementModel, progress: Progress | None, locality: cp_model.LinearExpr | None = None
+) -> cp_model.CpSolverStatus:
+    """Solve, reporting progress when asked (spread / compact pass ``locality`` to report it,
+    not their node-count objective)."""
+    if progress is None:
+        return solver.solve(model.model)
+    reporter = _Reporter(model.inst, progress, locality)
+    if locality is None:
+        solver.best_bound_callback = reporter.on_bound
+    return solver.solve(model.model, reporter)
+
+
 def _solver(instance: Instance, time_limit_s: float) -> cp_model.CpSolver:
     settings = instance.request.settings
     solver = cp_model.CpSolver()
@@ -637,7 +670,12 @@ def _decision(
 
 
 def solve_placement(
-    instance: Instance, *, structured: bool = True, use_hint: bool = True, deadline: float | None = None
+    instance: Instance,
+    *,
+    structured: bool = True,
+    use_hint: bool = True,
+    deadline: float | None = None,
+    progress: Progress | None = None,
 ) -> Decision:
     """Search for the best placement until ``deadline`` (a ``time.perf_counter()`` moment;
     by default the request's time limit from now). Model building and hints count."""
@@ -668,7 +706,7 @@ def solve_placement(
             model.model.add(locality >= lower)  # CP-SAT stops as soon as a plan meets the bound
         model.model.minimize(locality)
         solver = _solver(instance, deadline - time.perf_counter())
-        code = solver.solve(model.model)
+        code = _run(solver, model, progress)
         status = _STATUS[code]
         elapsed = time.perf_counter() - start
         if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
@@ -682,7 +720,7 @@ def solve_placement(
     primary = model.node_count_expression(settings.kind)
     model.model.minimize(primary)
     solver = _solver(instance, (deadline - time.perf_counter()) / 2)
-    code = solver.solve(model.model)
+    code = _run(solver, model, progress, locality)
     status = _STATUS[code]
     if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         return Decision(status, None, None, None, wall_time_s=time.perf_counter() - start)
@@ -694,7 +732,7 @@ def solve_placement(
     model.hint(first)
     model.model.minimize(locality)
     solver2 = _solver(instance, deadline - time.perf_counter())
-    code2 = solver2.solve(model.model)
+    code2 = _run(solver2, model, progress)
     status2 = _STATUS[code2]
     elapsed = time.perf_counter() - start
     if status2 not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):

@@ -6,6 +6,21 @@ The CLI maps each class to an exit code (see ``exit_code``): 1 bad input, 3 no p
 
 from __future__ import annotations
 
+# The CLI prints "numaopt: error: " and the message: together at most 300 characters.
+MAX_MESSAGE_CHARS = 280
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` as one line of at most ``limit`` characters: control characters (newlines
+    included) escaped, a longer text cut in the middle so both its start (where) and its
+    end (what is valid) stay readable."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) <= limit:
+        return text
+    tail = limit // 3
+    return text[: limit - tail - 3] + "..." + text[len(text) - tail :]
+
 
 class NumaoptError(Exception):
     """Base of every error numaopt reports to a user as one line."""
@@ -14,14 +29,18 @@ class NumaoptError(Exception):
 
 
 class InputError(NumaoptError):
-    """Bad input from a file or the command line: ``where: what is wrong (what is valid)``."""
+    """Bad input from a file or the command line: ``where: what is wrong (what is valid)``.
+
+    Always one line of at most ``MAX_MESSAGE_CHARS``, whatever the parts hold (a path or a
+    key from the file may be long or hold a newline): ``one_line`` is the last guard.
+    """
 
     def __init__(self, message: str, *, source: str | None = None, where: str | None = None):
         self.source = source
         self.where = where
         self.detail = message
         parts = [p for p in (source, where) if p]
-        super().__init__(": ".join([*parts, message]))
+        super().__init__(one_line(": ".join([*parts, message])))
 
 
 class ProblemError(InputError):

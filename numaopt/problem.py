@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from numaopt.errors import ProblemError
+from numaopt.errors import InputError, ProblemError
+from numaopt.inputs import MAX_VCPUS, read_text, shown
 from numaopt.layout import MAX_NODES, complete_shape, split_cpus, split_memory
 from numaopt.model import (
     BackendKind,
@@ -35,7 +36,6 @@ SMP_KEYS = ("sockets", "dies", "clusters", "cores", "threads")
 NODE_KEYS = ("cpus", "memory")
 PAIR_KEYS = ("a", "b", "value")
 BACKEND_KEYS = ("kind", "mem_path", "page_size", "share", "prealloc")
-MAX_VCPUS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +53,9 @@ def load_problem(path: str | Path) -> Problem:
     """Read and validate a problem file."""
     source = str(path)
     try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ProblemError("no such file", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemError(f"cannot read: {exc}", source=source) from None
+        text = read_text(path)
+    except InputError as exc:
+        raise ProblemError(exc.detail, source=source) from None
     return parse_problem(text, source, Path(path).parent)
 
 
@@ -106,13 +104,13 @@ def _read_guest(guest: TableReader, top: TableReader) -> GuestLayout:
         machine = Machine(machine_name)
     except ValueError:
         valid = ", ".join(m.value for m in Machine)
-        raise guest.error(f"unknown machine {machine_name!r} (valid: {valid})", "machine") from None
+        raise guest.error(f"unknown machine {shown(machine_name)} (valid: {valid})", "machine") from None
     rules_name = top.get("rules", str, "a rule set name", default=machine.default_rules.value)
     try:
         rules = RuleSet(rules_name)
     except ValueError:
         valid = ", ".join(r.value for r in RuleSet)
-        raise top.error(f"unknown rule set {rules_name!r} (valid: {valid})", "rules") from None
+        raise top.error(f"unknown rule set {shown(rules_name)} (valid: {valid})", "rules") from None
 
     smp_given: dict[str, int] = {}
     if (smp := guest.sub("smp", SMP_KEYS)) is not None:
@@ -132,7 +130,7 @@ def _read_guest(guest: TableReader, top: TableReader) -> GuestLayout:
     for index, raw in enumerate(raw_nodes):
         path = guest.where(f"nodes[{index}]")
         if not isinstance(raw, dict):
-            raise ProblemError(f"expected a table such as {{ cpus = \"0-3\" }}, got {raw!r}", source=guest.source, where=path)
+            raise ProblemError(f"expected a table such as {{ cpus = \"0-3\" }}, got {shown(raw)}", source=guest.source, where=path)
         node = TableReader(guest.source, raw, path, NODE_KEYS)
         cpus = node.convert("cpus", parse_cpulist) if node.has("cpus") else None
         for cpu in cpus or ():
@@ -216,7 +214,7 @@ def _read_backend(guest: TableReader) -> MemoryBackend:
     try:
         kind = BackendKind(kind_name)
     except ValueError:
-        raise reader.error(f"unknown backend {kind_name!r} (valid: ram, file)", "kind") from None
+        raise reader.error(f"unknown backend {shown(kind_name)} (valid: ram, file)", "kind") from None
     mem_path = reader.get("mem_path", str, "a path such as /dev/hugepages")
     if kind is BackendKind.FILE and not mem_path:
         raise reader.error("a file backend needs mem_path (e.g. /dev/hugepages)", "mem_path")
@@ -271,7 +269,7 @@ def _read_matrix(guest: TableReader, raw: list[Any], n: int, default: int | None
     for i, row in enumerate(raw):
         for j, value in enumerate(row):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise guest.error(f"expected an integer, got {value!r}", f"distances[{i}][{j}]")
+                raise guest.error(f"expected an integer, got {shown(value)}", f"distances[{i}][{j}]")
             _checked_distance(guest, f"distances[{i}][{j}]", value)
     return np.array(raw, dtype=np.int64)
 
@@ -283,7 +281,7 @@ def _read_pairs(guest: TableReader, raw: list[Any], n: int, default: int | None)
         path = guest.where(f"distances[{index}]")
         if not isinstance(item, dict):
             raise ProblemError(
-                f"expected {{ a = 0, b = 1, value = 15 }} or a matrix row, got {item!r}", source=guest.source, where=path
+                f"expected {{ a = 0, b = 1, value = 15 }} or a matrix row, got {shown(item)}", source=guest.source, where=path
             )
         pair = TableReader(guest.source, item, path, PAIR_KEYS)
         a = pair.get("a", int, "a node index", required=True)

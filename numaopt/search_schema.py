@@ -9,6 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from numaopt.inputs import (
+    MAX_SEED,
+    MAX_THREADS_PER_CORE,
+    MAX_TOTAL_TRAFFIC,
+    MAX_TRAFFIC_WEIGHT,
+    MAX_VCPUS,
+    MAX_WORKERS,
+    plain,
+    shown,
+)
+from numaopt.layout import MAX_NODES
 from numaopt.model import (
     BackendKind,
     Group,
@@ -46,6 +57,9 @@ GROUP_KEYS = ("name", "vcpus", "memory", "nodes", "split")
 TRAFFIC_KEYS = ("between", "from", "to", "weight")
 MAX_DISTANCE_KEYS = ("between", "distance")
 OBJECTIVE_KEYS = ("kind", "time_limit", "seed", "workers")
+MAX_GROUPS = MAX_VCPUS  # one vCPU each at most; memory-only groups count too
+MAX_NAME_CHARS = 64
+MAX_DISTANCE_LIMIT = 255  # the largest SLIT byte
 
 
 def read_host(table: dict[str, Any], source: str, base_dir: Path) -> tuple[HostTopology, tuple[int, ...], list[str]]:
@@ -67,12 +81,20 @@ def read_host(table: dict[str, Any], source: str, base_dir: Path) -> tuple[HostT
     return host, tuple(reserved), warnings
 
 
+def _name(reader: TableReader, key: str, what: str) -> str:
+    """A name for groups and VMs: 1..64 printable characters (it appears in messages and plans)."""
+    name = reader.get(key, str, what, required=True)
+    if not 1 <= len(name) <= MAX_NAME_CHARS or not name.isprintable():
+        raise reader.error(f"expected {what} of 1..{MAX_NAME_CHARS} printable characters, got {shown(name)}", key)
+    return name
+
+
 def _names(reader: TableReader, key: str, value: Any, known: set[str], at_least: int) -> tuple[str, ...]:
     if not isinstance(value, list) or len(value) < at_least or not all(isinstance(v, str) for v in value):
-        raise reader.error(f"expected a list of at least {at_least} group names, got {value!r}", key)
+        raise reader.error(f"expected a list of at least {at_least} group names, got {shown(value)}", key)
     unknown = [v for v in value if v not in known]
     if unknown:
-        raise reader.error(f"unknown group {unknown[0]!r} (groups: {', '.join(sorted(known))})", key)
+        raise reader.error(f"unknown group {shown(unknown[0])} (groups: {plain(', '.join(sorted(known)), 120)})", key)
     return tuple(value)
 
 
@@ -80,14 +102,12 @@ def read_workload(
     table: dict[str, Any], source: str, host: HostTopology, path: str = "workload", also_known: tuple[str, ...] = ()
 ) -> tuple[Workload, Machine, MemoryBackend]:
     reader = TableReader(source, {k: v for k, v in table.items() if k not in also_known}, path, WORKLOAD_KEYS + also_known)
-    threads = reader.get("threads_per_core", int, "1, 2, 4 ...", default=1)
-    if threads < 1:
-        raise reader.error(f"expected a positive number of threads per core, got {threads}", "threads_per_core")
+    threads = reader.integer("threads_per_core", 1, MAX_THREADS_PER_CORE, "a number of threads per core", default=1)
     machine_name = reader.get("machine", str, "q35, pc or virt", default="q35")
     try:
         machine = Machine(machine_name)
     except ValueError:
-        raise reader.error(f"unknown machine {machine_name!r} (valid: q35, pc, virt)", "machine") from None
+        raise reader.error(f"unknown machine {shown(machine_name)} (valid: q35, pc, virt)", "machine") from None
     page = reader.convert("page_size", parse_size) if reader.has("page_size") else None
     if page is not None and (page <= 0 or page & (page - 1)):
         raise reader.error(f"page size must be a power of two such as 2MiB or 1GiB, got {page} bytes", "page_size")
@@ -111,10 +131,10 @@ def read_workload(
     for index, item in enumerate(reader.get("max_distance", list, "a list of { between, distance } tables", default=[])):
         path = f"max_distance[{index}]"
         if not isinstance(item, dict):
-            raise reader.error(f"expected {{ between = [\"a\", \"b\"], distance = 16 }}, got {item!r}", path)
+            raise reader.error(f"expected {{ between = [\"a\", \"b\"], distance = 16 }}, got {shown(item)}", path)
         sub = TableReader(source, item, reader.where(path), MAX_DISTANCE_KEYS)
         a, b = _names(sub, "between", sub.get("between", list, "two group names", required=True), names, 2)[:2]
-        limits.append((a, b, sub.get("distance", int, "a distance such as 16", required=True)))
+        limits.append((a, b, sub.integer("distance", 10, MAX_DISTANCE_LIMIT, "a distance such as 16", required=True)))
     guest_nodes, max_guest_nodes = _read_guest_nodes(reader, host)
     workload = Workload(
         groups=groups,
@@ -126,6 +146,14 @@ def read_workload(
         max_guest_nodes=max_guest_nodes,
         page_size_bytes=page,
     )
+    priced = sum(flow.weight for flow in workload.priced_traffic)
+    if priced > MAX_TOTAL_TRAFFIC:
+        # Weights times distances must stay exact in CP-SAT (and inside int64).
+        raise reader.error(
+            f"the traffic weights add up to {priced} (split groups count their heaviest flow once more, as "
+            f"self-traffic): at most {MAX_TOTAL_TRAFFIC}; scale the weights down",
+            "traffic",
+        )
     for key, total, what in (("vcpus", workload.vcpus, "vCPUs"), ("memory", workload.memory_bytes, "memory")):
         if reader.has(key):
             stated = reader.convert(key, parse_size) if key == "memory" else reader.get(key, int, "a number of vCPUs")
@@ -140,31 +168,35 @@ def _read_groups(reader: TableReader, threads: int, host_ids: set[int]) -> tuple
         # No groups: the whole VM is one group that may split, talking to itself.
         if not reader.has("vcpus") or not reader.has("memory"):
             raise reader.error("give groups, or vcpus and memory for one group", "groups")
-        vcpus = reader.get("vcpus", int, "a number of vCPUs")
+        vcpus = reader.integer("vcpus", 1, MAX_VCPUS, "a number of vCPUs")
+        if vcpus % threads:
+            raise reader.error(f"{vcpus} vCPUs: expected a multiple of threads_per_core ({threads})", "vcpus")
         return (Group("vm", vcpus, reader.convert("memory", parse_size), split=True),)
     if not raw:
         raise reader.error("give at least one group", "groups")
+    if len(raw) > MAX_GROUPS:
+        raise reader.error(f"{len(raw)} groups: at most {MAX_GROUPS}", "groups")
     groups: list[Group] = []
     for index, item in enumerate(raw):
         path = f"groups[{index}]"
         if not isinstance(item, dict):
-            raise reader.error(f"expected a table such as {{ name = \"db\", vcpus = 8, memory = \"16GiB\" }}, got {item!r}", path)
+            raise reader.error(f"expected a table such as {{ name = \"db\", vcpus = 8, memory = \"16GiB\" }}, got {shown(item)}", path)
         sub = TableReader(reader.source, item, reader.where(path), GROUP_KEYS)
-        name = sub.get("name", str, "a group name", required=True)
-        vcpus = sub.get("vcpus", int, "a number of vCPUs", required=True)
-        if vcpus < 0 or vcpus % threads:
+        name = _name(sub, "name", "a group name")
+        vcpus = sub.integer("vcpus", 0, MAX_VCPUS, "a number of vCPUs", required=True)
+        if vcpus % threads:
             raise sub.error(f"{vcpus} vCPUs: expected a multiple of threads_per_core ({threads}), 0 for memory only", "vcpus")
         memory = sub.convert("memory", parse_size, required=True)
         if vcpus == 0 and memory == 0:
             raise sub.error("a group needs vCPUs or memory", "memory")
         if vcpus == 0 and sub.get("split", bool, "true or false", default=False):
             raise sub.error("a memory-only group (vcpus = 0) cannot split", "split")
-        allowed: tuple[int, ...] = sub.convert("nodes", parse_cpulist, default=())
+        allowed: tuple[int, ...] = sub.convert("nodes", lambda value: parse_cpulist(value, "node"), default=())
         unknown: list[int] = sorted(set(allowed) - host_ids)
         if unknown:
             raise sub.error(f"host node {unknown[0]} does not exist (host nodes: {format_cpulist(host_ids)})", "nodes")
         if any(g.name == name for g in groups):
-            raise sub.error(f"group {name!r} is defined twice", "name")
+            raise sub.error(f"group {shown(name)} is defined twice", "name")
         groups.append(Group(name, vcpus, memory, tuple(allowed), sub.get("split", bool, "true or false", default=False)))
     return tuple(groups)
 
@@ -174,7 +206,7 @@ def _read_traffic(reader: TableReader, names: set[str]) -> tuple[Traffic, ...]:
     for index, item in enumerate(reader.get("traffic", list, "a list of { between, weight } tables", default=[])):
         path = f"traffic[{index}]"
         if not isinstance(item, dict):
-            raise reader.error(f"expected {{ between = [\"a\", \"b\"], weight = 10 }}, got {item!r}", path)
+            raise reader.error(f"expected {{ between = [\"a\", \"b\"], weight = 10 }}, got {shown(item)}", path)
         sub = TableReader(reader.source, item, reader.where(path), TRAFFIC_KEYS)
         if sub.has("between") == (sub.has("from") or sub.has("to")):
             raise sub.error("give either between = [a, b] or from = a, to = b")
@@ -187,9 +219,7 @@ def _read_traffic(reader: TableReader, names: set[str]) -> tuple[Traffic, ...]:
         else:
             a = _names(sub, "from", [sub.get("from", str, "a group name", required=True)], names, 1)[0]
             b = _names(sub, "to", [sub.get("to", str, "a group name", required=True)], names, 1)[0]
-        weight = sub.get("weight", int, "a non-negative integer weight", required=True)
-        if weight < 0:
-            raise sub.error(f"expected a non-negative weight, got {weight}", "weight")
+        weight = sub.integer("weight", 0, MAX_TRAFFIC_WEIGHT, "a whole-number weight", required=True)
         flows.append(Traffic(a, b, weight))
     return tuple(flows)
 
@@ -200,11 +230,13 @@ def _read_guest_nodes(reader: TableReader, host: HostTopology) -> tuple[int | No
     value = reader.table["guest_nodes"]
     if value == "auto":
         return None, None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_NODES:
         return value, None
-    if isinstance(value, dict) and set(value) == {"max"} and isinstance(value["max"], int) and value["max"] >= 1:
-        return None, value["max"]
-    raise reader.error(f'expected "auto", a number, or {{ max = N }}, got {value!r}', "guest_nodes")
+    if isinstance(value, dict) and set(value) == {"max"}:
+        number = value["max"]
+        if isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= MAX_NODES:
+            return None, number
+    raise reader.error(f'expected "auto", a number 1..{MAX_NODES}, or {{ max = N }}, got {shown(value)}', "guest_nodes")
 
 
 def read_objective(table: dict[str, Any] | None, source: str) -> SearchSettings:
@@ -213,12 +245,11 @@ def read_objective(table: dict[str, Any] | None, source: str) -> SearchSettings:
     try:
         kind = ObjectiveKind(kind_name)
     except ValueError:
-        raise reader.error(f"unknown objective {kind_name!r} (valid: locality, spread, compact)", "kind") from None
+        raise reader.error(f"unknown objective {shown(kind_name)} (valid: locality, spread, compact)", "kind") from None
     time_limit = reader.convert("time_limit", parse_duration, default=10.0)
-    workers = reader.get("workers", int, "a number of CP-SAT workers", default=1)
-    if workers < 1:
-        raise reader.error(f"expected at least 1 worker, got {workers}", "workers")
-    return SearchSettings(kind=kind, time_limit_s=time_limit, seed=reader.get("seed", int, "an integer seed", default=0), workers=workers)
+    workers = reader.integer("workers", 1, MAX_WORKERS, "a number of CP-SAT workers", default=1)
+    seed = reader.integer("seed", 0, MAX_SEED, "a seed", default=0)
+    return SearchSettings(kind=kind, time_limit_s=time_limit, seed=seed, workers=workers)
 
 
 VM_KEYS = ("name", "priority")
@@ -240,9 +271,9 @@ def read_vms(data: dict[str, Any], source: str, base_dir: Path) -> tuple[SharedH
         if not isinstance(table, dict):
             raise top.error("expected a table ([[vm]] with name, vcpus, memory, groups ...)", path)
         own = TableReader(source, {k: v for k, v in table.items() if k in VM_KEYS}, path, VM_KEYS)
-        name = own.get("name", str, "a VM name", required=True)
+        name = _name(own, "name", "a VM name")
         if not name or "/" in name or any(vm.name == name for vm in vms):
-            raise own.error(f"expected a unique VM name without '/', got {name!r}", "name")
+            raise own.error(f"expected a unique VM name without '/', got {shown(name)}", "name")
         priority = own.get("priority", int, f"a whole number 1..{MAX_PRIORITY}", default=1)
         if not 1 <= priority <= MAX_PRIORITY:
             raise own.error(f"expected a whole number 1..{MAX_PRIORITY}, got {priority}", "priority")
@@ -253,7 +284,7 @@ def read_vms(data: dict[str, Any], source: str, base_dir: Path) -> tuple[SharedH
     for index, pair in enumerate(top.get("sockets_apart", list, "a list of [vm, vm] pairs", default=[])):
         valid = isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) and v in names for v in pair)
         if not valid or pair[0] == pair[1]:
-            raise top.error(f"expected two different VM names (VMs: {', '.join(sorted(names))}), got {pair!r}", f"sockets_apart[{index}]")
+            raise top.error(f"expected two different VM names (VMs: {', '.join(sorted(names))}), got {shown(pair)}", f"sockets_apart[{index}]")
         apart.append((pair[0], pair[1]))
     settings = read_objective(top.get("objective", dict, "an [objective] table", default=None), source)
     return SharedHostRequest(host, tuple(vms), reserved, settings, tuple(apart)), warnings

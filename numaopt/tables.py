@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from numaopt.errors import ProblemError
+from numaopt.inputs import bounded_int, plain, shown
 
 T = TypeVar("T")
 
@@ -19,7 +20,7 @@ class TableReader:
         self.path = path
         unknown = [key for key in table if key not in known]
         if unknown:
-            raise self.error(f"unknown key {unknown[0]!r} (known: {', '.join(known)})", key=unknown[0])
+            raise self.error(f"unknown key {shown(unknown[0])} (known: {', '.join(known)})", key=plain(unknown[0], 40))
 
     def where(self, key: str | None = None) -> str:
         if key is None:
@@ -39,10 +40,21 @@ class TableReader:
             return default  # type: ignore[return-value]
         value = self.table[key]
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise self.error(f"expected {what}, got {value!r}", key)
+            raise self.error(f"expected {what}, got {shown(value)}", key)
         if not isinstance(value, kind):
-            raise self.error(f"expected {what}, got {type(value).__name__} {value!r}", key)
+            raise self.error(f"expected {what}, got {type(value).__name__} {shown(value)}", key)
         return value
+
+    def integer(self, key: str, low: int, high: int, what: str, default: int | None = None, required: bool = False) -> int:
+        """An integer in ``low..high`` (the bounds say what is valid in the error)."""
+        if key not in self.table:
+            if required:
+                raise self.error(f"missing required key ({what}, {low}..{high})", key)
+            return default  # type: ignore[return-value]
+        try:
+            return bounded_int(self.table[key], low, high, what)
+        except ValueError as exc:
+            raise self.error(str(exc), key) from None
 
     def convert(self, key: str, parse: Callable[[Any], T], default: T | None = None, required: bool = False) -> T:
         if key not in self.table:
@@ -59,5 +71,5 @@ class TableReader:
             return None
         value = self.table[key]
         if not isinstance(value, dict):
-            raise self.error(f"expected a table, got {value!r}", key)
+            raise self.error(f"expected a table, got {shown(value)}", key)
         return TableReader(self.source, value, self.where(key), known)

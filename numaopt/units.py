@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from fractions import Fraction
+
+from numaopt.inputs import MAX_CPU_ID, MAX_SIZE_BYTES, bounded_seconds, shown
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -26,30 +29,32 @@ _SIZE_UNITS = {
     "t": TIB,
     "tib": TIB,
 }
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+_SIZE_RE = re.compile(r"^\s*(\d{1,30}(?:\.\d{1,30})?)\s*([A-Za-z]*)\s*$")
 SIZE_HELP = "a size such as 512MiB, 2GiB or 2G (units B, KiB, MiB, GiB, TiB; K/M/G/T mean the same)"
 
 
 def parse_size(text: str | int) -> int:
-    """Bytes in ``text`` ("2GiB", "512M", "1.5GiB"); a bare integer must be 0."""
-    if isinstance(text, bool):
-        raise ValueError(f"expected {SIZE_HELP}, got {text!r}")
+    """Bytes in ``text`` ("2GiB", "512M", "1.5GiB"), at most ``MAX_SIZE_BYTES``; a bare integer must be 0."""
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise ValueError(f"expected {SIZE_HELP}, got {shown(text)}")
     if isinstance(text, int):
         if text == 0:
             return 0
-        raise ValueError(f"a bare number is ambiguous: write {text}MiB or {text}GiB ({SIZE_HELP})")
+        raise ValueError(f"a bare number is ambiguous: write {shown(text)}MiB or {shown(text)}GiB ({SIZE_HELP})")
     match = _SIZE_RE.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not {SIZE_HELP}")
+        raise ValueError(f"{shown(text)} is not {SIZE_HELP}")
     number, unit = match.groups()
     scale = _SIZE_UNITS.get(unit.lower())
     if scale is None:
-        raise ValueError(f"unknown size unit {unit!r} in {text!r}: expected {SIZE_HELP}")
+        raise ValueError(f"unknown size unit {shown(unit)} in {shown(text)}: expected {SIZE_HELP}")
     if not unit and number != "0":
-        raise ValueError(f"{text!r} has no unit: expected {SIZE_HELP}")
-    value = float(number) * scale if "." in number else int(number) * scale
-    if value != int(value):
-        raise ValueError(f"{text!r} is not a whole number of bytes")
+        raise ValueError(f"{shown(text)} has no unit: expected {SIZE_HELP}")
+    value = Fraction(number) * scale  # exact: a float would round "1.0000000000000001TiB" to 1 TiB
+    if value.denominator != 1:
+        raise ValueError(f"{shown(text)} is not a whole number of bytes")
+    if value > MAX_SIZE_BYTES:
+        raise ValueError(f"{shown(text)} is more than {format_size(MAX_SIZE_BYTES)}, the largest size numaopt takes")
     return int(value)
 
 
@@ -72,37 +77,38 @@ def format_qemu_size(num_bytes: int) -> str:
 CPULIST_HELP = 'a CPU list such as "0-3,8-11" ("" for none)'
 
 
-def parse_cpulist(text: str | Iterable[int]) -> tuple[int, ...]:
-    """Sorted CPU ids in "0-3,8,10-11" (or a list of ints); duplicates are an error."""
+def parse_cpulist(text: str | Iterable[int], what: str = "CPU") -> tuple[int, ...]:
+    """Sorted CPU ids in "0-3,8,10-11" (or a list of ints), each 0..``MAX_CPU_ID``;
+    duplicates are an error (so a list holds at most ``MAX_CPU_ID + 1`` ids)."""
+    seen: set[int] = set()
     if isinstance(text, str):
-        cpus: list[int] = []
         stripped = text.strip()
         if stripped.lower() in ("", "none"):
             return ()
         for part in stripped.split(","):
             item = part.strip()
-            match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", item)
+            match = re.fullmatch(r"(\d{1,6})(?:\s*-\s*(\d{1,6}))?", item)
             if not match:
-                raise ValueError(f"{item!r} in {text!r} is not a CPU or range: expected {CPULIST_HELP}")
+                raise ValueError(f"{shown(item)} in {shown(text)} is not a CPU or range: expected {CPULIST_HELP}")
             first = int(match.group(1))
             last = int(match.group(2)) if match.group(2) is not None else first
             if last < first:
-                raise ValueError(f"range {item!r} in {text!r} runs backwards")
-            if last - first >= 65536:
-                raise ValueError(f"range {item!r} in {text!r} has more than 65536 CPUs")
-            cpus.extend(range(first, last + 1))
+                raise ValueError(f"range {shown(item)} in {shown(text)} runs backwards")
+            _add_cpus(seen, range(first, last + 1), what)
     else:
-        cpus = []
         for cpu in text:
             if isinstance(cpu, bool) or not isinstance(cpu, int) or cpu < 0:
-                raise ValueError(f"{cpu!r} is not a CPU id: expected {CPULIST_HELP} or a list of integers")
-            cpus.append(cpu)
-    seen: set[int] = set()
-    for cpu in cpus:
-        if cpu in seen:
-            raise ValueError(f"CPU {cpu} is listed twice")
-        seen.add(cpu)
-    return tuple(sorted(cpus))
+                raise ValueError(f"{shown(cpu)} is not a CPU id: expected {CPULIST_HELP} or a list of integers")
+            _add_cpus(seen, range(cpu, cpu + 1), what)
+    return tuple(sorted(seen))
+
+
+def _add_cpus(seen: set[int], cpus: range, what: str) -> None:
+    if cpus.stop - 1 > MAX_CPU_ID:
+        raise ValueError(f"{what} {cpus.stop - 1} is more than {MAX_CPU_ID}, the largest {what} id numaopt takes")
+    if any(cpu in seen for cpu in cpus):
+        raise ValueError(f"{what} {next(cpu for cpu in cpus if cpu in seen)} is listed twice")
+    seen.update(cpus)
 
 
 def format_cpulist(cpus: Iterable[int]) -> str:
@@ -128,16 +134,17 @@ DURATION_HELP = "a duration such as 500ms, 5s or 2m"
 
 
 def parse_duration(text: str | int | float) -> float:
-    """Seconds in "5s", "500ms", "2m"; a bare number is seconds."""
-    if isinstance(text, bool):
-        raise ValueError(f"expected {DURATION_HELP}, got {text!r}")
+    """Seconds in "5s", "500ms", "2m"; a bare number is seconds. Positive, finite, at most a day."""
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(f"expected {DURATION_HELP}, got {shown(text)}")
     if isinstance(text, (int, float)):
-        seconds = float(text)
+        seconds = float(min(text, 1e300))  # an int too large for a float is still just "too long"
     else:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text)
+        match = re.fullmatch(r"\s*(\d{1,30}(?:\.\d{1,30})?)\s*([a-z]{0,3})\s*", text)
         if not match or match.group(2) not in ("", *_DURATION_UNITS):
-            raise ValueError(f"{text!r} is not {DURATION_HELP}")
+            raise ValueError(f"{shown(text)} is not {DURATION_HELP}")
         seconds = float(match.group(1)) * _DURATION_UNITS.get(match.group(2) or "s", 1.0)
-    if seconds <= 0:
-        raise ValueError(f"a duration must be positive, got {text!r}")
-    return seconds
+    try:
+        return bounded_seconds(seconds)
+    except ValueError:
+        raise ValueError(f"a duration must be more than 0 and at most 24h, got {shown(text)}") from None

@@ -116,7 +116,7 @@ SEARCH_HOST = '[host]\ndistances = [[10, 21], [21, 10]]\nnodes = [ { id = 0, cpu
         ),
         (
             '[workload]\ngroups = [ { name = "a", vcpus = 2, memory = "1GiB" } ]\ntraffic = [ { between = ["a"], weight = -1 } ]\n',
-            "workload.traffic[0].weight: expected a non-negative weight, got -1",
+            "workload.traffic[0].weight: expected a whole-number weight (0..1000000000), got -1",
         ),
         (
             '[workload]\ngroups = [ { name = "a", vcpus = 3, memory = "1GiB" } ]\nthreads_per_core = 2\n',

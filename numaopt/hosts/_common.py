@@ -7,47 +7,17 @@ file, the line and what was expected.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from numaopt.distances import LOCAL_DISTANCE, MAX_DISTANCE
 from numaopt.errors import InputError
+from numaopt.inputs import MAX_CPU_ID, MAX_HOST_NODES, MAX_SIZE_BYTES, read_text, shown
 from numaopt.model import HostCore, HostNode, HostTopology
 
-MAX_SHOWN = 60  # characters of an offending line quoted in an error
-
-
-def read_text(path: str | Path) -> str:
-    """The text of ``path``; any failure is an ``InputError`` naming the file.
-
-    Plain ``os.read``: a sysfs import opens a thousand small files, and buffered file
-    objects cost more than the reads.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            chunks = []
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
-        data = b"".join(chunks)
-    except FileNotFoundError:
-        raise InputError("no such file", source=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", source=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
-    except ValueError:  # a NUL byte in the name
-        raise InputError("not a valid file name", source=repr(str(path))) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
+__all__ = ["Lines", "bad_distance", "build_host", "check_matrix", "end_line", "numbered_lines", "read_text", "shown"]
 
 
 def numbered_lines(text: str) -> list[tuple[int, str]]:
@@ -64,11 +34,6 @@ def numbered_lines(text: str) -> list[tuple[int, str]]:
 def end_line(text: str) -> int:
     """The line number just past the end of ``text``: where a truncated table was cut."""
     return len(text.removeprefix("\ufeff").splitlines()) + 1
-
-
-def shown(line: str) -> str:
-    """A line quoted in an error, cut short when long."""
-    return repr(line if len(line) <= MAX_SHOWN else line[: MAX_SHOWN - 3] + "...")
 
 
 def bad_distance(row: Sequence[int], position: int, node_ids: Sequence[int]) -> str | None:
@@ -105,11 +70,22 @@ def build_host(
     """A ``HostTopology``; a structural refusal from the model becomes an ``InputError``.
 
     Importers check what they can with line numbers first; this is the safety net that
-    keeps a ``ValueError`` from ever reaching a user as a traceback.
+    keeps a ``ValueError`` from ever reaching a user as a traceback, and the one place
+    every importer's host meets the bounds (nodes, CPU ids, sizes).
     """
+    nodes = tuple(nodes)
+    if len(nodes) > MAX_HOST_NODES:
+        raise InputError(f"{len(nodes)} nodes: at most {MAX_HOST_NODES} (Linux's largest MAX_NUMNODES)", source=source)
+    for node in nodes:
+        if node.node_id >= MAX_HOST_NODES:
+            raise InputError(f"node id {node.node_id}: Linux numbers nodes 0..{MAX_HOST_NODES - 1}", source=source)
+        if node.cpus and max(node.cpus) > MAX_CPU_ID:
+            raise InputError(f"node {node.node_id}: CPU {max(node.cpus)} is more than {MAX_CPU_ID}", source=source)
+        if node.memory_bytes > MAX_SIZE_BYTES:
+            raise InputError(f"node {node.node_id}: {node.memory_bytes} bytes of memory is more than 4 PiB", source=source)
     try:
-        return HostTopology(nodes=tuple(nodes), distances=np.asarray(distances, dtype=np.int64), cores=tuple(cores))
-    except ValueError as exc:
+        return HostTopology(nodes=nodes, distances=np.asarray(distances, dtype=np.int64), cores=tuple(cores))
+    except (ValueError, OverflowError) as exc:
         raise InputError(str(exc), source=source) from None
 
 

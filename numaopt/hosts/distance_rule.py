@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from numaopt.distances import LOCAL_DISTANCE, MAX_DISTANCE
+from numaopt.inputs import shown
 
 __all__ = ["RULE_HELP", "DistanceRule", "parse_distance_rule"]
 
@@ -35,7 +36,7 @@ class DistanceRule:
         for name in _KEYS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not LOCAL_DISTANCE < value <= MAX_DISTANCE:
-                raise ValueError(f"{name} = {value!r}: expected {RULE_HELP}")
+                raise ValueError(f"{name} = {shown(value)}: expected {RULE_HELP}")
 
     def matrix(self, packages: Sequence[int | None]) -> npt.NDArray[np.int64]:
         """The SLIT for nodes whose packages are ``packages`` (None: no single package)."""
@@ -57,28 +58,28 @@ def parse_distance_rule(spec: str | Mapping[str, object]) -> DistanceRule:
     if isinstance(spec, Mapping):
         unknown = [key for key in spec if key not in _KEYS]
         if unknown:
-            raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(_KEYS)})")
+            raise ValueError(f"unknown key {shown(unknown[0])} (known: {', '.join(_KEYS)})")
         missing = [key for key in _KEYS if key not in spec]
         if missing:
-            raise ValueError(f"missing {missing[0]!r}: expected {RULE_HELP}")
+            raise ValueError(f"missing {shown(missing[0])}: expected {RULE_HELP}")
         same, other = spec["same_package"], spec["other"]
         if isinstance(same, bool) or isinstance(other, bool) or not isinstance(same, int) or not isinstance(other, int):
-            raise ValueError(f"expected integers, got {same!r} and {other!r}: {RULE_HELP}")
+            raise ValueError(f"expected integers, got {shown(same)} and {shown(other)}: {RULE_HELP}")
         return DistanceRule(same, other)
     if not isinstance(spec, str):
-        raise ValueError(f"expected {RULE_HELP}, got {spec!r}")
+        raise ValueError(f"expected {RULE_HELP}, got {shown(spec)}")
     parts = [part.strip() for part in spec.split(",")]
     if all("=" in part for part in parts):
         table: dict[str, object] = {}
         for part in parts:
             key, _, value = (item.strip() for item in part.partition("="))
             if not _NUMBER.fullmatch(value):
-                raise ValueError(f"{value!r} in {spec!r} is not a number: expected {RULE_HELP}")
+                raise ValueError(f"{shown(value)} in {shown(spec)} is not a number: expected {RULE_HELP}")
             if key in table:
-                raise ValueError(f"{key!r} is given twice in {spec!r}")
+                raise ValueError(f"{shown(key)} is given twice in {shown(spec)}")
             table[key] = int(value)
         return parse_distance_rule(table)
     if 1 <= len(parts) <= 2 and all(_NUMBER.fullmatch(part) for part in parts):
         values = [int(part) for part in parts]
         return DistanceRule(values[0], values[-1])
-    raise ValueError(f"{spec!r} is not {RULE_HELP}")
+    raise ValueError(f"{shown(spec)} is not {RULE_HELP}")

@@ -95,7 +95,7 @@ class _Xml:
         text = element.get(name)
         if text is None:
             if default is None:
-                raise self.error(f"<{element.tag} type={element.get('type')!r}> has no {name} attribute", element)
+                raise self.error(f"<{element.tag} type={shown(element.get('type'))}> has no {name} attribute", element)
             return default
         if not text.isdigit() or len(text) > 20:
             raise self.error(f"expected a non-negative integer in {name}, got {shown(text)}", element)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from numaopt.errors import InputError, ProblemError
-from numaopt.hosts._common import numbered_lines, read_text
+from numaopt.hosts._common import numbered_lines, read_text, shown
 from numaopt.hosts.distance_rule import DistanceRule, parse_distance_rule
 from numaopt.hosts.hwloc import parse_hwloc_xml
 from numaopt.hosts.lscpu import parse_lscpu
@@ -24,6 +24,7 @@ from numaopt.hosts.numactl import parse_numactl
 from numaopt.hosts.synthetic import parse_synthetic
 from numaopt.hosts.sysfs import read_sysfs
 from numaopt.hosts.toml import host_from_table
+from numaopt.inputs import plain
 from numaopt.model import HostTopology
 
 __all__ = [
@@ -141,7 +142,7 @@ def load_sources(
         return read_sysfs(item.location), []
     if kind is SourceKind.HWLOC:
         return parse_hwloc_xml(item.read(), item.location, distances), []
-    return parse_synthetic(item.location, distances, f"synthetic:{item.location!r}"), []
+    return parse_synthetic(item.location, distances, f"synthetic:{shown(item.location)}"), []
 
 
 def load_host_sources(
@@ -153,7 +154,9 @@ def load_host_sources(
     unknown = [key for key in spec if key not in known]
     if unknown:
         raise ProblemError(
-            f"unknown key {unknown[0]!r} (known: {', '.join(known)})", source=source, where=f"{key_path}.{unknown[0]}"
+            f"unknown key {shown(unknown[0])} (known: {', '.join(known)})",
+            source=source,
+            where=f"{key_path}.{plain(unknown[0], 40)}",
         )
     sources: list[HostSource] = []
     for kind in SourceKind:
@@ -164,7 +167,7 @@ def load_host_sources(
             what = (
                 "a synthetic string such as 'pack:2 numa:2 core:4 pu:2'" if kind is SourceKind.SYNTHETIC else "a path"
             )
-            raise ProblemError(f"expected {what}, got {value!r}", source=source, where=f"{key_path}.{kind.value}")
+            raise ProblemError(f"expected {what}, got {shown(value)}", source=source, where=f"{key_path}.{kind.value}")
         location = value if kind is SourceKind.SYNTHETIC else os.fspath(base_dir / value)
         sources.append(HostSource(kind, location))
     rule = None

@@ -72,7 +72,7 @@ KNOWN_LEVELS = "pack (package, socket), numa (numanode, node), core, pu, die, gr
 
 def parse_synthetic(description: str, distances: DistanceRule | None = None, source: str | None = None) -> HostTopology:
     """The host a synthetic string describes; ``distances`` is required for several nodes."""
-    where = source or f"synthetic:{description!r}"
+    where = source or f"synthetic:{shown(description)}"
 
     def fail(message: str) -> InputError:
         return InputError(message, source=where)
@@ -88,7 +88,7 @@ def parse_synthetic(description: str, distances: DistanceRule | None = None, sou
         name, count, attrs = level.group(1), int(level.group(2)), level.group(3)
         kind = _NAMES.get(name.lower()) or (_Kind.GROUPING if _CACHE.fullmatch(name) else None)
         if kind is None:
-            raise fail(f"unknown level type {name!r} (known: {KNOWN_LEVELS})")
+            raise fail(f"unknown level type {shown(name)} (known: {KNOWN_LEVELS})")
         if count == 0:
             raise fail(f"{token}: a level needs at least one object")
         levels.append((kind, count, attrs or ""))
@@ -108,10 +108,10 @@ def parse_synthetic(description: str, distances: DistanceRule | None = None, sou
         for attr in attrs.split():
             key, _, value = attr.partition("=")
             if key != "memory" or kind is not _Kind.NUMA:
-                raise fail(f"unsupported attribute {attr!r}: numaopt reads only numa:N(memory=SIZE)")
+                raise fail(f"unsupported attribute {shown(attr)}: numaopt reads only numa:N(memory=SIZE)")
             size = _MEMORY.fullmatch(value)
             if not size:
-                raise fail(f"expected a size such as 64GiB or 32GB in {attr!r}")
+                raise fail(f"expected a size such as 64GiB or 32GB in {shown(attr)}")
             memory = int(size.group(1)) * _UNITS[(size.group(2) or "").lower()]
     counts = [count for _, count, _ in levels]
     num_pus = math.prod(counts)

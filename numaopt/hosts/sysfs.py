@@ -23,6 +23,7 @@ import numpy as np
 
 from numaopt.errors import InputError
 from numaopt.hosts._common import bad_distance, build_host, read_text, shown
+from numaopt.inputs import MAX_SYSFS_FILE_BYTES
 from numaopt.model import HostCore, HostNode, HostTopology, HugePages
 from numaopt.units import KIB, format_cpulist, parse_cpulist
 
@@ -79,7 +80,7 @@ def _list(path: Path) -> list[str]:
 
 def _read_file(path: str | Path) -> str:
     # tar trusts sysfs's 4096-byte file size and pads what it archives with NULs.
-    return read_text(path).rstrip("\x00").strip()
+    return read_text(path, MAX_SYSFS_FILE_BYTES).rstrip("\x00").strip()
 
 
 def _read_node(path: Path, node_id: int) -> HostNode:

@@ -35,7 +35,7 @@ import tomli_w
 
 from numaopt.distances import LOCAL_DISTANCE
 from numaopt.errors import ProblemError
-from numaopt.hosts._common import bad_distance, build_host
+from numaopt.hosts._common import bad_distance, build_host, shown
 from numaopt.model import HostCore, HostNode, HostTopology, HugePages
 from numaopt.tables import TableReader
 from numaopt.units import CPULIST_HELP, SIZE_HELP, format_cpulist, format_size, parse_cpulist, parse_size
@@ -83,7 +83,7 @@ def host_to_toml(host: HostTopology) -> str:
 
 def _reader(value: object, source: str, path: str, known: tuple[str, ...], what: str) -> TableReader:
     if not isinstance(value, Mapping):
-        raise ProblemError(f"expected {what}, got {value!r}", source=source, where=path)
+        raise ProblemError(f"expected {what}, got {shown(value)}", source=source, where=path)
     return TableReader(source, value, path, known)
 
 
@@ -96,13 +96,13 @@ def _integer(reader: TableReader, key: str, what: str, maximum: int = MAX_ID) ->
 
 def _cpus(value: object) -> tuple[int, ...]:
     if not isinstance(value, (str, list)):
-        raise ValueError(f"expected {CPULIST_HELP} or a list of integers, got {value!r}")
+        raise ValueError(f"expected {CPULIST_HELP} or a list of integers, got {shown(value)}")
     return parse_cpulist(value)
 
 
 def _size(value: object) -> int:
     if not isinstance(value, (str, int)):
-        raise ValueError(f"expected {SIZE_HELP}, got {value!r}")
+        raise ValueError(f"expected {SIZE_HELP}, got {shown(value)}")
     return parse_size(value)
 
 
@@ -177,7 +177,7 @@ def _distances(host: TableReader, node_ids: list[int]) -> npt.NDArray[np.int64]:
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise host.error(f"expected an integer, got {value!r}", f"distances[{i}][{j}]")
+                raise host.error(f"expected an integer, got {shown(value)}", f"distances[{i}][{j}]")
         problem = bad_distance([max(min(v, INT64_MAX), -INT64_MAX) for v in row], i, node_ids)
         if problem is not None:
             raise host.error(problem, f"distances[{i}]")

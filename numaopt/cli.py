@@ -16,6 +16,7 @@ import typer
 from numaopt.cli_generate import generate_command
 from numaopt.cli_guest import fuzz_command, guest_build_command, verify_command
 from numaopt.cli_host import host_app
+from numaopt.cli_plot import plot_command
 from numaopt.errors import InputError, LayoutError, NumaoptError
 from numaopt.files import write_atomically
 from numaopt.layout import check_layout
@@ -82,6 +83,10 @@ def solve(
     ] = OutputFormat.QEMU,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+    plot_file: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw the plan (search) or the guest's distances (explicit layout): .svg or .png."),
+    ] = None,
     adjust_distances: Annotated[
         bool,
         typer.Option(
@@ -105,6 +110,8 @@ def solve(
     if loaded.shared is not None:
         from numaopt.cli_shared import solve_shared
 
+        if plot_file is not None:
+            raise InputError("--plot draws one guest; a problem with several VMs is not drawn yet", where="--plot")
         solve_shared(loaded.shared, fmt.value, out, quiet, adjust_distances, lambda plan: _render(plan, fmt))
         return
     if loaded.placement is not None:
@@ -117,12 +124,20 @@ def solve(
             plan = place(loaded.placement, deadline=deadline_for(limit), adjust_distances=adjust_distances, progress=progress)
         if plan.adjusted_distances:
             typer.echo(f"numaopt: warning: {adjusted_text(plan)}", err=True)
+        if plot_file is not None:
+            from numaopt.cli_plot import plot_plan_to
+
+            plot_plan_to(loaded.placement, plan, plot_file)
     else:
         assert loaded.layout is not None
         errors = refusals(loaded.layout)
         if errors:
             raise LayoutError("\n".join(f"{problem}: {finding}" for finding in errors))
         plan = Plan(layout=loaded.layout)
+        if plot_file is not None and loaded.layout.distances is not None:
+            from numaopt.cli_plot import plot_guest_distances
+
+            plot_guest_distances(loaded.layout.distances, plot_file, problem.name)
     text = _render(plan, fmt)
     if not quiet:
         typer.echo(plan_summary(plan), err=True, nl=False)
@@ -245,6 +260,7 @@ def launch(
 
 
 # Sub-commands defined in their own modules, listed after the core ones in --help.
+app.command("plot")(plot_command)
 app.command("generate")(generate_command)
 app.command("verify")(verify_command)
 app.command("fuzz")(fuzz_command)

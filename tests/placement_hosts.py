@@ -60,3 +60,37 @@ def clustered_traffic(num_groups: int, cluster: int, rng: np.random.Generator, c
 
 def equal_groups(count: int, vcpus: int, memory_gib: int = 4) -> tuple[Group, ...]:
     return tuple(Group(f"g{k}", vcpus, memory_gib * GIB) for k in range(count))
+
+
+def matrix_host(d: np.ndarray, cpus_per_node: int = 8, memory_gib: int = 64) -> HostTopology:
+    """A host with the SLIT ``d``, ``cpus_per_node`` CPUs (no SMT) and equal memory per node."""
+    nodes = tuple(
+        HostNode(k, tuple(range(k * cpus_per_node, (k + 1) * cpus_per_node)), memory_gib * GIB, (memory_gib - 4) * GIB)
+        for k in range(len(d))
+    )
+    return HostTopology(nodes, d)
+
+
+def random_slit(n: int, rng: np.random.Generator, low: int = 11, high: int = 99) -> np.ndarray:
+    """A dense, irregular symmetric SLIT: every remote distance uniform in low..high."""
+    upper = np.triu(rng.integers(low, high + 1, size=(n, n)), 1)
+    d = upper + upper.T
+    np.fill_diagonal(d, 10)
+    return d
+
+
+def grid_slit(rows: int, cols: int, step: int = 10) -> np.ndarray:
+    """Nodes on a rows x cols grid, 10 + step x Manhattan distance apart (the QAP
+    literature's grid instances, shifted so remote distances are valid SLIT values)."""
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    return 10 + step * (np.abs(r[:, None] - r[None, :]) + np.abs(c[:, None] - c[None, :]))
+
+
+def random_traffic(num_groups: int, rng: np.random.Generator, density: float = 0.5, low: int = 1, high: int = 99) -> tuple[Traffic, ...]:
+    """Each pair of groups talks with probability ``density``, weight uniform in low..high."""
+    return tuple(
+        Traffic(f"g{a}", f"g{b}", int(rng.integers(low, high + 1)))
+        for a in range(num_groups)
+        for b in range(a + 1, num_groups)
+        if rng.random() < density
+    )

@@ -17,6 +17,7 @@ from numaopt.cli_generate import generate_command
 from numaopt.cli_guest import fuzz_command, guest_build_command, verify_command
 from numaopt.cli_host import host_app
 from numaopt.cli_plot import plot_command
+from numaopt.cli_usage import PlainUsage
 from numaopt.errors import InputError, LayoutError, NumaoptError
 from numaopt.files import write_atomically
 from numaopt.layout import check_layout
@@ -33,7 +34,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts mention [guest], [host] literally: no rich markup
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from numaopt import __version__
+
+        typer.echo(f"numaopt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print numaopt's version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Search, check and render QEMU guest NUMA layouts."""
 
 
 
@@ -70,9 +89,9 @@ def refusals(layout: GuestLayout) -> list[Finding]:
     return [f for f in found if f.severity is Severity.ERROR]
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def solve(
-    problem: Annotated[Path, typer.Argument(help="Problem file (TOML); see docs/problem-format.md.")],
+    problem: Annotated[Path, typer.Argument(metavar="PROBLEM", help="Problem file (TOML); see docs/problem-format.md.")],
     fmt: Annotated[
         OutputFormat,
         typer.Option(
@@ -181,9 +200,9 @@ def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
     return config.layout, list(config.findings)
 
 
-@app.command()
+@app.command(cls=PlainUsage)
 def check(
-    file: Annotated[Path, typer.Argument(help="A problem file (.toml) or a file of QEMU arguments (- for stdin).")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A problem file (.toml) or a file of QEMU arguments (- for stdin).")],
     rules: Annotated[
         str,
         typer.Option("--rules", "-r", help="Comma-separated rule sets: qemu, linux-acpi, linux-dt, libvirt, or all."),
@@ -226,10 +245,10 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=PlainUsage, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def launch(
-    plan_file: Annotated[Path, typer.Argument(help="A plan written by `numaopt solve --format json`.")],
-    qemu_args: Annotated[list[str] | None, typer.Argument(help="Extra QEMU arguments, after --.")] = None,
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="A plan written by `numaopt solve --format json`.")],
+    qemu_args: Annotated[list[str] | None, typer.Argument(metavar="-- QEMU_ARGS", help="Extra QEMU arguments, after --.")] = None,
     vm: Annotated[
         str | None, typer.Option("--vm", help="Which VM of a several-VM plan (solve of a problem with [[vm]] tables).")
     ] = None,
@@ -260,20 +279,20 @@ def launch(
 
 
 # Sub-commands defined in their own modules, listed after the core ones in --help.
-app.command("plot")(plot_command)
-app.command("generate")(generate_command)
-app.command("verify")(verify_command)
-app.command("fuzz")(fuzz_command)
+app.command("plot", cls=PlainUsage)(plot_command)
+app.command("generate", cls=PlainUsage)(generate_command)
+app.command("verify", cls=PlainUsage)(verify_command)
+app.command("fuzz", cls=PlainUsage)(fuzz_command)
 app.add_typer(host_app, name="host")
 guest_app = typer.Typer(help="The guest kit (kernel + probe initramfs) for boot checks.", no_args_is_help=True)
-guest_app.command("build")(guest_build_command)
+guest_app.command("build", cls=PlainUsage)(guest_build_command)
 app.add_typer(guest_app, name="guest")
 
 
 def main() -> None:
     """Entry point: every numaopt error becomes one line on stderr and its exit code."""
     try:
-        app()  # standalone: usage errors print themselves and exit 2
+        app(prog_name="numaopt")  # standalone: usage errors print themselves and exit 2
     except NumaoptError as exc:
         typer.echo(f"numaopt: error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from numaopt.cli_usage import PlainUsage
 from numaopt.errors import InputError
 from numaopt.files import write_atomically
 from numaopt.hosts import (
@@ -70,9 +71,12 @@ def _load(arguments: list[str], distances: str | None) -> HostTopology:
     return host
 
 
-@host_app.command()
+@host_app.command(cls=PlainUsage)
 def show(
-    sources: Annotated[list[str], typer.Argument(help=SOURCES_HELP, show_default=False)],
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="SOURCE", help=f"{SOURCES_HELP} Default: this machine (sysfs:/).", show_default=False),
+    ] = None,
     distances: Annotated[str | None, typer.Option("--distances", "-d", help=DISTANCES_HELP)] = None,
 ) -> None:
     """Print a host as numactl --hardware does, with sockets, cores, SMT and findings.
@@ -81,13 +85,14 @@ def show(
 
     Disagreements between sources are warnings on stderr. Exits 1 on bad input.
     """
-    typer.echo(host_summary(_load(sources, distances)), nl=False)
+    typer.echo(host_summary(_load(sources or ["sysfs:/"], distances)), nl=False)
 
 
-@host_app.command()
+@host_app.command(cls=PlainUsage)
 def capture(
     sources: Annotated[
-        list[str] | None, typer.Argument(help=f"{SOURCES_HELP} Default: this machine (sysfs:/).", show_default=False)
+        list[str] | None,
+        typer.Argument(metavar="SOURCE", help=f"{SOURCES_HELP} Default: this machine (sysfs:/).", show_default=False),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
     distances: Annotated[str | None, typer.Option("--distances", "-d", help=DISTANCES_HELP)] = None,

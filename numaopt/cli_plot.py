@@ -31,7 +31,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def plot_command(
-    source: Annotated[str, typer.Argument(help=SOURCE_HELP, show_default=False)],
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help=SOURCE_HELP, show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The picture: .svg or .png.")],
     distances: Annotated[
         str | None, typer.Option("--distances", "-d", help="For a synthetic host: the distance rule, e.g. 12,32.")

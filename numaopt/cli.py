@@ -205,8 +205,13 @@ def check(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A problem file (.toml) or a file of QEMU arguments (- for stdin).")],
     rules: Annotated[
         str,
-        typer.Option("--rules", "-r", help="Comma-separated rule sets: qemu, linux-acpi, linux-dt, libvirt, or all."),
-    ] = "all",
+        typer.Option(
+            "--rules",
+            "-r",
+            help="Comma-separated rule sets: qemu, linux-acpi, linux-dt, libvirt, or all. Default (auto): qemu, the "
+            "guest's own (linux-acpi for q35/pc, linux-dt for virt) and libvirt.",
+        ),
+    ] = "auto",
     show_info: Annotated[bool, typer.Option("--info", help="Also print facts (scheduler levels, topology type).")] = False,
 ) -> None:
     """Lint a layout: what QEMU refuses, and what each guest discards or warns about.
@@ -216,10 +221,12 @@ def check(
     Prints one line per finding as `FILE: RULESET: SEVERITY: message (fix: ...)`, or `FILE: RULESET: ok`. Exits 1 if any chosen rule set has an error.
     """
     try:
-        chosen = RuleSet.parse_list(rules)
+        chosen = None if rules.strip() == "auto" else RuleSet.parse_list(rules)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--rules") from None
+        raise typer.BadParameter(f"{exc} (or auto)", param_hint="--rules") from None
     layout, arg_findings = _read_for_check(file)
+    if chosen is None:  # an x86 guest never reads a device tree, an arm64 `virt` guest does
+        chosen = (RuleSet.QEMU, layout.machine.default_rules, RuleSet.LIBVIRT)
     failed = False
     qemu_found = arg_findings + check_layout(layout, RuleSet.QEMU)
     qemu_errors = {(f.code, f.message) for f in qemu_found if f.severity is Severity.ERROR}

@@ -88,7 +88,11 @@ def test_solve_refuses_what_the_target_discards(tmp_path: Path) -> None:
 def test_check_exit_codes_and_lines() -> None:
     ok = run("check", "problems/seed-4node.toml")
     assert ok.returncode == 0
-    assert ok.stdout.splitlines() == [f"problems/seed-4node.toml: {r}: ok" for r in ("qemu", "linux-acpi", "linux-dt", "libvirt")]
+    assert ok.stdout.splitlines() == [f"problems/seed-4node.toml: {r}: ok" for r in ("qemu", "linux-acpi", "libvirt")]
+    arm = run("check", "problems/seed-4node-aarch64.toml")
+    assert [line.split(": ")[1] for line in arm.stdout.splitlines() if line.endswith(": ok")] == ["qemu", "linux-dt", "libvirt"]
+    every = run("check", "problems/seed-4node.toml", "--rules", "all")
+    assert [line.split(": ")[1] for line in every.stdout.splitlines()] == ["qemu", "linux-acpi", "linux-dt", "libvirt"]
     info = run("check", "problems/seed-4node.toml", "--rules", "linux-acpi", "--info")
     assert "NUMA_BACKPLANE" in info.stdout
 

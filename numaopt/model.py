@@ -539,6 +539,7 @@ class Plan:
     status: SolveStatus = SolveStatus.EXPLICIT
     vcpu_to_host_cpu: tuple[tuple[int, int], ...] = ()  # (vCPU, host CPU); empty: no pinning
     vcpu_groups: tuple[str, ...] = ()  # group name per vCPU index (placement plans)
+    emulator_cpus: tuple[int, ...] = ()  # host CPUs for QEMU's own threads (the request's reserved_cpus)
     memory_placement: tuple[tuple[str, int, int], ...] = ()  # (group, host node id, bytes there)
     objective: float | None = None
     best_bound: float | None = None

@@ -110,6 +110,7 @@ def build_plan(
         status=status,
         vcpu_to_host_cpu=tuple(sorted(pinning)),
         vcpu_groups=tuple(vcpu_group),
+        emulator_cpus=tuple(sorted(set(request.reserved_cpus))),
         memory_placement=tuple((g, n, b) for (g, n), b in sorted(memory_placement.items())),
         objective=objective,
         best_bound=best_bound,

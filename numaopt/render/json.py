@@ -26,6 +26,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "seed": plan.seed,
         "vcpu_to_host_cpu": {str(vcpu): host for vcpu, host in plan.vcpu_to_host_cpu},
         "vcpu_groups": list(plan.vcpu_groups),
+        "emulator_cpus": format_cpulist(plan.emulator_cpus),
         "memory_placement": [{"group": g, "host_node": n, "bytes": b} for g, n, b in plan.memory_placement],
         "guest": {
             "machine": layout.machine.value,
@@ -130,6 +131,7 @@ def plan_from_json(text: str, source: str = "<plan>", vm: str | None = None) -> 
             status=SolveStatus(data["status"]),
             vcpu_to_host_cpu=tuple(sorted((int(k), int(v)) for k, v in data["vcpu_to_host_cpu"].items())),
             vcpu_groups=tuple(str(g) for g in data.get("vcpu_groups", [])),
+            emulator_cpus=parse_cpulist(data.get("emulator_cpus", "")),
             memory_placement=tuple(
                 (str(m["group"]), int(m["host_node"]), int(m["bytes"])) for m in data.get("memory_placement", [])
             ),

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from numaopt.cli_errors import error_text, naming, warn
 from numaopt.cli_generate import generate_command
 from numaopt.cli_guest import fuzz_command, guest_build_command, verify_command
 from numaopt.cli_host import host_app
@@ -125,7 +126,7 @@ def solve(
     """
     loaded = load_problem(problem)
     for warning in loaded.warnings:
-        typer.echo(f"numaopt: warning: {warning}", err=True)
+        warn(warning, str(problem))
     if loaded.shared is not None:
         from numaopt.cli_shared import solve_shared
 
@@ -139,10 +140,10 @@ def solve(
         from numaopt.place import place
 
         limit = loaded.placement.settings.time_limit_s
-        with search_progress(wanted(quiet), limit) as progress:
+        with search_progress(wanted(quiet), limit) as progress, naming(problem):
             plan = place(loaded.placement, deadline=deadline_for(limit), adjust_distances=adjust_distances, progress=progress)
         if plan.adjusted_distances:
-            typer.echo(f"numaopt: warning: {adjusted_text(plan)}", err=True)
+            warn(adjusted_text(plan), str(problem))
         if plot_file is not None:
             from numaopt.cli_plot import plot_plan_to
 
@@ -185,18 +186,16 @@ def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
             assert loaded.placement is not None
             from numaopt.clock import deadline_for
 
-            return place(loaded.placement, deadline=deadline_for(loaded.placement.settings.time_limit_s)).layout, []
+            with naming(path):
+                return place(loaded.placement, deadline=deadline_for(loaded.placement.settings.time_limit_s)).layout, []
         return loaded.layout, []
+    from numaopt.inputs import read_stream, read_text
     from numaopt.qemu.args import read_qemu_args
 
     if str(path) == "-":
-        config = read_qemu_args(sys.stdin.read(), source="<stdin>")
+        config = read_qemu_args(read_stream(sys.stdin.buffer, "<stdin>"), source="<stdin>")
     else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise NumaoptError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        config = read_qemu_args(text, source=str(path))
+        config = read_qemu_args(read_text(path), source=str(path))
     return config.layout, list(config.findings)
 
 
@@ -266,13 +265,11 @@ def launch(
 
     Example: numaopt solve problems/epyc-db.toml -f json -o plan.json && numaopt launch plan.json -- -kernel vmlinuz -nographic
     """
+    from numaopt.inputs import read_text
     from numaopt.qemu.launch import launch as run
     from numaopt.render.json import plan_from_json, vm_names_in
 
-    try:
-        text = plan_file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NumaoptError(f"{plan_file}: cannot read: {exc.strerror or exc}") from None
+    text = read_text(plan_file)
     names = vm_names_in(text)
     if names is not None and vm is None:
         raise InputError(f"this plan holds several VMs ({', '.join(names)}): choose one with --vm NAME", source=str(plan_file))
@@ -296,12 +293,13 @@ guest_app.command("build", cls=PlainUsage)(guest_build_command)
 app.add_typer(guest_app, name="guest")
 
 
-def main() -> None:
-    """Entry point: every numaopt error becomes one line on stderr and its exit code."""
+def main(args: list[str] | None = None) -> None:
+    """Entry point: every numaopt error becomes one line on stderr (one per finding for a
+    refused layout) and its exit code. ``args`` defaults to the command line (tests pass them)."""
     try:
-        app(prog_name="numaopt")  # standalone: usage errors print themselves and exit 2
+        app(args=args, prog_name="numaopt")  # standalone: usage errors print themselves and exit 2
     except NumaoptError as exc:
-        typer.echo(f"numaopt: error: {exc}", err=True)
+        typer.echo(error_text(exc), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("numaopt: interrupted", err=True)

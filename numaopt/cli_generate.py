@@ -34,11 +34,13 @@ from numaopt.generate.knobs import (
     parse_topology,
 )
 from numaopt.generate.writer import write_batch, write_item
+from numaopt.inputs import MAX_COUNT, MAX_JOBS, MAX_SEED
 from numaopt.model import Machine
 from numaopt.rules import RuleSet
 from numaopt.units import parse_size
 
 FAMILY_HELP = ", ".join(f.value for f in Family)
+MAX_SKEW = 245  # remote distances lie in 10..255
 
 
 def _knobs(
@@ -93,13 +95,15 @@ def _knobs(
 
 def generate_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into (created; a half-filled one is completed).")],
-    count: Annotated[int, typer.Option("--count", "-n", help="Number of distinct layouts to write.", min=0)] = 100,
-    seed: Annotated[int, typer.Option("--seed", "-s", help="Batch seed: the same seed and knobs give the same bytes.", min=0)] = 0,
+    count: Annotated[int, typer.Option("--count", "-n", help="Number of distinct layouts to write.", min=0, max=MAX_COUNT)] = 100,
+    seed: Annotated[
+        int, typer.Option("--seed", "-s", help="Batch seed: the same seed and knobs give the same bytes.", min=0, max=MAX_SEED)
+    ] = 0,
     index: Annotated[
-        int | None, typer.Option("--index", help="Regenerate item K alone (the files the batch writes for it; no index).", min=0)
+        int | None, typer.Option("--index", help="Regenerate item K alone (the files the batch writes for it; no index).", min=0, max=MAX_COUNT - 1)
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="What to write per layout: toml, args, json (comma-separated).")] = "toml,args",
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: every core).", min=1)] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: every core).", min=1, max=MAX_JOBS)] = None,
     target: Annotated[
         str, typer.Option("--target", help="linux-acpi: valid for QEMU and an x86 ACPI guest; qemu: QEMU accepts it (may include what Linux discards).")
     ] = "linux-acpi",
@@ -115,7 +119,9 @@ def generate_command(
     cpuless: Annotated[str, typer.Option("--cpuless", help="CPU-less (memory-only) nodes per layout (range).")] = "0-1",
     family: Annotated[str | None, typer.Option("--family", help=f"Distance families (comma-separated): {FAMILY_HELP}. Default: all that fit.")] = None,
     distance_range: Annotated[str, typer.Option("--distance-range", help="Remote distances, e.g. 11-255 (10 only with --target qemu).")] = "11-255",
-    max_skew: Annotated[int, typer.Option("--max-skew", help="Largest |d(i,j) - d(j,i)| of asymmetric matrices.")] = 8,
+    max_skew: Annotated[
+        int, typer.Option("--max-skew", help="Largest |d(i,j) - d(j,i)| of asymmetric matrices.", max=MAX_SKEW)
+    ] = 8,
     levels: Annotated[str | None, typer.Option("--levels", help="Exactly this many scheduler levels among CPU nodes (CP-SAT).")] = None,
     topology: Annotated[str | None, typer.Option("--topology", help="Linux topology type: direct, mesh or backplane (CP-SAT).")] = None,
     diameter: Annotated[str | None, typer.Option("--diameter", help="Hop diameter among CPU nodes (CP-SAT; at most 12 CPU nodes).")] = None,

@@ -15,12 +15,15 @@ from typing import Annotated, Any
 
 import typer
 
+from numaopt.cli_errors import naming, seconds
 from numaopt.errors import InputError
+from numaopt.inputs import MAX_COUNT, MAX_JOBS, MAX_SEED, read_text
 from numaopt.model import GuestLayout
 
 __all__ = ["fuzz_command", "guest_build_command", "verify_command"]
 
 ACCEL_HELP = "kvm or tcg; default: kvm when /dev/kvm works for this host CPU (vmx/svm), else tcg."
+MAX_SHRINK_BOOTS = 1000
 KERNEL_HELP = (
     "Boot this kernel image (bzImage for x86, Image/vmlinuz for arm64) instead of Debian's "
     "linux-image-cloud-amd64, which numaopt fetches once with apt-get into its cache."
@@ -59,11 +62,7 @@ def load_layout(path: Path) -> GuestLayout:
     if path.suffix == ".json":
         from numaopt.render.json import plan_from_json
 
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
-        return plan_from_json(text, source=str(path)).layout
+        return plan_from_json(read_text(path), source=str(path)).layout
     from numaopt.problem import load_problem
 
     loaded = load_problem(path)
@@ -72,7 +71,8 @@ def load_layout(path: Path) -> GuestLayout:
     assert loaded.placement is not None
     from numaopt.place import place
 
-    return place(loaded.placement).layout
+    with naming(path):
+        return place(loaded.placement).layout
 
 
 def verify_command(
@@ -81,7 +81,8 @@ def verify_command(
     kernel: Annotated[Path | None, typer.Option("--kernel", help=KERNEL_HELP)] = None,
     accel: Annotated[str | None, typer.Option("--accel", help=ACCEL_HELP)] = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds a boot may take (default: 60 + 4 per vCPU under TCG).")
+        float | None,
+        typer.Option("--timeout", help="Seconds a boot may take (default: 60 + 4 per vCPU under TCG).", callback=seconds),
     ] = None,
     console: Annotated[Path | None, typer.Option("--console", help="Write the guest's serial console to this file.")] = None,
 ) -> None:
@@ -186,10 +187,12 @@ def _summary_text(summary: Any, out: Path) -> str:
 
 
 def fuzz_command(
-    count: Annotated[int, typer.Option("--count", "-n", min=1, help="Number of layouts in the campaign (all shards).")],
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=MAX_COUNT, help="Number of layouts in the campaign (all shards).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Campaign directory: journal.jsonl and failures/.")],
-    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Campaign seed; item k uses SeedSequence(seed, spawn_key=(k,)).")] = 0,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Boots at once (processes).")] = 1,
+    seed: Annotated[
+        int, typer.Option("--seed", "-s", min=0, max=MAX_SEED, help="Campaign seed; item k uses SeedSequence(seed, spawn_key=(k,)).")
+    ] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=MAX_JOBS, help="Boots at once (processes).")] = 1,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the campaign journaled in --out (same options).")] = False,
     shard: Annotated[str, typer.Option("--shard", help="i/n: run the items k with k mod n == i (one machine of n).")] = "0/1",
     dask: Annotated[
@@ -198,10 +201,17 @@ def fuzz_command(
     kernel: Annotated[Path | None, typer.Option("--kernel", help=KERNEL_HELP)] = None,
     accel: Annotated[str | None, typer.Option("--accel", help=ACCEL_HELP)] = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds a boot may take before it counts as a hang (default: 60 + 4 per vCPU under TCG).")
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds a boot may take before it counts as a hang (default: 60 + 4 per vCPU under TCG).",
+            callback=seconds,
+        ),
     ] = None,
     no_shrink: Annotated[bool, typer.Option("--no-shrink", help="Do not shrink failing layouts.")] = False,
-    shrink_boots: Annotated[int, typer.Option("--shrink-boots", min=1, help="At most this many boots to shrink one failure.")] = 12,
+    shrink_boots: Annotated[
+        int, typer.Option("--shrink-boots", min=1, max=MAX_SHRINK_BOOTS, help="At most this many boots to shrink one failure.")
+    ] = 12,
     target: Annotated[str, typer.Option("--target", help="Rule set the layouts are valid for: linux-acpi, qemu (adds remote distance 10), ...")] = "linux-acpi",
     nodes: Annotated[str, typer.Option("--nodes", help="Node count range, e.g. 1-4.")] = "1-4",
     vcpus_per_node: Annotated[str, typer.Option("--vcpus-per-node", help="vCPUs per CPU node, e.g. 1-2 (boots take longer with more).")] = "1-2",

@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
+from numaopt.cli_errors import warn
 from numaopt.cli_usage import PlainUsage
-from numaopt.errors import InputError
+from numaopt.errors import MAX_SOURCE_CHARS, InputError, one_line_message
 from numaopt.files import write_atomically
 from numaopt.hosts import (
     DistanceRule,
@@ -28,6 +29,7 @@ from numaopt.hosts import (
     sniff_kind,
 )
 from numaopt.hosts.distance_rule import RULE_HELP
+from numaopt.inputs import read_stream
 from numaopt.model import HostTopology
 
 host_app = typer.Typer(
@@ -48,10 +50,10 @@ def _source(argument: str) -> HostSource:
     """A SOURCE argument; ``-`` (alone or after ``KIND:``) reads stdin."""
     kind, colon, rest = argument.partition(":")
     if argument == "-":
-        text = sys.stdin.read()
+        text = read_stream(sys.stdin.buffer, "<stdin>")
         return HostSource(sniff_kind(text, "<stdin>"), "<stdin>", text)
     if colon and rest == "-" and kind in (SourceKind.NUMACTL, SourceKind.LSCPU, SourceKind.HWLOC):
-        return HostSource(SourceKind(kind), "<stdin>", sys.stdin.read())
+        return HostSource(SourceKind(kind), "<stdin>", read_stream(sys.stdin.buffer, "<stdin>"))
     return parse_source(argument)
 
 
@@ -67,7 +69,7 @@ def _rule(text: str | None) -> DistanceRule | None:
 def _load(arguments: list[str], distances: str | None) -> HostTopology:
     host, warnings = load_sources([_source(argument) for argument in arguments], _rule(distances))
     for warning in warnings:
-        typer.echo(f"numaopt: warning: {warning}", err=True)
+        warn(warning, one_line_message(" + ".join(arguments), MAX_SOURCE_CHARS))  # numactl and lscpu disagree: name both
     return host
 
 

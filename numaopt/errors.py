@@ -8,12 +8,15 @@ from __future__ import annotations
 
 # The CLI prints "numaopt: error: " and the message: together at most 300 characters.
 MAX_MESSAGE_CHARS = 280
+MAX_SOURCE_CHARS = 100  # the file (or key path) part of a message
 
 
-def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+def one_line_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """``text`` as one line of at most ``limit`` characters: control characters (newlines
     included) escaped, a longer text cut in the middle so both its start (where) and its
-    end (what is valid) stay readable."""
+    end (what is valid) stay readable. Costs O(limit) whatever the length of ``text``."""
+    if len(text) > 4 * limit:
+        text = text[: 2 * limit] + text[-limit:]  # only these parts can survive the cut
     if not text.isprintable():
         text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     if len(text) <= limit:
@@ -32,15 +35,16 @@ class InputError(NumaoptError):
     """Bad input from a file or the command line: ``where: what is wrong (what is valid)``.
 
     Always one line of at most ``MAX_MESSAGE_CHARS``, whatever the parts hold (a path or a
-    key from the file may be long or hold a newline): ``one_line`` is the last guard.
+    key from the file may be long or hold a newline): ``one_line_message`` is the last guard.
     """
 
     def __init__(self, message: str, *, source: str | None = None, where: str | None = None):
         self.source = source
         self.where = where
         self.detail = message
-        parts = [p for p in (source, where) if p]
-        super().__init__(one_line(": ".join([*parts, message])))
+        # A long path keeps its start and its file name, and leaves room for what is wrong.
+        parts = [one_line_message(p, MAX_SOURCE_CHARS) for p in (source, where) if p]
+        super().__init__(one_line_message(": ".join([*parts, message])))
 
 
 class ProblemError(InputError):

@@ -45,11 +45,11 @@ def parse_size(text: str | int) -> int:
     if not match:
         raise ValueError(f"{shown(text)} is not {SIZE_HELP}")
     number, unit = match.groups()
-    scale = _SIZE_UNITS.get(unit.lower())
-    if scale is None:
-        raise ValueError(f"unknown size unit {shown(unit)} in {shown(text)}: expected {SIZE_HELP}")
-    if not unit and number != "0":
+    if not unit and Fraction(number) != 0:
         raise ValueError(f"{shown(text)} has no unit: expected {SIZE_HELP}")
+    scale = _SIZE_UNITS.get(unit.lower(), 0) if unit else 1
+    if not scale:
+        raise ValueError(f"unknown size unit {shown(unit)} in {shown(text)}: expected {SIZE_HELP}")
     value = Fraction(number) * scale  # exact: a float would round "1.0000000000000001TiB" to 1 TiB
     if value.denominator != 1:
         raise ValueError(f"{shown(text)} is not a whole number of bytes")

@@ -36,7 +36,7 @@ def test_infeasible_example_exits_3_with_the_reason(path: Path) -> None:
     result = run("solve", str(path))
     assert result.returncode == 3
     assert result.stderr == (
-        "numaopt: error: no plan: group db needs 24 vCPUs on one node; the largest host node (1) has "
+        f"numaopt: error: {path}: no plan: group db needs 24 vCPUs on one node; the largest host node (1) has "
         "20 free CPUs after reserving 0,40\n"
     )
     assert result.stdout == ""

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from numaopt.errors import ProblemError, one_line
+from numaopt.errors import ProblemError, one_line_message
 from numaopt.hosts import (
     host_from_problem,
     host_from_table,
@@ -192,7 +192,7 @@ def test_host_from_problem_takes_inline_tables_too(tmp_path: Path) -> None:
         ),
         (
             {"lscpu": "hosts/intel-snc2-2s.lscpu"},
-            "p.toml: host: lscpu has no memory sizes or distances: give numactl --hardware output with it",
+            "p.toml: host.lscpu: {base}/hosts/intel-snc2-2s.lscpu: lscpu has no memory sizes or distances: give numactl --hardware output with it",
         ),
         (
             {"sysfs": "snap", "hwloc": "x.xml"},
@@ -220,4 +220,4 @@ def test_reference_errors_name_the_key(tmp_path: Path, spec: dict[str, Any], mes
     base = _copy_corpus(tmp_path, "intel-snc2-2s")
     with pytest.raises(ProblemError) as info:
         load_host_sources(spec, base, "p.toml")
-    assert str(info.value) == one_line(message.format(base=base))  # a long tmp path is cut in the middle
+    assert str(info.value) == one_line_message(message.format(base=base))  # a long tmp path is cut in the middle

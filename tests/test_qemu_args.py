@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from numaopt.errors import NumaoptError, ProblemError, QemuArgsError
@@ -819,6 +819,49 @@ def test_shell_text_is_split_like_a_shell() -> None:
     assert config.layout.nodes[0].memory_bytes == GIB
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", " ", "\t", "\n", "\\", "'", '"', ",", "=", "é", "\\\\"]), max_size=16).map("".join))
+def test_split_agrees_with_shlex(text: str) -> None:
+    """Without comments, CR or continuations (which shlex leaves alone) the linear splitter
+    gives shlex's posix words, and fails exactly where shlex fails."""
+    assume("\\\n" not in text)
+    try:
+        expected: list[str] | None = shlex.split(text, comments=False, posix=True)
+    except ValueError:
+        expected = None
+    try:
+        got: list[str] | None = split_command(text)
+    except QemuArgsError:
+        got = None
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "argv"),
+    [
+        ("\ufeff-m 1G", ["-m", "1G"]),  # a byte-order mark does not stick to the first option
+        ("-name a\\ #b", ["-name", "a #b"]),  # an escaped space does not start a word: no comment
+        ("-name a#b #c", ["-name", "a#b"]),
+        ("-name a;#b", ["-name", "a;"]),  # a shell operator ends the word: the # starts a comment
+        ("-name a\\;#b", ["-name", "a;#b"]),  # an escaped operator does not
+        ('-name "a\\\nb\\q\\"\\\\"', ["-name", 'ab\\q"\\']),
+        ("-name 'a\\\nb'", ["-name", "a\\\nb"]),  # single quotes keep everything
+        ("-m 1G \\\n  -smp 2 \\\r\n -S", ["-m", "1G", "-smp", "2", "-S"]),
+        ("-name a\\\\\\b", ["-name", "a\\b"]),
+    ],
+)
+def test_split_like_a_posix_shell(text: str, argv: list[str]) -> None:
+    assert split_command(text) == argv
+
+
+def test_a_long_argument_is_read_whole() -> None:
+    """Reading is linear (benchmarks/bench_inputs.py times 10 MB); here: nothing is lost."""
+    name = "a\\ b" * 50_000 + "'c d'" + '"e\\"f"' * 10_000
+    argv = split_command(f"{X86} -m 1G -name {name}")
+    assert argv[-1] == "a b" * 50_000 + "c d" + 'e"f' * 10_000
+    assert read_qemu_args(f"{X86} -m 1G -name {name}").layout.memory_bytes == GIB
+
+
 def test_opts_escaping_and_double_dash() -> None:
     text = f"{X86} --m 1G -object memory-backend-file,id=m0,size=1G,mem-path=/tmp/a,,b -numa node,memdev=m0,"
     config = read_qemu_args(text)
@@ -878,7 +921,14 @@ BAD_CASES = [
     (f"{X86} -object memory-backend-ram,id=a,size=1G,policy=often", "-object", "'policy' does not accept"),
     (f'{X86} -object \'{{"qom-type": "memory-backend-ram", "id": "a", "size": "1G"}}\'', "-object", "type"),
     (f"{X86} -object '{{\"qom-type\": '", "-object", "invalid JSON"),
-    (f"{X86} -name 'vm", None, "cannot split the text into arguments: No closing quotation"),
+    (f"{X86} -name 'vm", None, "cannot split the text into arguments: the single quote at line 1, column 26 is never closed"),
+    (f'{X86} -name "vm', None, "the double quote at line 1, column 26 is never closed"),
+    (f"{X86} -name vm\\", None, "the text ends with a lone backslash"),
+    (f"{X86} -m {'9' * 5000}G", "-m 999", "expected a size"),
+    (f"{X86} -smp {'9' * 5000}", "-smp 999", "expected"),
+    (f"{X86} -m 1G -numa node,cpus=0-{'9' * 5000}", "-numa node,cpus=0-999", "expected a number or a range"),
+    (f"{X86} -m 1G -numa node,cpus=" + ",cpus=".join(["1"] * 70_000), "-numa node,cpus=1,", "parameters in one option"),
+    (f"{X86} -m 1G" + " -S" * 200_001, None, "numaopt reads at most 100000 options"),
     (f"{X86} -m 'x\ny'", "-m x\\ny", "expected a size"),
 ]
 

@@ -121,7 +121,8 @@ def load_sources(
     by_kind: dict[SourceKind, HostSource] = {}
     for item in sources:
         if item.kind in by_kind:
-            raise InputError(f"two {item.kind} sources ({by_kind[item.kind].location} and {item.location}): give one")
+            first = by_kind[item.kind].location
+            raise InputError(f"two {item.kind} sources ({plain(first)} and {plain(item.location)}): give one", source=item.location)
         by_kind[item.kind] = item
     kinds = set(by_kind)
     if kinds == {SourceKind.NUMACTL, SourceKind.LSCPU}:
@@ -130,7 +131,10 @@ def load_sources(
         host = parse_numactl(numactl.read(), numactl.location)
         return merge_numactl_lscpu(host, parse_lscpu(lscpu.read(), lscpu.location))
     if kinds == {SourceKind.LSCPU}:
-        raise InputError("lscpu has no memory sizes or distances: give numactl --hardware output with it")
+        raise InputError(
+            "lscpu has no memory sizes or distances: give numactl --hardware output with it",
+            source=by_kind[SourceKind.LSCPU].location,
+        )
     if len(kinds) != 1:
         given = " + ".join(sorted(kinds)) or "nothing"
         raise InputError(f"cannot make one host from {given}: give {COMBINATIONS}")

@@ -1,7 +1,7 @@
 """QEMU arguments, as people paste them, -> a ``GuestLayout`` plus arg-level findings.
 
 ``read_qemu_args`` takes shell text (backslash-newline continuations, ``#`` comments,
-CRLF, an optional leading ``qemu-system-*`` binary), splits it with ``shlex`` and reads
+CRLF, an optional leading ``qemu-system-*`` binary), splits it as a POSIX shell does and reads
 the NUMA-relevant options the way QEMU 7.2 does (see shared/reference/numa-rules.md):
 ``-machine``/``-M``, ``-m``, ``-smp``, memory backends in ``-object`` and ``-numa``.
 Common options that do not touch NUMA are accepted and skipped; anything else is a
@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE
-from numaopt.errors import QemuArgsError
+from numaopt.errors import QemuArgsError, one_line_message
 from numaopt.layout import MAX_NODES
 from numaopt.model import BackendKind, CpuShape, GuestLayout, GuestNode, Machine, MemoryBackend
 from numaopt.rules import Finding, RuleSet, Severity
@@ -169,93 +168,156 @@ class _MachineType:
 # Text -> argv
 
 
+_BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace (str.split would also split at \x1c or NBSP)
+# Outside quotes: a run of word characters and backslash-escaped characters.
+_UNQUOTED = re.compile(r"(?:[^ \t\r\n\\'\"]++|\\[^\n])++")
+# A "#" after an (unescaped) shell operator character starts a comment: the operator ended
+# the word. This matches the longest start of a run without such a "#".
+_BEFORE_COMMENT = re.compile(r"(?:[^\\;&|()<>]++|\\.|[;&|()<>]++(?!#))*+", re.DOTALL)
+_OPERATORS = re.compile(r"[;&|()<>]+")
+# A whole double-quoted string; possessive, so an unclosed quote fails in linear time.
+_DOUBLE_QUOTED = re.compile(r'"((?:[^"\\]++|\\.)*+)"', re.DOTALL)
+MAX_OPTIONS = 100_000  # a 128-node guest with every distance and CPU given has about 21,000
+MAX_PARAMETERS = 65_536  # key=value elements of one option (a 4096-vCPU node listed one by one: 4097)
+
+
 def split_command(text: str, source: str = "<args>") -> list[str]:
-    """Shell text -> argv, as a POSIX shell splits it (continuations and comments removed)."""
-    cleaned = _drop_continuations_and_comments(text.replace("\r\n", "\n"))
-    try:
-        return shlex.split(cleaned, comments=False, posix=True)
-    except ValueError as exc:
-        raise QemuArgsError(f"cannot split the text into arguments: {exc} (check the quotes)", source=source) from None
+    """Shell text -> argv, as a POSIX shell splits it: backslash-newline continuations and
+    ``#`` comments (at the start of a word) removed, quotes and backslashes as ``shlex``
+    (posix mode) reads them.
 
-
-def _drop_continuations_and_comments(text: str) -> str:
-    """Remove backslash-newline (outside single quotes) and ``#`` comments that start a word.
-
-    ``shlex`` alone would keep a continuation inside double quotes and treat a ``#`` inside
-    a word (``mem-path=/x#1``) as a comment; a shell does neither.
+    Linear in the length of the text, and fast: text without quotes, comments or escapes
+    (the common case) is split by one regular expression; otherwise each run of unquoted
+    characters and each quoted string is found by one search and every word is joined
+    once (``shlex`` grows each word one character at a time, which is quadratic: 13 s for
+    a 1 MB argument).
     """
-    out: list[str] = []
-    prev = "\n"  # the last character kept: a word starts after whitespace
-    quote = ""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    joined = text.replace("\\\n", "")
+    if not any(c in joined for c in "\\'\"#"):
+        return [word for word in _BLANKS.split(joined) if word]
+    words: list[str] = []
+    word: list[str] = []
+    open_word = False  # a word has started (an empty quoted word counts)
     i, n = 0, len(text)
     while i < n:
         c = text[i]
-        if quote == "'":
-            quote = "" if c == "'" else quote
-            out.append(c)
-            prev = c
-            i += 1
-        elif c == "\\":
-            if text[i + 1 : i + 2] == "\n":
-                i += 2  # line continuation
-                continue
-            out.append(text[i : i + 2])
-            prev = text[i + 1 : i + 2] or c
-            i += 2
-        elif quote == '"':
-            quote = "" if c == '"' else quote
-            out.append(c)
-            prev = c
-            i += 1
-        elif c in "'\"":
-            quote = c
-            out.append(c)
-            prev = c
-            i += 1
-        elif c == "#" and prev in " \t\n\r;&|()<>":
-            end = text.find("\n", i)
-            i = n if end < 0 else end
+        if c in " \t\r\n":
+            if open_word:
+                words.append("".join(word))
+                word, open_word = [], False
+            blanks = _BLANKS.match(text, i)
+            i = blanks.end() if blanks else i + 1
+        elif c == "#" and not open_word:
+            i = _line_end(text, i)
+        elif c == "\\" and i + 1 >= n:
+            raise _split_error(source, "the text ends with a lone backslash")
+        elif c == "\\" and text[i + 1] == "\n":
+            i += 2  # a continuation joins the lines
+        elif c == "'":
+            end = text.find("'", i + 1)
+            if end < 0:
+                raise _split_error(source, f"the single quote at {_position(text, i)} is never closed")
+            word.append(text[i + 1 : end])
+            open_word = True
+            i = end + 1
+        elif c == '"':
+            quoted = _DOUBLE_QUOTED.match(text, i)
+            if quoted is None:
+                raise _split_error(source, f"the double quote at {_position(text, i)} is never closed")
+            word.append(_unescape(quoted.group(1), _in_double_quotes))
+            open_word = True
+            i = quoted.end()
         else:
-            out.append(c)
-            prev = c
-            i += 1
-    return "".join(out)
+            run = _UNQUOTED.match(text, i)
+            assert run is not None  # c is a word character, or a backslash before one
+            chunk, i = run.group(), run.end()
+            if "#" in chunk:
+                kept = _BEFORE_COMMENT.match(chunk)
+                assert kept is not None  # the pattern matches the empty string
+                if kept.end() < len(chunk):  # operator characters, then a comment
+                    operators = _OPERATORS.match(chunk, kept.end())
+                    assert operators is not None
+                    chunk = chunk[: operators.end()]
+                    i = _line_end(text, run.start() + operators.end())
+            word.append(_unescape(chunk, _unquoted) if "\\" in chunk else chunk)
+            open_word = True
+    if open_word:
+        words.append("".join(word))
+    return words
 
 
-def _show(text: str, limit: int = 160) -> str:
+def _unescape(text: str, single: Callable[[str], str]) -> str:
+    """Backslash escapes resolved left to right with string operations (no per-escape Python
+    code): each escaped backslash (a pair, taken left to right) stands aside as a character
+    the text does not hold, ``single`` resolves the other escapes, then the pairs become
+    one backslash each."""
+    if "\\\\" not in text:
+        return single(text)
+    for spare in ("\x00", "\ue000", "\ue001", "\ue002"):
+        if spare not in text:
+            return single(text.replace("\\\\", spare)).replace(spare, "\\")
+    return "\\".join(single(part) for part in text.split("\\\\"))
+
+
+def _unquoted(part: str) -> str:
+    return part.replace("\\", "")  # outside quotes a backslash escapes any character
+
+
+def _in_double_quotes(part: str) -> str:
+    # Inside double quotes a backslash escapes " and joins lines; before anything else it stays.
+    return part.replace('\\"', '"').replace("\\\n", "")
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
+
+
+def _position(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    return f"line {line}, column {index - (text.rfind(chr(10), 0, index) + 1) + 1}"
+
+
+def _split_error(source: str, message: str) -> QemuArgsError:
+    return QemuArgsError(f"cannot split the text into arguments: {message} (check the quotes)", source=source)
+
+
+def _show(text: str, limit: int = 100) -> str:
     """User text for a one-line message: control characters escaped, long text cut."""
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+    return one_line_message(text, limit)
 
 
 # ---------------------------------------------------------------------------------------
 # Values, the way QEMU parses them
 
 
+_OPT_ELEMENT = re.compile(r"[^,]*(?:,,[^,]*)*")  # ",," is a literal comma
+
+
 def _split_opts(value: str) -> list[str]:
     """QemuOpts / keyval elements: split at "," where ",," is a literal comma."""
     parts: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(value):
-        if value[i] == ",":
-            if value[i + 1 : i + 2] == ",":
-                current.append(",")
-                i += 2
-                continue
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(value[i])
-        i += 1
-    parts.append("".join(current))
+    i, n = 0, len(value)
+    while True:
+        match = _OPT_ELEMENT.match(value, i)
+        assert match is not None  # the pattern matches the empty string
+        parts.append(match.group().replace(",,", ","))
+        i = match.end() + 1  # past the separating comma
+        if i > n:
+            break
     if len(parts) > 1 and parts[-1] == "":
         parts.pop()  # QEMU ignores one trailing comma
     return parts
 
 
+_MAX_DIGITS = 32  # longer than any uint64 in any base QEMU reads (22 octal digits)
+
+
 def _c_uint(text: str) -> int | None:
     """An unsigned number the way strtoull(base 0) reads it: 0x1f hex, 017 octal, 15."""
+    if len(text) > _MAX_DIGITS:
+        return None  # beyond uint64 whatever it holds (and int() refuses 4300+ digits)
     if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
         return int(text, 16)
     if re.fullmatch(r"0[0-7]*", text):
@@ -274,7 +336,7 @@ def _c_int(text: str) -> int | None:
 
 def _qemu_size(text: str, default_scale: int = 1) -> int | None:
     """qemu_strtosz: "2G", "1.5G", "4096", "0x1000"; a bare number times ``default_scale``."""
-    match = _SIZE_RE.fullmatch(text)
+    match = _SIZE_RE.fullmatch(text) if len(text) <= _MAX_DIGITS else None
     if not match:
         return None
     hex_part, whole, fraction, suffix = match.groups()
@@ -321,6 +383,8 @@ class _Reader:
     def opts(self, arg: _Arg, implied: str | None, known: Iterable[str] | None) -> list[tuple[str, str]]:
         """``key=value`` pairs in order (repeats kept); the first bare element is ``implied``."""
         value = arg.value or ""
+        if value.count(",") >= MAX_PARAMETERS:
+            raise self.fail(arg.shown, f"more than {MAX_PARAMETERS} parameters in one option")
         pairs: list[tuple[str, str]] = []
         allowed = None if known is None else tuple(known)
         for index, element in enumerate(_split_opts(value)):
@@ -391,6 +455,8 @@ class _Reader:
     def read(self, argv: list[str]) -> QemuConfig:
         if not argv:
             raise QemuArgsError("no QEMU arguments in the text", source=self.source)
+        if len(argv) > 2 * MAX_OPTIONS + 1:
+            raise QemuArgsError(f"{len(argv)} words: numaopt reads at most {MAX_OPTIONS} options", source=self.source)
         arch = None
         start = 0
         if not argv[0].startswith("-"):
@@ -491,7 +557,7 @@ class _Reader:
         if name in families:
             machine, version = families[name], None
         else:
-            match = re.fullmatch(r"(pc-q35|pc-i440fx|virt)-(\d+)\.(\d+)(?:\.(\d+))?", name)
+            match = re.fullmatch(r"(pc-q35|pc-i440fx|virt)-(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?", name)
             if not match or (match.group(4) is not None and match.group(1) != "pc-q35"):
                 raise self.fail(where, f"machine type {_show(name, 60)!r} is not one numaopt knows ({valid})")
             family = match.group(1)

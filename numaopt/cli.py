@@ -27,6 +27,7 @@ from numaopt.problem import load_problem
 from numaopt.render.json import plan_to_json
 from numaopt.render.libvirt import domain_xml
 from numaopt.render.qemu import one_line, shell_text
+from numaopt.render.target import Accel, VmOptions
 from numaopt.render.text import plan_summary
 from numaopt.rules import Finding, RuleSet, Severity
 
@@ -62,16 +63,27 @@ class OutputFormat(enum.StrEnum):
     QEMU = "qemu"
     SHELL = "shell"
     JSON = "json"
-    LIBVIRT = "libvirt"
+    LIBVIRT = "libvirt"  # the same complete domain as libvirt-domain (kept for existing scripts)
+    LIBVIRT_DOMAIN = "libvirt-domain"
+    PROXMOX = "proxmox"
+    CLOUD_HYPERVISOR = "cloud-hypervisor"
 
 
-def _render(plan: Plan, fmt: OutputFormat) -> str:
+def _render(plan: Plan, fmt: OutputFormat, options: VmOptions) -> str:
     if fmt is OutputFormat.JSON:
         return plan_to_json(plan)
     if fmt is OutputFormat.SHELL:
         return shell_text(plan)
-    if fmt is OutputFormat.LIBVIRT:
-        return domain_xml(plan)
+    if fmt in (OutputFormat.LIBVIRT, OutputFormat.LIBVIRT_DOMAIN):
+        return domain_xml(plan, options)
+    if fmt is OutputFormat.PROXMOX:
+        from numaopt.render.proxmox import proxmox_config
+
+        return proxmox_config(plan, options)
+    if fmt is OutputFormat.CLOUD_HYPERVISOR:
+        from numaopt.render.cloud_hypervisor import cloud_hypervisor_text
+
+        return cloud_hypervisor_text(plan, options)
     return one_line(plan)
 
 
@@ -98,9 +110,23 @@ def solve(
         typer.Option(
             "--format",
             "-f",
-            help="qemu: one command line; shell: one option per line; json: the plan; libvirt: domain XML.",
+            help="qemu: one command line; shell: one option per line; json: the plan; libvirt-domain (or libvirt): "
+            "a complete libvirt domain; proxmox: Proxmox VE VM config lines; cloud-hypervisor: its command line. "
+            "See docs/output-formats.md.",
         ),
     ] = OutputFormat.QEMU,
+    accel: Annotated[
+        Accel,
+        typer.Option(
+            "--accel",
+            help="libvirt-domain, proxmox, cloud-hypervisor: kvm passes the host CPU through; tcg names a model "
+            "QEMU emulates (max on x86, cortex-a57 on aarch64).",
+        ),
+    ] = Accel.KVM,
+    kernel: Annotated[
+        str | None,
+        typer.Option("--kernel", help="libvirt-domain, cloud-hypervisor: boot this kernel directly (a path on the VM host)."),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
     plot_file: Annotated[
@@ -132,7 +158,10 @@ def solve(
 
         if plot_file is not None:
             raise InputError("--plot draws one guest; a problem with several VMs is not drawn yet", where="--plot")
-        solve_shared(loaded.shared, fmt.value, out, quiet, adjust_distances, lambda plan: _render(plan, fmt))
+        solve_shared(
+            loaded.shared, fmt.value, out, quiet, adjust_distances,
+            lambda plan, name: _render(plan, fmt, VmOptions(name=name, accel=accel, kernel=kernel)),
+        )
         return
     if loaded.placement is not None:
         from numaopt.cli_progress import search_progress, wanted
@@ -158,7 +187,7 @@ def solve(
             from numaopt.cli_plot import plot_guest_distances
 
             plot_guest_distances(loaded.layout.distances, plot_file, problem.name)
-    text = _render(plan, fmt)
+    text = _render(plan, fmt, VmOptions(accel=accel, kernel=kernel))
     if not quiet:
         typer.echo(plan_summary(plan), err=True, nl=False)
     if out is None:

@@ -12,13 +12,27 @@ from numaopt.files import write_atomically
 from numaopt.model import Plan, SharedHostRequest
 from numaopt.render.text import plan_summary
 
-EXTENSIONS = {"qemu": "args", "shell": "sh", "json": "json", "libvirt": "xml"}
+EXTENSIONS = {
+    "qemu": "args",
+    "shell": "sh",
+    "json": "json",
+    "libvirt": "xml",
+    "libvirt-domain": "xml",
+    "proxmox": "conf",
+    "cloud-hypervisor": "sh",
+}
 
 
 def solve_shared(
-    request: SharedHostRequest, fmt: str, out: Path | None, quiet: bool, adjust_distances: bool, render: Callable[[Plan], str]
+    request: SharedHostRequest,
+    fmt: str,
+    out: Path | None,
+    quiet: bool,
+    adjust_distances: bool,
+    render: Callable[[Plan, str], str],
 ) -> None:
-    """Place every VM, print each one's summary, write each one's configuration."""
+    """Place every VM, print each one's summary, write each one's configuration
+    (``render(plan, vm name)``: the name goes into formats that name the VM)."""
     from numaopt.cli_progress import search_progress, wanted
     from numaopt.clock import deadline_for
     from numaopt.render.json import shared_plan_to_json
@@ -45,9 +59,9 @@ def solve_shared(
         "wall_time_s": shared.wall_time_s,
         "priorities": priorities,
     }
-    texts = {name: _vm_text(name, plan, fmt, render) for name, plan in shared.plans}
+    texts = {name: render(plan, name) for name, plan in shared.plans}
     if out is None:
-        if fmt == "libvirt":
+        if fmt in ("libvirt", "libvirt-domain"):
             raise InputError("several VMs give several libvirt domains: give --out DIR for one .xml file per VM", where="--out")
         if fmt == "json":
             typer.echo(shared_plan_to_json(shared.plans, facts), nl=False)
@@ -65,11 +79,3 @@ def solve_shared(
         write_atomically(out / "plans.json", shared_plan_to_json(shared.plans, facts))
     if not quiet:
         typer.echo(f"wrote {len(texts)} VM files to {out}", err=True)
-
-
-def _vm_text(name: str, plan: Plan, fmt: str, render: Callable[[Plan], str]) -> str:
-    if fmt == "libvirt":
-        from numaopt.render.libvirt import domain_xml
-
-        return domain_xml(plan, name=name)
-    return render(plan)

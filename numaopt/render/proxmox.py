@@ -17,7 +17,7 @@ Memory.pm, which turns ``numaN`` into ``-numa node``):
 * ``affinity`` is one host CPU set for every QEMU thread (taskset): the union of the
   plan's vCPU pinning. There is no per-vCPU pin and no separate emulator set.
 * ``numaN`` has no distances: they go to ``args: -numa dist,...`` (node ids are the numaN
-  indices; ``args`` needs root@pam to set).
+  indices; ``args`` needs root@pam to set), with ``-machine gic-version=3`` on aarch64.
 """
 
 from __future__ import annotations
@@ -81,19 +81,21 @@ def _cpu_lines(layout: GuestLayout, options: VmOptions) -> list[tuple[str, str]]
     return lines
 
 
-def _distance_args(layout: GuestLayout) -> str | None:
-    """``-numa dist`` options by numaN index: one direction per symmetric pair, all when asymmetric."""
+def _extra_args(layout: GuestLayout) -> str | None:
+    """What ``args`` adds to qemu-server's command line: GICv3 on ``virt`` (qemu-server
+    leaves QEMU's GICv2, which stops at 8 vCPUs; QEMU merges a second -machine), and
+    ``-numa dist`` by numaN index, one direction per symmetric pair, all when asymmetric."""
+    options = ["-machine gic-version=3"] if layout.machine is Machine.VIRT else []
     matrix = layout.distances
-    if matrix is None:
-        return None
-    symmetric = bool(np.array_equal(matrix, matrix.T))
-    n = layout.num_nodes
-    options = [
-        f"-numa dist,src={i},dst={j},val={int(matrix[i, j])}"
-        for i in range(n)
-        for j in range(n)
-        if i != j and (j > i or not symmetric)
-    ]
+    if matrix is not None:
+        symmetric = bool(np.array_equal(matrix, matrix.T))
+        n = layout.num_nodes
+        options += [
+            f"-numa dist,src={i},dst={j},val={int(matrix[i, j])}"
+            for i in range(n)
+            for j in range(n)
+            if i != j and (j > i or not symmetric)
+        ]
     return " ".join(options) or None
 
 
@@ -116,7 +118,7 @@ def proxmox_config(plan: Plan, options: VmOptions | None = None) -> str:
         lines.append(("hugepages", str(layout.backend.page_size_bytes // MIB)))
     if plan.vcpu_to_host_cpu:
         lines.append(("affinity", format_cpulist(host for _, host in plan.vcpu_to_host_cpu)))
-    args = _distance_args(layout)
+    args = _extra_args(layout)
     if args is not None:
         lines.append(("args", args))
     return "".join(f"{key}: {value}\n" for key, value in lines)

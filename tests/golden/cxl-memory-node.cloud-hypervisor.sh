@@ -1,0 +1,11 @@
+cloud-hypervisor \
+    --cpus boot=8,topology=1:4:1:2 \
+    --memory size=0 \
+    --memory-zone id=mem0,size=1G \
+    --memory-zone id=mem1,size=1G \
+    --memory-zone id=mem2,size=1G \
+    --memory-zone id=mem3,size=1G \
+    --numa 'guest_numa_id=0,cpus=[0-3],distances=[1@21,2@14,3@24],memory_zones=[mem0]' \
+    --numa 'guest_numa_id=1,cpus=[4-7],distances=[0@21,2@24,3@14],memory_zones=[mem1]' \
+    --numa 'guest_numa_id=2,distances=[0@14,1@24,3@26],memory_zones=[mem2]' \
+    --numa 'guest_numa_id=3,distances=[0@24,1@14,2@26],memory_zones=[mem3]'

@@ -1,0 +1,19 @@
+cloud-hypervisor \
+    --cpus 'boot=48,topology=1:6:1:8,affinity=[0@[42],1@[43],2@[44],3@[45],4@[46],5@[47],6@[24],7@[25],8@[26],9@[27],10@[28],11@[29],12@[30],13@[31],14@[32],15@[33],16@[34],17@[35],18@[18],19@[19],20@[20],21@[21],22@[22],23@[23],24@[12],25@[13],26@[14],27@[15],28@[16],29@[17],30@[6],31@[7],32@[8],33@[9],34@[10],35@[11],36@[0],37@[1],38@[2],39@[3],40@[4],41@[5],42@[36],43@[37],44@[38],45@[39],46@[40],47@[41]]' \
+    --memory size=0 \
+    --memory-zone id=mem0,size=4G,host_numa_node=7 \
+    --memory-zone id=mem1,size=4G,host_numa_node=4 \
+    --memory-zone id=mem2,size=4G,host_numa_node=5 \
+    --memory-zone id=mem3,size=4G,host_numa_node=3 \
+    --memory-zone id=mem4,size=4G,host_numa_node=2 \
+    --memory-zone id=mem5,size=4G,host_numa_node=1 \
+    --memory-zone id=mem6,size=4G,host_numa_node=0 \
+    --memory-zone id=mem7,size=4G,host_numa_node=6 \
+    --numa 'guest_numa_id=0,cpus=[0-5],distances=[1@16,2@22,3@16,4@22,5@16,6@22,7@16],memory_zones=[mem0]' \
+    --numa 'guest_numa_id=1,cpus=[6-11],distances=[0@16,2@16,3@16,4@16,5@22,6@16,7@16],memory_zones=[mem1]' \
+    --numa 'guest_numa_id=2,cpus=[12-17],distances=[0@22,1@16,3@16,4@16,5@16,6@22,7@22],memory_zones=[mem2]' \
+    --numa 'guest_numa_id=3,cpus=[18-23],distances=[0@16,1@16,2@16,4@16,5@22,6@22,7@22],memory_zones=[mem3]' \
+    --numa 'guest_numa_id=4,cpus=[24-29],distances=[0@22,1@16,2@16,3@16,5@16,6@16,7@16],memory_zones=[mem4]' \
+    --numa 'guest_numa_id=5,cpus=[30-35],distances=[0@16,1@22,2@16,3@22,4@16,6@16,7@22],memory_zones=[mem5]' \
+    --numa 'guest_numa_id=6,cpus=[36-41],distances=[0@22,1@16,2@22,3@22,4@16,5@16,7@16],memory_zones=[mem6]' \
+    --numa 'guest_numa_id=7,cpus=[42-47],distances=[0@16,1@16,2@22,3@22,4@16,5@22,6@16],memory_zones=[mem7]'

@@ -1,0 +1,11 @@
+cloud-hypervisor \
+    --cpus boot=16,topology=1:4:1:4 \
+    --memory size=0 \
+    --memory-zone id=mem0,size=512M \
+    --memory-zone id=mem1,size=512M \
+    --memory-zone id=mem2,size=512M \
+    --memory-zone id=mem3,size=512M \
+    --numa 'guest_numa_id=0,cpus=[0-3],distances=[1@15,2@20,3@20],memory_zones=[mem0]' \
+    --numa 'guest_numa_id=1,cpus=[4-7],distances=[0@15,2@20,3@20],memory_zones=[mem1]' \
+    --numa 'guest_numa_id=2,cpus=[8-11],distances=[0@20,1@20,3@15],memory_zones=[mem2]' \
+    --numa 'guest_numa_id=3,cpus=[12-15],distances=[0@20,1@20,2@15],memory_zones=[mem3]'

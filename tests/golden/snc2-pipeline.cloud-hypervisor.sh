@@ -1,0 +1,11 @@
+cloud-hypervisor \
+    --cpus 'boot=32,topology=1:8:1:4,affinity=[0@[30],1@[31],2@[32],3@[33],4@[34],5@[35],6@[36],7@[37],8@[20],9@[21],10@[22],11@[23],12@[24],13@[25],14@[26],15@[27],16@[0],17@[1],18@[2],19@[3],20@[4],21@[5],22@[6],23@[7],24@[10],25@[11],26@[12],27@[13],28@[14],29@[15],30@[16],31@[17]]' \
+    --memory size=0 \
+    --memory-zone id=mem0,size=16G,host_numa_node=3 \
+    --memory-zone id=mem1,size=16G,host_numa_node=2 \
+    --memory-zone id=mem2,size=16G,host_numa_node=0 \
+    --memory-zone id=mem3,size=32G,host_numa_node=1 \
+    --numa 'guest_numa_id=0,cpus=[0-7],distances=[1@11,2@21,3@21],memory_zones=[mem0]' \
+    --numa 'guest_numa_id=1,cpus=[8-15],distances=[0@11,2@21,3@21],memory_zones=[mem1]' \
+    --numa 'guest_numa_id=2,cpus=[16-23],distances=[0@21,1@21,3@11],memory_zones=[mem2]' \
+    --numa 'guest_numa_id=3,cpus=[24-31],distances=[0@21,1@21,2@11],memory_zones=[mem3]'

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from numaopt.cli import app
 from numaopt.errors import LayoutError
 from numaopt.model import BackendKind, CpuShape, Machine, Plan
 from numaopt.render.cloud_hypervisor import byte_size, cloud_hypervisor_command, cloud_hypervisor_text
@@ -241,3 +243,15 @@ def test_what_cloud_hypervisor_cannot_run_is_refused_in_one_line() -> None:
 def test_sizes_are_exact() -> None:
     assert [byte_size(n) for n in (2 * GIB, 1536 * MIB, 3 * KIB, 1000, 0)] == ["2G", "1536M", "3K", "1000", "0"]
     assert all(byte_sized(byte_size(n)) == n for n in (GIB, 1536 * MIB, 513 * MIB, 4097))
+
+
+def test_several_vms_give_one_command_each(tmp_path: Path) -> None:
+    out = tmp_path / "ch"
+    example = str(ROOT / "problems" / "shared-host.toml")
+    result = CliRunner().invoke(app, ["solve", example, "-f", "cloud-hypervisor", "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == ["batch.sh", "db.sh", "web.sh"]
+    guests = [build_guest(shlex.split(f.read_text().replace("\\\n", "")), Machine.Q35) for f in files]
+    pinned = [host for guest in guests for hosts in guest.affinity.values() for host in hosts]
+    assert pinned and len(pinned) == len(set(pinned))  # no host CPU in two VMs

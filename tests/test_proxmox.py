@@ -15,7 +15,9 @@ import shlex
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from numaopt.cli import app
 from numaopt.errors import LayoutError
 from numaopt.model import Plan
 from numaopt.qemu.qmp import probe
@@ -195,3 +197,16 @@ def test_names_and_huge_pages_proxmox_refuses() -> None:
     )
     with pytest.raises(LayoutError, match="one host node"):
         proxmox_config(dataclasses.replace(hugepages, layout=unbound))
+
+
+def test_several_vms_give_one_config_each_on_disjoint_cpus(tmp_path: Path) -> None:
+    out = tmp_path / "pve"
+    result = CliRunner().invoke(app, ["solve", str(ROOT / "problems" / "shared-host.toml"), "-f", "proxmox", "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    configs = {path.name: parse_config(path.read_text()) for path in sorted(out.iterdir())}
+    assert sorted(configs) == ["batch.conf", "db.conf", "web.conf"]
+    assert [c.scalars["name"] for c in configs.values()] == ["batch", "db", "web"]
+    affinities = [parse_cpulist(c.scalars["affinity"]) for c in configs.values()]
+    assert sum(len(a) for a in affinities) == len(set().union(*affinities))  # no host CPU in two VMs
+    for config in configs.values():
+        qemu_server_argv(config)

@@ -67,6 +67,8 @@ def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = 
         raise ProblemError(f"invalid TOML: {exc}", source=source) from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise ProblemError("invalid TOML: arrays or tables nested too deeply", source=source) from None
+    except ValueError:  # int() inside tomllib refuses more than 4300 digits (CVE-2020-10735)
+        raise ProblemError("invalid TOML: a number with thousands of digits", source=source) from None
     if "guest" not in data and "vm" in data:
         from numaopt.search_schema import read_vms
 

@@ -120,3 +120,30 @@ def test_missing_apt_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(GuestKitError, match=r"apt-get not found: .*pass --kernel PATH"):
         build_kit(cache=tmp_path / "cache")
     assert os.environ["PATH"] == str(empty)
+
+
+def test_a_changed_init_script_builds_a_new_initramfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel = load_kit().kernel
+    first = build_kit(kernel, cache=tmp_path)
+    changed = INIT_SCRIPT.replace('r "stage read-dmesg"', 'r "stage read-the-log"')
+    assert changed != INIT_SCRIPT
+    monkeypatch.setattr("numaopt.guest.kit.INIT_SCRIPT", changed)
+    second = build_kit(kernel, cache=tmp_path)
+    assert second.initrd != first.initrd and first.initrd.is_file()  # the cache is keyed by the script
+    assert read_newc(gzip.decompress(second.initrd.read_bytes()))["init"][1].decode() == changed
+    assert read_newc(gzip.decompress(first.initrd.read_bytes()))["init"][1].decode() == INIT_SCRIPT
+
+
+def test_the_init_announces_every_silent_step_and_lowers_the_console_level() -> None:
+    lines = INIT_SCRIPT.splitlines()
+    printk = lines.index("echo 4 > /proc/sys/kernel/printk")
+    assert printk < lines.index('echo "@numaopt-report 1"')  # the report shares the console with errors only
+    stages = [line.split()[2].rstrip('"') for line in lines if line.startswith('r "stage ')]
+    assert stages == ["mount", "read-sysfs", "read-dmesg"]
+    # Each step that prints nothing while it runs comes right after a stage line (only
+    # assignments and comments between them).
+    for step in ("$B mount -t sysfs", "$B grep -H . ", "$B dmesg > /tmp/dmesg"):
+        at = next(i for i, line in enumerate(lines) if line.startswith(step))
+        before = [line for line in lines[:at] if not line.startswith("#") and "=" not in line.split()[0]]
+        assert before[-1].startswith('r "stage '), step
+

@@ -58,22 +58,29 @@ _ARCHES = {
 # fork of busybox costs tens of milliseconds. Every report line starts with "@"; lines
 # and their bytes are counted and "@end LINES BYTES" closes the report, so a kernel
 # message printed into the middle of a line (the console is shared) is detected instead
-# of misread.
+# of misread. The kernel boots with its notices on the console (loglevel=6, a sign of
+# progress); the init lowers that to errors only (4) before the report starts. Each step
+# that prints nothing while it runs is announced by an "@stage" line, so the host sees
+# progress at every step and, if the guest hangs, where (numaopt.guest.progress). There
+# is no periodic heartbeat on purpose: a background beat would go on while a step hangs.
 INIT_SCRIPT = r"""#!/bin/busybox sh
 # numaopt guest probe: print what the guest sees (report format __VERSION__), then reset.
 B=/bin/busybox
 $B mount -t proc proc /proc
-$B mount -t sysfs sysfs /sys
-$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+echo 4 > /proc/sys/kernel/printk
 n=0; c=0
 r() { l="@$*"; echo "$l"; n=$((n+1)); c=$((c+${#l})); }
 echo "@numaopt-report __VERSION__"
+r "stage mount"
+$B mount -t sysfs sysfs /sys
+$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 read -r v rest < /proc/uptime; r "uptime $v"
 read -r v < /proc/sys/kernel/osrelease; r "kernel $v"
 read -r v < /proc/cmdline; r "cmdline $v"
 S=/sys/devices/system
 T=$S/cpu/cpu[0-9]*/topology
 D=/sys/kernel/debug/sched/domains/cpu[0-9]*/domain[0-9]*
+r "stage read-sysfs"
 # One grep for every file: cpulists are sysfs binary attributes, which the shell's
 # read builtin gets nothing from, and each fork costs tens of ms under TCG.
 $B grep -H . $S/node/possible $S/node/online $S/node/has_cpu $S/node/has_memory \
@@ -83,9 +90,11 @@ $B grep -H . $S/node/possible $S/node/online $S/node/has_cpu $S/node/has_memory 
   $T/cluster_cpus_list $D/name $D/flags > /tmp/sys 2>/dev/null
 $B grep -H MemTotal $S/node/node[0-9]*/meminfo >> /tmp/sys 2>/dev/null
 while IFS= read -r l; do r "sys $l"; done < /tmp/sys
+r "stage read-dmesg"
 $B dmesg > /tmp/dmesg
 while IFS= read -r l; do r "dmesg $l"; done < /tmp/dmesg
 echo "@end $n $c"
+echo "@stage reset"
 $B sync
 $B reboot -f
 """.replace("__VERSION__", str(REPORT_VERSION))
@@ -410,7 +419,7 @@ def build_kit(
         digest.update(INIT_SCRIPT.encode())
         initrd = cache / "guest" / arch / f"initramfs-{digest.hexdigest()[:16]}.cpio.gz"
         if refresh or not initrd.is_file():
-            _write_atomically(initrd, build_initramfs(busybox))
+            _write_atomically(initrd, build_initramfs(busybox, INIT_SCRIPT))  # the script hashed above
     return GuestKit(arch=arch, kernel=kernel_path, initrd=initrd, kernel_source=source, kernel_release=release)
 
 

@@ -6,6 +6,7 @@ printed: a line cut by a kernel message makes the counts differ and the report i
 incomplete instead of misread. The format (version 1)::
 
     @numaopt-report 1
+    @stage mount                      before each step that prints nothing while it runs
     @uptime 7.93                      seconds since boot when init ran
     @kernel 6.1.0-56-cloud-amd64
     @cmdline console=ttyS0 sched_verbose ...
@@ -16,6 +17,7 @@ incomplete instead of misread. The format (version 1)::
     @sys /sys/kernel/debug/sched/domains/cpu0/domain1/name:NUMA
     @dmesg [    2.643722]  domain-0: span=0-3 level=MC
     @end 620 41237
+    @stage reset                      after the report (not counted)
 
 Scheduler-domain spans and groups come from the ``sched_verbose`` lines in dmesg
 (kernel/sched/topology.c ``sched_domain_debug_one``); names and flags from debugfs
@@ -142,7 +144,8 @@ class GuestReport:
     cpus: dict[int, CpuView] = field(default_factory=dict)
     domains: dict[int, tuple[SchedDomain, ...]] = field(default_factory=dict)
     dmesg: tuple[str, ...] = ()
-    console: tuple[str, ...] = ()  # console lines outside the report (kernel output at loglevel < 4)
+    console: tuple[str, ...] = ()  # console lines outside the report (kernel notices before init, errors after)
+    stages: tuple[str, ...] = ()  # the init's steps, as announced by "@stage" lines
 
     @property
     def node_ids(self) -> list[int]:
@@ -355,11 +358,14 @@ def parse_report(console: str) -> GuestReport:
     uptime: float | None = None
     sysfs = _Sysfs()
     dmesg: list[str] = []
+    stages: list[str] = []
     for number, text in enumerate(fields, start=1):
         key, _, rest = text.partition(" ")
         try:
             if key == "dmesg":
                 dmesg.append(rest)
+            elif key == "stage":
+                stages.append(rest.strip())
             elif key == "kernel":
                 kernel = rest.strip()
             elif key == "cmdline":
@@ -400,6 +406,7 @@ def parse_report(console: str) -> GuestReport:
         domains=domains,
         dmesg=tuple(dmesg),
         console=tuple(outside),
+        stages=tuple(stages),
     )
 
 

@@ -1,5 +1,6 @@
-"""Campaigns with real boots: reproducers and shrinking (2 processes), a campaign killed
-midway and resumed through the command line, and the same work on a Dask LocalCluster."""
+"""Campaigns with real boots: reproducers and shrinking (2 processes, at most one per core),
+a campaign killed midway and resumed through the command line, and the same work on a
+Dask LocalCluster (as many workers)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from numaopt.units import MIB
 pytestmark = pytest.mark.qemu
 
 ROOT = Path(__file__).resolve().parent.parent
+# Guests booted at once: two, but never more than the cores we may use.
+BOOT_SLOTS = max(1, min(2, len(os.sched_getaffinity(0))))
 APP = """
 import sys, typer
 from numaopt.cli_guest import fuzz_command
@@ -57,7 +60,7 @@ def tiny(k: int) -> WorkItem:
 def test_failures_get_reproducers_and_are_shrunk(tmp_path: Path) -> None:
     items = [item(0, ROOT / "problems" / "asymmetric.toml"), item(1, ROOT / "tests" / "data" / "guest-reports" / "backplane-3level.toml")]
     seen = []
-    summary = run_campaign(items, tmp_path, {"test": "shrink"}, RunSettings(shrink_checks=4), total=2, jobs=2,
+    summary = run_campaign(items, tmp_path, {"test": "shrink"}, RunSettings(shrink_checks=4), total=2, jobs=BOOT_SLOTS,
                            on_result=lambda result, _: seen.append(result.item_id))
     assert sorted(seen) == [0, 1]
     assert summary.verdicts == {"pass": 1, "fail": 1} and summary.ran == 2 and summary.per_minute > 0
@@ -131,7 +134,7 @@ def test_a_killed_campaign_resumes_without_redoing_or_losing_work(tmp_path: Path
 
 def test_dask_local_cluster(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=BOOT_SLOTS, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         summary = run_campaign([tiny(0), tiny(1), tiny(2)], tmp_path, {"test": "dask"}, RunSettings(shrink=False), total=3,
                                dask_address=cluster.scheduler_address)
     assert summary.verdicts == {"pass": 3} and summary.ran == 3

@@ -2,8 +2,9 @@
 
 Few and small, as the issue asks: the seed layout (16 vCPUs, through ``numaopt verify
 --boot``), a memory-less node, an asymmetric matrix, a 3-level backplane and a layout
-the guest must discard (remote distance 10 under the ``qemu`` rule set), two at a time;
-then the robustness cases (timeout, Ctrl-C, a refusal, a missing QEMU) and level 1 for
+the guest must discard (remote distance 10 under the ``qemu`` rule set), two at a time
+(never more than the machine's cores); then the robustness cases (a hang, a slow guest
+and a starved one that are not hangs, Ctrl-C, a refusal, a missing QEMU) and level 1 for
 aarch64 ``virt``.
 """
 
@@ -39,6 +40,10 @@ from numaopt.units import MIB
 pytestmark = pytest.mark.qemu
 
 ROOT = Path(__file__).resolve().parent.parent
+# Guests booted at once by a fixture: two, but never more than the cores we may use.
+BOOT_SLOTS = max(1, min(2, len(os.sched_getaffinity(0))))
+# A guest whose init never reports: the kernel boots, then its first process sleeps.
+HANGING_INIT = ("rdinit=/bin/busybox", "--", "sleep", "3600")
 DATA = ROOT / "tests" / "data" / "guest-reports"
 # The seed article's table, as numactl --hardware prints it (every row ends in a space).
 ARTICLE_TABLE = "node distances:\n" + "".join(
@@ -77,7 +82,7 @@ def kit() -> GuestKit:
 
 @pytest.fixture(scope="module")
 def booted(kit: GuestKit, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[BootResult, list[Any]]]:
-    """Boot the four layouts, two at a time; the backplane's console goes to a file."""
+    """Boot the four layouts, two at a time (at most one per core); the backplane's console goes to a file."""
     serial = tmp_path_factory.mktemp("serial") / "backplane.console"
     started: list[subprocess.Popen[bytes]] = []
     real_popen = subprocess.Popen
@@ -92,7 +97,7 @@ def booted(kit: GuestKit, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(subprocess, "Popen", recording)
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=BOOT_SLOTS) as pool:
             results = dict(pool.map(run, LAYOUTS))
     assert len(started) == 4 and all(p.returncode is not None for p in started), "a QEMU was left unreaped"
     assert serial.read_text().count("@numaopt-report") == 1
@@ -185,15 +190,53 @@ def test_a_hang_is_a_timeout_and_qemu_is_reaped(kit: GuestKit, private_tmp: Path
 
     monkeypatch.setattr(subprocess, "Popen", recording)
     layout = tiny_layout()
-    result = boot(layout, kit, timeout_s=1.0)
-    assert result.timed_out
-    assert result.report is None or not result.report.complete
-    assert next(f.oracle for f in judge(layout, result)) is Oracle.HANG
+    result = boot(layout, kit, timeout_s=3.0, extra_append=HANGING_INIT)
+    assert result.timed_out and result.progress.verdict == "no-progress"
+    assert result.report is None
+    assert result.progress.lines > 0  # the kernel's notices came, then nothing
+    failure = judge(layout, result)[0]
+    assert (failure.oracle, failure.code) == (Oracle.HANG, "no-progress")
+    assert failure.message.startswith("no progress for 3 s of the guest's time")
+    assert "the init's report had not begun" in failure.message
     assert len(started) == 1 and started[0].returncode is not None
     with pytest.raises(ProcessLookupError):
         os.kill(started[0].pid, 0)
     assert verify_qemu(layout).mismatches == []
     assert list(private_tmp.iterdir()) == []  # neither the boot nor the QMP probe left files
+
+
+def test_a_guest_that_keeps_printing_is_not_hung(kit: GuestKit) -> None:
+    # Its first process prints a line a second for 10 s, then runs the usual init: the
+    # boot takes well over the 4 s quiet limit, but is never quiet for 4 s.
+    ticks = '"for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; /bin/busybox sleep 1; done; exec /init"'
+    layout = tiny_layout()
+    result = boot(layout, kit, timeout_s=4.0, extra_append=("rdinit=/bin/busybox", "--", "sh", "-c", ticks))
+    assert not result.timed_out, judge(layout, result)
+    assert "tick 10" in result.console and result.complete and judge(layout, result) == []
+    assert result.progress.last_progress_s > 10.0  # longer than the quiet limit, twice over
+
+
+def test_a_guest_starved_of_cpu_is_slow_not_hung(kit: GuestKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    # QEMU runs on one core at the idle scheduling class while a busy loop holds that
+    # core: it gets a sliver of the CPU and goes silent for longer than the quiet limit.
+    # Its threads wait in the runqueue all that time, which is not the guest's silence.
+    core = max(os.sched_getaffinity(0))
+    real_popen = subprocess.Popen
+
+    def starved(argv: list[str], *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        return real_popen(["taskset", "-c", str(core), "chrt", "--idle", "0", *argv], *args, **kwargs)
+
+    hog = subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True: pass"])
+    try:
+        monkeypatch.setattr(subprocess, "Popen", starved)
+        layout = layout_of(LAYOUTS["memoryless"])
+        result = boot(layout, kit, timeout_s=3.0)
+    finally:
+        hog.kill()
+        hog.wait()
+    assert not result.timed_out, judge(layout, result)
+    assert result.complete and judge(layout, result) == []
+    assert result.progress.waited_s > 3.0  # the starvation happened and was not counted as silence
 
 
 def _children(pid: int) -> list[int]:

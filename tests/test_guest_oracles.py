@@ -9,6 +9,7 @@ domain tree, a hang.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from numaopt.guest.oracles import (
     memory_present,
     predicted_numa_masks,
 )
+from numaopt.guest.progress import BootLimits, ProgressSummary
 from numaopt.guest.report import parse_report
 from numaopt.guest.verify import boot_mismatches
 from numaopt.model import GuestLayout
@@ -209,8 +211,23 @@ def test_a_hang_and_a_crash() -> None:
     layout = layout_of("seed-4node")
     partial = console("seed-4node")[:2000]
     failures = judge(layout, result_of("seed-4node", partial, timed_out=True))
-    assert [(f.oracle, f.code) for f in failures] == [(Oracle.HANG, "timeout")]
-    assert failures[0].message.startswith("no complete report within 60 s (last console line: ")
+    assert [(f.oracle, f.code) for f in failures] == [(Oracle.HANG, "no-progress")]
+    assert failures[0].message.startswith("no progress for 60 s of the guest's time (the init's report had not begun; last console line: ")
+    starved = replace(result_of("seed-4node", partial, timed_out=True),
+                      progress=ProgressSummary(BootLimits(60.0, 600.0), "no-progress", 60.0, 12.5, 41.2, 30, "read-sysfs"))
+    assert judge(layout, starved)[0].message.startswith(
+        "no progress for 60 s of the guest's time, not counting 41 s of waiting for a host CPU "
+        "(the init's last stage: read-sysfs; last console line: "
+    )
+    capped = replace(starved, progress=ProgressSummary(BootLimits(60.0, 600.0), "hard-cap", 0.5, 599.5, 0.0, 9000, "",
+                                                       kernel_hang=True))
+    assert next((f.oracle, f.code) for f in judge(layout, capped)) == (Oracle.HANG, "hard-cap")
+    assert judge(layout, capped)[0].message.startswith(
+        "still running at the hard cap of 600 s, its last progress 600 s into the boot "
+        "(the kernel reported a lockup or stall; the init's report had not begun; last console line: "
+    )
+    _, lines = boot_mismatches(layout, starved)
+    assert lines == [f"the guest hung: {judge(layout, starved)[0].message}"]
     crash = "[    1.9] Kernel panic - not syncing: Attempted to kill init!\n"
     failures = judge(layout, result_of("seed-4node", crash))
     assert [(f.oracle, f.code) for f in failures] == [(Oracle.MESSAGES, "no-report"), (Oracle.MESSAGES, "message:panic")]

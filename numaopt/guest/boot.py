@@ -1,10 +1,12 @@
-"""Boot a layout: QEMU with the kit's ``-kernel/-initrd/-append``, under a timeout.
+"""Boot a layout: QEMU with the kit's ``-kernel/-initrd/-append``, watched for progress.
 
 The QEMU arguments are the renderer's (``qemu_command``) plus the boot ones, so what
 boots is exactly what ``numaopt solve`` prints. The serial console goes to a pipe (read
 here, nothing written to disk) or to a file the caller names. The guest's init resets
 the machine when its report is out and ``-no-reboot`` turns the reset into QEMU's exit;
-``panic=-1`` does the same for a panic, so only a hang waits for the timeout.
+``panic=-1`` does the same for a panic, so only a hang waits for a limit. A hang is a
+guest that shows no progress for a while of its own time, not one that is merely slow
+on a busy machine (``numaopt.guest.progress``).
 
 QEMU runs in a session of its own and is killed and reaped whatever happens (normal
 exit, timeout, error, Ctrl-C): the helper is ``numaopt.qemu.qmp``'s.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -22,9 +25,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from numaopt.errors import QemuError
 from numaopt.guest.kit import GuestKit
+from numaopt.guest.progress import BootLimits, HostWait, Progress, ProgressSummary, boot_limits, default_quiet_s
 from numaopt.guest.report import GuestReport, parse_report
 from numaopt.model import GuestLayout, Machine
 from numaopt.qemu.qmp import _reap, _refusal, debian_package
@@ -32,13 +37,15 @@ from numaopt.render.qemu import qemu_command
 
 __all__ = [
     "BOOT_APPEND",
-    "X86_CPU", "BootResult", "boot", "boot_argv", "choose_accel", "default_timeout", "kvm_usable"]
+    "X86_CPU", "BootLimits", "BootResult", "boot", "boot_argv", "choose_accel", "default_timeout", "kvm_usable"]
 
 _CONSOLE = {"x86_64": "ttyS0", "aarch64": "ttyAMA0"}
 # What every boot needs: sched_verbose prints the domains with their spans and groups;
-# loglevel=4 keeps all but errors off the shared console (the full log is in the report);
-# panic=-1 resets at once on a panic; the ring buffer holds a 64-vCPU sched_verbose log.
-BOOT_APPEND = ("sched_verbose", "loglevel=4", "panic=-1", "log_buf_len=4M")
+# loglevel=6 puts the kernel's notices on the console while it boots (a sign of progress
+# every second or so), and the guest's init lowers it to 4 before its report, so only
+# errors share the console with the report (the full log is in the report); panic=-1
+# resets at once on a panic; the ring buffer holds a 64-vCPU sched_verbose log.
+BOOT_APPEND = ("sched_verbose", "loglevel=6", "panic=-1", "log_buf_len=4M")
 # Only to boot faster under TCG (about 2x for 16 vCPUs); none touches NUMA or the scheduler.
 _FAST_APPEND = {
     "x86_64": ("lpj=10000000", "tsc=reliable", "no_timer_check", "mitigations=off", "cryptomgr.notests", "8250.nr_uarts=1"),
@@ -90,10 +97,8 @@ def choose_accel(arch: str, accel: str | None = None) -> str:
 
 
 def default_timeout(layout: GuestLayout, accel: str) -> float:
-    """Generous per-boot limits: a 4-vCPU TCG boot takes about 6 s, 16 vCPUs 10-20 s on 2 cores."""
-    if accel == "kvm":
-        return 30.0 + layout.vcpus
-    return 60.0 + 4.0 * layout.vcpus
+    """The default quiet limit: the guest's seconds without a console line before it counts as hung."""
+    return default_quiet_s(layout, accel)
 
 
 def _arch(layout: GuestLayout) -> str:
@@ -141,7 +146,11 @@ def boot_argv(
 
 @dataclass(frozen=True, slots=True)
 class BootResult:
-    """One boot: what QEMU was given, what came out, and the parsed report (None: no report)."""
+    """One boot: what QEMU was given, what came out, and the parsed report (None: no report).
+
+    ``timeout_s`` is the quiet limit; ``timed_out`` says the boot was stopped, for no
+    progress or at the hard cap (``progress.verdict``).
+    """
 
     argv: list[str]
     accel: str
@@ -153,6 +162,7 @@ class BootResult:
     stderr: str
     report: GuestReport | None = None
     notes: tuple[str, ...] = field(default=())
+    progress: ProgressSummary = field(default=ProgressSummary())
 
     @property
     def complete(self) -> bool:
@@ -167,15 +177,19 @@ def boot(
     accel: str | None = None,
     serial_file: Path | None = None,
     extra_append: Sequence[str] = (),
+    hard_cap_s: float | None = None,
 ) -> BootResult:
     """Boot ``layout`` and collect the console; never leaves QEMU running.
 
-    Raises ``QemuRefused`` when QEMU rejects the configuration before the guest starts,
-    and ``QemuError`` when the binary is missing or KVM cannot run the guest. A guest
-    that hangs is no error: the result has ``timed_out`` set (the hang oracle judges it).
+    ``timeout_s`` is the quiet limit (default ``default_timeout``): the guest's seconds
+    without a console line after which it is hung; ``hard_cap_s`` bounds the whole boot
+    in wall seconds (default ``progress.boot_limits``). Raises ``QemuRefused`` when QEMU
+    rejects the configuration before the guest starts, and ``QemuError`` when the binary
+    is missing or KVM cannot run the guest. A guest that hangs is no error: the result
+    has ``timed_out`` set (the hang oracle judges it).
     """
     chosen = choose_accel(_arch(layout), accel)
-    limit = timeout_s if timeout_s is not None else default_timeout(layout, chosen)
+    limits = boot_limits(layout, chosen, timeout_s, hard_cap_s)
     serial = "stdio" if serial_file is None else f"file:{serial_file}"
     argv = boot_argv(layout, kit, chosen, serial, extra_append)
     binary = argv[0]
@@ -194,17 +208,14 @@ def boot(
     except OSError as exc:
         package = debian_package(binary)
         raise QemuError(f"cannot run {binary}: {exc.strerror} (install the Debian package {package})") from None
-    timed_out = False
+    progress = Progress(limits, started)
     try:
-        try:
-            out, err = process.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill(process)
-            out, err = process.communicate()
+        out, err = _watch(process, progress, serial_file)
     finally:
         _reap(process, 0)
     wall = time.monotonic() - started
+    summary = progress.summary()
+    timed_out = bool(summary.verdict)
     stderr = err.decode(errors="replace")
     if serial_file is not None:
         try:
@@ -224,14 +235,70 @@ def boot(
     return BootResult(
         argv=argv,
         accel=chosen,
-        timeout_s=limit,
+        timeout_s=limits.quiet_s,
         wall_time_s=wall,
         timed_out=timed_out,
         returncode=process.returncode,
         console=console,
         stderr=stderr,
         report=report,
+        progress=summary,
     )
+
+
+# How often the boot looks at QEMU's threads and the clock when the console is silent.
+_TICK_S = 0.25
+
+
+def _watch(process: subprocess.Popen[bytes], progress: Progress, serial_file: Path | None) -> tuple[bytes, bytes]:
+    """Read QEMU's output until it exits, feeding the console to ``progress``; kill QEMU on a verdict."""
+    assert process.stdout is not None and process.stderr is not None
+    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+    host = HostWait(process.pid)
+    console = _ConsoleFile(serial_file)
+    with process.stdout, process.stderr, selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ, "out")
+        selector.register(process.stderr, selectors.EVENT_READ, "err")
+        while selector.get_map():
+            for key, _ in selector.select(timeout=_TICK_S):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    continue
+                chunks[key.data].append(data)
+                if key.data == "out" and serial_file is None:
+                    progress.feed(data, time.monotonic())
+            progress.feed(console.read_new(), time.monotonic())
+            now = time.monotonic()
+            # At most one look at QEMU's threads per tick: the console can come in
+            # thousands of small reads, and the guest needs the CPU more than we do.
+            due = not progress.verdict and now - progress.ticked >= _TICK_S
+            if due and progress.tick(now, host.waited(now - progress.ticked)):
+                _kill(process)  # the pipes close with QEMU; the loop drains them
+        console.close()
+    return b"".join(chunks["out"]), b"".join(chunks["err"])
+
+
+class _ConsoleFile:
+    """The new bytes of a console QEMU writes to a file (``-serial file:``), as they come."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._handle: BinaryIO | None = None
+
+    def read_new(self) -> bytes:
+        if self._path is None:
+            return b""
+        if self._handle is None:
+            try:
+                self._handle = open(self._path, "rb")  # noqa: SIM115 - kept open across reads, closed by close()
+            except OSError:
+                return b""  # QEMU has not created it yet
+        return self._handle.read()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

@@ -24,7 +24,10 @@ The oracles (``Oracle``): (a) TOPOLOGY the guest sees the predicted nodes, CPUs,
 distances and CPU topology; (b) MESSAGES no unexpected kernel error or warning, and every
 expected one present; (c) SCHED scheduler domains consistent (child spans inside parent
 spans, groups covering each span, NUMA domains equal to the predicted masks, levels and
-topology type as predicted); (d) HANG the guest reported within the timeout.
+topology type as predicted); (d) HANG the guest kept showing progress until its report
+was out (``numaopt.guest.progress``: no console line for the quiet limit of the guest's
+own time, or still running at the hard cap, is a hang; a guest that is merely slow
+because the host is busy is not).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ __all__ = [
     "Oracle",
     "expected_view",
     "guest_node_ids",
+    "hang_failure",
     "judge",
     "judge_report",
     "memory_present",
@@ -76,7 +80,7 @@ class Oracle(enum.StrEnum):
     TOPOLOGY = "topology"  # (a) the guest sees the intended topology
     MESSAGES = "messages"  # (b) no unexpected kernel error or warning; expected ones present
     SCHED = "sched"  # (c) scheduler domains consistent
-    HANG = "hang"  # (d) the probe finished within the timeout
+    HANG = "hang"  # (d) the probe kept making progress until it finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,18 +517,32 @@ def judge_report(layout: GuestLayout, report: GuestReport, *, accel: str = "tcg"
     return failures
 
 
+def hang_failure(result: BootResult) -> Failure:
+    """Oracle (d) on a boot that was stopped: no progress for the quiet limit, or the hard cap."""
+    progress = result.progress
+    last = next((line.strip() for line in reversed(result.console.splitlines()) if line.strip()), "nothing")
+    where = f"the init's last stage: {progress.stage}" if progress.stage else "the init's report had not begun"
+    details = f"{where}; last console line: {last[:160]}"
+    if progress.kernel_hang:
+        details = f"the kernel reported a lockup or stall; {details}"
+    if progress.verdict == "hard-cap":
+        return Failure(
+            Oracle.HANG,
+            "hard-cap",
+            f"still running at the hard cap of {progress.limits.hard_cap_s:g} s, "
+            f"its last progress {progress.last_progress_s:.0f} s into the boot ({details})",
+        )
+    waited = f", not counting {progress.waited_s:.0f} s of waiting for a host CPU" if progress.waited_s >= 0.5 else ""
+    return Failure(
+        Oracle.HANG, "no-progress", f"no progress for {result.timeout_s:g} s of the guest's time{waited} ({details})"
+    )
+
+
 def judge(layout: GuestLayout, result: BootResult) -> list[Failure]:
     """The four oracles on one boot; [] when the guest behaved as Linux's rules predict."""
     view = expected_view(layout, linux=True, accel=result.accel)
     if result.timed_out:
-        last = next((line.strip() for line in reversed(result.console.splitlines()) if line.strip()), "nothing")
-        failures = [
-            Failure(
-                Oracle.HANG,
-                "timeout",
-                f"no complete report within {result.timeout_s:g} s (last console line: {last[:160]})",
-            )
-        ]
+        failures = [hang_failure(result)]
         lines = list(result.report.dmesg) + list(result.report.console) if result.report else result.console.splitlines()
         return failures + [f for f in message_problems(view, kernel_messages(lines)) if f.code.startswith("message:")]
     if result.report is None or not result.report.complete:

@@ -18,6 +18,7 @@ from numaopt.guest.kit import GuestKit
 from numaopt.guest.oracles import (
     ExpectedView,
     expected_view,
+    hang_failure,
     message_problems,
     sched_problems,
     topology_problems,
@@ -55,7 +56,7 @@ def boot_mismatches(layout: GuestLayout, result: BootResult) -> tuple[ExpectedVi
     """The level-2 mismatches of one finished boot (pure: no QEMU here)."""
     asked = expected_view(layout, linux=False, accel=result.accel)
     if result.timed_out:
-        return asked, [f"the guest did not report within {result.timeout_s:g} s (it hung, or the timeout is too short)"]
+        return asked, [f"the guest hung: {hang_failure(result).message}"]
     report = result.report
     if report is None or not report.complete:
         why = "; ".join(report.problems) if report is not None else "no report on the console"

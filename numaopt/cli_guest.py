@@ -82,7 +82,7 @@ def verify_command(
     accel: Annotated[str | None, typer.Option("--accel", help=ACCEL_HELP)] = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Seconds a boot may take (default: 60 + 4 per vCPU under TCG).", callback=seconds),
+        typer.Option("--timeout", help="Seconds the guest may show no progress (no console line, not counting time QEMU waits for a host CPU) before it counts as hung (default: 30 + 1 per vCPU under TCG); a boot ends at max(600, 10 x this) seconds whatever it prints.", callback=seconds),
     ] = None,
     console: Annotated[Path | None, typer.Option("--console", help="Write the guest's serial console to this file.")] = None,
 ) -> None:
@@ -204,7 +204,7 @@ def fuzz_command(
         float | None,
         typer.Option(
             "--timeout",
-            help="Seconds a boot may take before it counts as a hang (default: 60 + 4 per vCPU under TCG).",
+            help="Seconds a guest may show no progress (no console line, not counting time QEMU waits for a host CPU) before it counts as a hang (default: 30 + 1 per vCPU under TCG); a boot ends at max(600, 10 x this) seconds whatever it prints.",
             callback=seconds,
         ),
     ] = None,
@@ -224,7 +224,7 @@ def fuzz_command(
 ) -> None:
     """Boot generated layouts and judge each guest with four oracles.
 
-    Layouts come from the generator (the knobs are those of numaopt generate, with small defaults so that boots stay fast). Each is booted (KVM when usable, else TCG) and judged: (a) the guest sees the topology Linux's rules predict (nodes renumbered first-seen, empty nodes unseen, a SLIT with remote 10 replaced by 10/20); (b) no unexpected kernel error or warning, and every expected one (e.g. 'SLIT table looks invalid') present; (c) scheduler domains consistent (child spans inside parents, groups covering spans, NUMA domains as predicted, levels = distinct distances among CPU nodes, the topology type); (d) the guest reported within the timeout.
+    Layouts come from the generator (the knobs are those of numaopt generate, with small defaults so that boots stay fast). Each is booted (KVM when usable, else TCG) and judged: (a) the guest sees the topology Linux's rules predict (nodes renumbered first-seen, empty nodes unseen, a SLIT with remote 10 replaced by 10/20); (b) no unexpected kernel error or warning, and every expected one (e.g. 'SLIT table looks invalid') present; (c) scheduler domains consistent (child spans inside parents, groups covering spans, NUMA domains as predicted, levels = distinct distances among CPU nodes, the topology type); (d) the guest kept making progress until its report was out (a hang: --timeout seconds without a console line, not counting time QEMU waits for a host CPU).
 
     Every result is appended to OUT/journal.jsonl (flushed and fsync'd), so --resume continues a killed campaign without redoing or losing an item. Each failure gets OUT/failures/item-NNNNNN/ (problem.toml, qemu-args.txt, guest-report.txt, reason.txt) and is shrunk (fewer nodes, fewer vCPUs, simpler distances) while the same oracle still fails, into shrunk/.
 

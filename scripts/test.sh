@@ -16,6 +16,8 @@ missing=()
 for tool in "${!needs[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${needs[$tool]}")
 done
+# libvirt's QEMU driver (a library, no command): tests turn domains into QEMU command lines with it.
+dpkg -s libvirt-daemon-driver-qemu >/dev/null 2>&1 || missing+=(libvirt-daemon-driver-qemu)
 if ((${#missing[@]})); then
   echo "installing Debian packages: ${missing[*]}"
   sudo_cmd=()

@@ -4,8 +4,12 @@ by libvirt's test driver (virsh -c test:///default) and read back equal to the p
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import os
+import shlex
 import shutil
 import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from typer.testing import CliRunner
 from numaopt.cli import app
 from numaopt.model import Group, PlacementRequest, Plan, SearchSettings, Traffic, Workload
 from numaopt.place import place
+from numaopt.qemu.qmp import QemuRefused, compare, probe
 from numaopt.render.libvirt import domain_xml
 from numaopt.render.target import Accel, VmOptions
 from numaopt.units import KIB, format_cpulist, parse_cpulist
@@ -157,3 +162,70 @@ def test_several_vms_define_together_with_disjoint_pins(tmp_path: Path) -> None:
     pinned = [int(p.get("cpuset", -1)) for domain in read.values() for p in domain.iter("vcpupin")]
     assert len(pinned) == len(set(pinned))  # no host CPU twice
     assert all(domain.findtext("os/kernel") == "/boot/vmlinuz" for domain in read.values())
+
+
+# Arguments of libvirt's QEMU command line that build the machine, its CPUs and NUMA nodes
+# (the rest are devices, files, sandboxing and the monitor, which probe adds itself).
+MACHINE_FLAGS = {"-machine", "-accel", "-cpu", "-m", "-smp", "-object", "-numa", "-no-acpi"}
+# Explicit layouts (no binding to host nodes this machine lacks) small enough to start.
+THROUGH_LIBVIRT = ["asymmetric", "cxl-memory-node", "seed-4node", "seed-4node-aarch64", "smt-2socket", "unequal-nodes"]
+
+
+def libvirt_qemu_argv(xml: str) -> list[str]:
+    """The QEMU command line libvirt's own QEMU driver makes of a domain (``virsh
+    domxml-to-native`` on an embedded driver: no daemon). As root the driver would run
+    QEMU as Debian's libvirt-qemu user, which only libvirt-daemon-system creates, so
+    root asks as nobody; anyone else asks as themselves."""
+    assert shutil.which("virsh"), "virsh missing: scripts/test.sh installs libvirt-clients"
+    root = Path(tempfile.mkdtemp(prefix="numaopt-libvirt-", dir="/tmp"))
+    try:
+        root.chmod(0o777)
+        domain = root / "domain.xml"
+        domain.write_text(xml)
+        domain.chmod(0o644)
+        as_nobody = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+        command = [*as_nobody, "env", f"HOME={root}", "virsh", "-c", f"qemu:///embed?root={root}"]
+        result = subprocess.run([*command, "domxml-to-native", "qemu-argv", str(domain)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr + " (scripts/test.sh installs libvirt-daemon-driver-qemu)"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    words = shlex.split(result.stdout)
+    start = next(i for i, word in enumerate(words) if "qemu-system-" in word)  # after VAR=value words
+    argv = [Path(words[start]).name]
+    for flag, value in zip(words[start + 1 :], [*words[start + 2 :], ""], strict=True):
+        if flag in MACHINE_FLAGS and not (flag == "-object" and '"secret"' in value):
+            argv += [flag] if flag == "-no-acpi" else [flag, value]
+    return argv
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("stem", THROUGH_LIBVIRT)
+def test_libvirts_qemu_driver_and_qemu_build_the_plans_guest(stem: str) -> None:
+    plan = plan_for(ROOT / "problems" / f"{stem}.toml")
+    argv = libvirt_qemu_argv(domain_xml(plan, VmOptions(name=stem, accel=Accel.TCG)))
+    machine = argv[argv.index("-machine") + 1]
+    if plan.layout.machine.arch == "aarch64":
+        assert "gic-version=3" in machine and argv[argv.index("-cpu") + 1] == "cortex-a57" and "-no-acpi" in argv
+    else:
+        assert "-no-acpi" not in argv and argv[argv.index("-cpu") + 1] == "max"
+    assert compare(plan.layout, probe(argv)) == []
+
+
+@pytest.mark.qemu
+def test_bound_memory_reaches_qemu_through_libvirt() -> None:
+    # A search on a one-node host shaped like this machine's node 0, so the binding holds here.
+    host = block_host(1, 1, cpus_per_node=4)
+    plan = place(PlacementRequest(host, Workload((Group("app", 2, 256 << 20),)), reserved_cpus=(0,), settings=SearchSettings(time_limit_s=10)))
+    argv = libvirt_qemu_argv(domain_xml(plan, VmOptions(accel=Accel.TCG)))
+    backends = [value for flag, value in itertools.pairwise(argv) if flag == "-object"]
+    assert backends and all('"host-nodes":[0]' in b and '"policy":"bind"' in b for b in backends)
+    assert compare(plan.layout, probe(argv)) == []
+
+
+@pytest.mark.qemu
+def test_libvirt_9_gives_a_memory_less_cell_a_backend_qemu_refuses() -> None:
+    # What libvirt 9.0 (Debian 12) does with <cell memory="0">: a 0-byte memory backend,
+    # which QEMU 7.2 refuses. The domain is valid and defines; it does not start there.
+    argv = libvirt_qemu_argv(domain_xml(plan_for(ROOT / "problems" / "memoryless-node.toml"), VmOptions(accel=Accel.TCG)))
+    with pytest.raises(QemuRefused, match="doesn't take value '0'"):
+        probe(argv)

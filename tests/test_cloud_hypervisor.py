@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -255,3 +257,20 @@ def test_several_vms_give_one_command_each(tmp_path: Path) -> None:
     guests = [build_guest(shlex.split(f.read_text().replace("\\\n", "")), Machine.Q35) for f in files]
     pinned = [host for guest in guests for hosts in guest.affinity.values() for host in hosts]
     assert pinned and len(pinned) == len(set(pinned))  # no host CPU in two VMs
+
+
+def test_cli_refusal_is_one_line_and_exit_1() -> None:
+    seed = str(ROOT / "problems" / "seed-4node.toml")
+    result = subprocess.run(
+        [sys.executable, "-m", "numaopt", "solve", seed, "-q", "-f", "cloud-hypervisor", "--accel", "tcg"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "numaopt: error: --format cloud-hypervisor: Cloud Hypervisor runs guests under KVM or MSHV only; use --accel kvm\n"
+    booted = subprocess.run(
+        [sys.executable, "-m", "numaopt", "solve", seed, "-q", "-f", "cloud-hypervisor", "--kernel", "/srv/vmlinux"],
+        capture_output=True,
+        text=True,
+    )
+    assert booted.returncode == 0 and "--kernel /srv/vmlinux" in booted.stdout

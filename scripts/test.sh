@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Debian packages when missing, pip extras), then run
-# the linters and the whole test suite. Extra arguments go to pytest.
+# Install everything the tests need (Debian packages when missing; numaopt with its test
+# extras into the checkout's virtual environment .venv, by scripts/setup.sh), then run
+# the linters and the whole test suite with the venv's Python. Extra arguments go to
+# pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,10 +25,12 @@ if ((${#missing[@]})); then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -q
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # through env: sudo drops the caller's environment
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
-python3 -m ruff check numaopt tests benchmarks
-python3 -m mypy numaopt
-python3 -m pytest "$@"
+bash scripts/setup.sh test
+python=.venv/bin/python
+"$python" -m ruff check numaopt tests benchmarks
+"$python" -m mypy numaopt
+"$python" -m pytest "$@"

@@ -1,7 +1,7 @@
 """Rule sets and findings: a layout is judged against a named target, never one global "valid".
 
 Each rule set cites where its rules come from; the facts are collected, with exact
-messages, in ``shared/reference/numa-rules.md``.
+messages, in docs/rules.md (``#rule-sets`` says which set judges what).
 """
 
 from __future__ import annotations

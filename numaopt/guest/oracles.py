@@ -1,21 +1,21 @@
 """What Linux should show for a layout, and the four oracles that judge a boot against it.
 
 ``expected_view(layout)`` predicts the guest's view from the rules of
-shared/reference/numa-rules.md §7-§9 (``linux=True``) or states what was asked
+docs/rules.md #linux-acpi, #linux-dt and #scheduler (``linux=True``) or states what was asked
 (``linux=False``, for ``numaopt verify``: the same node mapping, but the distances and
 SMT siblings as given, so a discarded SLIT or a split core shows up as a mismatch):
 
-* node numbering (L2): an ACPI guest numbers proximity domains in first-seen order (QEMU's
+* node numbering (#linux-acpi): an ACPI guest numbers proximity domains in first-seen order (QEMU's
   SRAT lists the vCPUs first, then memory) and never sees a node with neither CPUs nor
-  memory (L3); ``layout.guest_node_order`` is that rule. A device-tree guest keeps the
+  memory (#linux-acpi); ``layout.guest_node_order`` is that rule. A device-tree guest keeps the
   ids. ``guest_node_ids`` maps QEMU node ids to guest node ids;
-* distances (L1, L6): an ACPI guest drops a SLIT whose diagonal is not 10 or whose remote
+* distances (#linux-acpi, #linux-dt): an ACPI guest drops a SLIT whose diagonal is not 10 or whose remote
   entries are not all above 10 and uses 10/20 (``SLIT table looks invalid``); a
   device-tree guest drops all NUMA instead;
 * CPU topology (x86 with the boot's Intel-vendor CPU model): package = socket, die = die,
   core id = (die << bits(cores)) | core, thread siblings = the core's threads on the same
   node (``topology_sane`` refuses a sibling on another node), core siblings = the package;
-* scheduler (§8): levels = distinct distances among CPU nodes; NUMA domain spans from
+* scheduler (#scheduler): levels = distinct distances among CPU nodes; NUMA domain spans from
   each node's own row; the topology type by ``distances.topology_type``;
 * kernel messages: the expected ones (SLIT discarded, a split core or socket, an
   asymmetric table under sched_verbose) must appear; any other message of interest fails.

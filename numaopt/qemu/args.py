@@ -2,7 +2,7 @@
 
 ``read_qemu_args`` takes shell text (backslash-newline continuations, ``#`` comments,
 CRLF, an optional leading ``qemu-system-*`` binary), splits it as a POSIX shell does and reads
-the NUMA-relevant options the way QEMU 7.2 does (see shared/reference/numa-rules.md):
+the NUMA-relevant options the way QEMU 7.2 does (docs/rules.md, #qemu-node to #qemu-smp):
 ``-machine``/``-M``, ``-m``, ``-smp``, memory backends in ``-object`` and ``-numa``.
 Common options that do not touch NUMA are accepted and skipped; anything else is a
 ``QemuArgsError`` naming the argument, as is a value QEMU could not parse.

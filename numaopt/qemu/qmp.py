@@ -1,8 +1,8 @@
 """The -S check: start the real QEMU paused, read back over QMP what it built, compare.
 
-QEMU builds the whole machine (every ``-smp``/``-numa`` rule of shared/reference/
-numa-rules.md §1-§5) before its monitor answers, and ``exit(1)``s on a violation, so a
-paused start is a check without a boot (§6). ``probe`` runs it and reads the result;
+QEMU builds the whole machine (every ``-smp``/``-numa`` rule of docs/rules.md,
+#qemu-node to #qemu-smp) before its monitor answers, and ``exit(1)``s on a violation, so a
+paused start is a check without a boot (#qemu-readback). ``probe`` runs it and reads the result;
 ``compare`` says where it differs from a ``GuestLayout``.
 
 Facts learnt from the real QEMU 7.2 (Debian) that shape the code:

@@ -1,6 +1,6 @@
 """GuestLayout / Plan -> QEMU arguments: an argv list, and shell text built from it.
 
-Choices that keep QEMU and the guest honest (see shared/reference/numa-rules.md):
+Choices that keep QEMU and the guest honest (docs/rules.md #qemu-memory, #qemu-cpu, #qemu-dist):
 every node gets its own memory backend and ``memdev=`` (``mem=`` is refused on 5.1+
 machine types); every vCPU is mapped with ``-numa cpu`` (QEMU's default mapping splits
 sockets and the partial-mapping fallback is deprecated); every node is declared before

@@ -616,6 +616,26 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         self.progress(self.best, bound / self.scale)
 
 
+def _monotone(progress: Progress) -> Progress:
+    """Only news: a better plan or a higher bound (CP-SAT's incumbent may carry slack that
+    makes it look worse than a plan already reported)."""
+    best: list[float] = []
+    bound: list[float] = []
+
+    def report(objective: float | None, lower: float | None) -> None:
+        news = False
+        if objective is not None and (not best or objective < best[-1]):
+            best.append(objective)
+            news = True
+        if lower is not None and (not bound or lower > bound[-1]):
+            bound.append(lower)
+            news = True
+        if news:
+            progress(best[-1] if best else None, bound[-1] if bound else None)
+
+    return report
+
+
 def _run(
     solver: cp_model.CpSolver, model: PlacementModel, progress: Progress | None, locality: cp_model.LinearExpr | None = None
 ) -> cp_model.CpSolverStatus:
@@ -709,6 +729,8 @@ def solve_placement(
     start = time.perf_counter()
     if deadline is None:
         deadline = start + settings.time_limit_s
+    if progress is not None:
+        progress = _monotone(progress)
     if structured and use_hint and settings.kind is ObjectiveKind.LOCALITY and _row_model_too_big(instance):
         return _assignment_heuristics_only(instance, start, deadline)
     model = PlacementModel(instance, structured=structured)
@@ -724,6 +746,8 @@ def solve_placement(
         if qap is not None and (hint is None or instance.item_cost(qap) < instance.item_cost(hint.items)):
             hint = Placement(tuple(qap), (), ())
         lower = gilmore_lawler_bound(instance)
+    if progress is not None and hint is not None:  # the first plan is news before CP-SAT starts
+        progress(float(instance.true_cost(hint)), None if lower is None else lower / instance.scale)
     if hint is not None and structured:
         hint = canonical(instance, hint) or hint  # a hint that breaks symmetry breaking is lost
     if hint is not None:

@@ -32,6 +32,7 @@ Several VMs on one host are not benchmarked: the engine does not place them yet.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import math
 import os
@@ -45,7 +46,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ from results_file import RESULTS, cpu_model, free_memory_table, write_section
 
 from numaopt.errors import NumaoptError
 from numaopt.hosts.toml import host_to_toml
-from numaopt.model import Group, HostTopology, PlacementRequest, Plan, SearchSettings, SolveStatus, Traffic
+from numaopt.model import Group, HostTopology, PlacementRequest, Plan, SolveStatus, Traffic
 from numaopt.place import NoPlanError, place
 from numaopt.planning import build_plan
 from numaopt.problem import load_problem
@@ -390,7 +391,9 @@ def solve_cli(problem: Path, limit_s: float) -> Run:
         lines.pop()  # /usr/bin/time's own line
     plan = plan_from_json(out.read_text(), str(out)) if code == 0 else None
     message = "" if code == 0 else (lines[-1] if lines else f"exit {code}, nothing on stderr")
-    return Run(code, wall, int(rss.read_text().split()[-1]) / 1024, limit_s, plan, message)
+    usage = rss.read_text().split() if rss.exists() else []  # empty when the watchdog stopped GNU time too
+    peak = int(usage[-1]) / 1024 if usage and usage[-1].isdigit() else float("nan")
+    return Run(code, wall, peak, limit_s, plan, message)
 
 
 def plan_problems(request: PlacementRequest, plan: Plan) -> list[str]:
@@ -410,10 +413,8 @@ def proof_time(request: PlacementRequest) -> tuple[float, bool]:
 
 
 def gap_at(request: PlacementRequest, limit: float) -> float | None:
-    s = request.settings
-    timed = PlacementRequest(request.host, request.workload, request.reserved_cpus, SearchSettings(s.kind, limit, s.seed, s.workers), request.machine, request.backend)
     try:
-        plan = place(timed)
+        plan = place(replace(request, settings=replace(request.settings, time_limit_s=limit)))
     except NoPlanError:
         return None
     if plan.objective is None or plan.best_bound is None:
@@ -887,21 +888,32 @@ def own_cpu_seconds() -> float:
     return time.process_time() + child.ru_utime + child.ru_stime
 
 
-def code_state() -> str:
-    """The commit measured, and whether numaopt's files had uncommitted changes then."""
+def code_state() -> tuple[str, str]:
+    """The commit measured (plus whether numaopt's files had uncommitted changes), and a
+    digest of numaopt's source as it is on disk, to tell whether it changed during the run."""
     root = Path(__file__).resolve().parent.parent
     git = ["git", "-C", str(root)]
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run([*git, "status", "--porcelain", "--", "numaopt"], capture_output=True, text=True).stdout.splitlines()
-    if not head:
-        return "numaopt outside git"
-    return f"numaopt at commit {head}" + (f" plus uncommitted changes to {len(dirty)} of its files (work in progress)" if dirty else "")
+    digest = hashlib.sha256()
+    for path in sorted((root / "numaopt").rglob("*.py")):
+        digest.update(path.read_bytes())
+    text = f"numaopt at commit {head or '(not in git)'}"
+    if dirty:
+        text += f" plus uncommitted changes to {len(dirty)} of its files (another engineer's work in progress)"
+    return text, digest.hexdigest()
 
 
-def machine_lines(others: float, wall: float, loads: tuple[str, str]) -> list[str]:
+def code_line(before: tuple[str, str], after: tuple[str, str]) -> str:
+    if before[1] == after[1]:
+        return f"- Code: {before[0]}; numaopt's source did not change during the run."
+    return f"- Code: **numaopt's source changed during the run**: {before[0]} at the start, {after[0]} at the end."
+
+
+def machine_lines(code: str, others: float, wall: float, loads: tuple[str, str]) -> list[str]:
     mem_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
     return [
-        f"- Code: {code_state()}.",
+        code,
         f"- Machine: {os.cpu_count()} cores ({cpu_model()}), {mem_total:.0f} GiB; Python {platform.python_version()}, "
         f"OR-Tools {ortools.__version__}, SciPy {scipy.__version__}, numpy {np.__version__}; "
         f"numaopt as `{' '.join(Path(c).name for c in numaopt_command())}` (the console script, no pyenv shim).",
@@ -993,7 +1005,7 @@ def main() -> None:
     selected = [c for c in cases(args.quick, limits) if args.only in f"{c.family} {c.name}"]
     print(f"{len(selected)} instances; numaopt: {' '.join(numaopt_command())}", file=sys.stderr)
     loads = [" ".join(f"{x:.2f}" for x in os.getloadavg())]
-    started, busy0, ours0 = time.perf_counter(), busy_seconds(), own_cpu_seconds()
+    started, busy0, ours0, code0 = time.perf_counter(), busy_seconds(), own_cpu_seconds(), code_state()
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.keep or Path(tmp)
@@ -1009,7 +1021,8 @@ def main() -> None:
     loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
     gaps = [] if args.quick else gap_lines(outcomes)
     command = "PYTHONPATH=. python3 benchmarks/bench_placement.py" + (" --quick" if args.quick else "") + (f" --only '{args.only}'" if args.only else "")
-    section = report(outcomes, limits, command, machine_lines(others, wall, (loads[0], loads[1])), gaps)
+    machine = machine_lines(code_line(code0, code_state()), others, wall, (loads[0], loads[1]))
+    section = report(outcomes, limits, command, machine, gaps)
     print(section)
     if args.write:
         title = OLD_SECTION if RESULTS.exists() and OLD_SECTION in RESULTS.read_text() else SECTION

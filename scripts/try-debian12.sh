@@ -56,8 +56,8 @@ run() {
 chroot "$root" sh -c 'command -v python3 || echo "no python3 in the chroot"' | sed 's/^/  /'
 run root /root
 # A user with sudo, on a system with python3 but without python3-venv (Debian's default).
-chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sudo >/dev/null
-chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q python3-venv python3.11-venv >/dev/null
+chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sudo >/dev/null 2>&1
+chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q python3-venv python3.11-venv >/dev/null 2>&1
 chroot "$root" useradd -m tester
 echo "tester ALL=(ALL) NOPASSWD: ALL" >"$root/etc/sudoers.d/tester"
 run tester /home/tester

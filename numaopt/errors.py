@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # The CLI prints "numaopt: error: " and the message: together at most 300 characters.
 MAX_MESSAGE_CHARS = 280
-MAX_SOURCE_CHARS = 100  # the file (or key path) part of a message
+MAX_SOURCE_CHARS = 160  # the file (or key path) part of a message
 
 
 def one_line_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:

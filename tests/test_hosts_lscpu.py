@@ -114,12 +114,13 @@ def test_lscpu_extra_cpus_are_left_out() -> None:
     assert warnings[0] == "lscpu lists CPUs 8-9 that numactl does not: they are left out"
 
 
-def test_split_core_is_a_warning() -> None:
+def test_split_core_is_a_warning_and_drops_the_core_map() -> None:
     lscpu = "# CPU,Core,Socket\n0,0,0\n2,0,0\n1,1,0\n4,1,0\n5,2,0\n3,3,1\n6,3,1\n7,4,1\n"
     merged, warnings = merge_numactl_lscpu(_two_nodes(), parse_lscpu(lscpu))
-    assert HostCore(0, (0, 2)) in merged.cores
+    assert merged.cores == ()  # a core on two nodes cannot be placed: siblings are unknown instead
     assert warnings == [
-        "1 core(s) have SMT siblings on different numactl nodes (first: CPUs 0,2): are numactl and lscpu from the same machine?"
+        "1 core(s) have SMT siblings on different numactl nodes (first: CPUs 0,2): are numactl and lscpu from "
+        "the same machine? SMT siblings and sockets are unknown for the whole host"
     ]
 
 

@@ -473,6 +473,50 @@ def test_corpus_search_problems(tmp_path: Path, name: str, body: str, message: s
     assert outcome.stderr == f"numaopt: error: {problem}: {message}\n"
 
 
+TWO_NODES = NUMACTL.replace("available: 1 nodes (0)", "available: 2 nodes (0-1)").replace(
+    "node distances:\nnode 0\n0: 10\n",
+    "node 1 cpus: 4 5 6 7\nnode 1 size: 4096 MB\nnode 1 free: 4000 MB\nnode distances:\nnode 0 1\n0: 10 20\n1: 20 10\n",
+)
+
+
+def test_numactl_and_lscpu_that_disagree_on_cores_still_solve(tmp_path: Path) -> None:
+    """lscpu pairing CPUs of two numactl nodes as siblings once crashed placement (KeyError)."""
+    (tmp_path / "host.numactl").write_text(TWO_NODES)
+    (tmp_path / "host.lscpu").write_text("# CPU,Core,Socket\n" + "".join(f"{c},{c % 4},0\n" for c in range(8)))
+    problem = tmp_path / "p.toml"
+    problem.write_text(SEARCH_HEAD + 'lscpu = "host.lscpu"\n' + GROUPS)
+    outcome = run_cli("solve", str(problem), "--quiet")
+    assert_well_behaved(outcome, problem)
+    assert outcome.code == 0
+    assert outcome.stderr.count("\n") == 1  # one warning, cut in the middle if the path is long
+    assert outcome.stderr.startswith(f"numaopt: warning: {problem}: 4 core(s) have SMT siblings on different numactl")
+    assert outcome.stderr.endswith("SMT siblings and sockets are unknown for the whole host\n")
+
+
+def test_a_host_table_with_a_core_on_two_nodes_is_refused(tmp_path: Path) -> None:
+    problem = tmp_path / "p.toml"
+    problem.write_text(
+        '[host]\nnodes = [ { id = 0, cpus = "0", memory = "4GiB" }, { id = 1, cpus = "1", memory = "4GiB" } ]\n'
+        'distances = [[10, 20], [20, 10]]\nsockets = [ { id = 0, cores = ["0,1"] } ]\n'
+        '[workload]\nvcpus = 1\nmemory = "1GiB"\n'
+    )
+    outcome = run_cli("solve", str(problem), "--quiet")
+    assert outcome.code == 1
+    assert outcome.stderr == (
+        f"numaopt: error: {problem}: CPUs 0-1 are SMT siblings (one core) but lie on nodes 0-1: a core belongs to one node\n"
+    )
+
+
+def test_a_plan_with_a_number_beyond_int64_is_refused(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    solved = run_cli("solve", "problems/seed-4node.toml", "--format", "json", "--quiet", "--out", str(plan))
+    assert solved.code == 0, solved.stderr
+    plan.write_text(plan.read_text().replace('"distances": [\n      [\n        10', '"distances": [\n      [\n        1' + "0" * 25, 1))
+    outcome = run_cli("launch", str(plan))
+    assert outcome.code == 1
+    assert outcome.stderr == f"numaopt: error: {plan}: malformed numaopt plan: Python int too large to convert to C long\n"
+
+
 def test_host_source_that_never_ends_is_refused(tmp_path: Path) -> None:
     problem = tmp_path / "p.toml"
     problem.write_text('[host]\nnumactl = "/dev/zero"\n' + GROUPS)

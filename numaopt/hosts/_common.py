@@ -16,6 +16,7 @@ from numaopt.distances import LOCAL_DISTANCE, MAX_DISTANCE
 from numaopt.errors import InputError
 from numaopt.inputs import MAX_CPU_ID, MAX_HOST_NODES, MAX_SIZE_BYTES, read_text, shown
 from numaopt.model import HostCore, HostNode, HostTopology
+from numaopt.units import format_cpulist
 
 __all__ = ["Lines", "bad_distance", "build_host", "check_matrix", "end_line", "numbered_lines", "read_text", "shown"]
 
@@ -83,8 +84,18 @@ def build_host(
             raise InputError(f"node {node.node_id}: CPU {max(node.cpus)} is more than {MAX_CPU_ID}", source=source)
         if node.memory_bytes > MAX_SIZE_BYTES:
             raise InputError(f"node {node.node_id}: {node.memory_bytes} bytes of memory is more than 4 PiB", source=source)
+    cores = tuple(cores)
+    node_of = {cpu: node.node_id for node in nodes for cpu in node.cpus}
+    for core in cores:
+        spanned = sorted({node_of[cpu] for cpu in core.cpus if cpu in node_of})
+        if len(spanned) > 1:  # placement pins a guest core's threads to one host core, in one node
+            raise InputError(
+                f"CPUs {format_cpulist(core.cpus)} are SMT siblings (one core) but lie on nodes "
+                f"{format_cpulist(spanned)}: a core belongs to one node",
+                source=source,
+            )
     try:
-        return HostTopology(nodes=nodes, distances=np.asarray(distances, dtype=np.int64), cores=tuple(cores))
+        return HostTopology(nodes=nodes, distances=np.asarray(distances, dtype=np.int64), cores=cores)
     except (ValueError, OverflowError) as exc:
         raise InputError(str(exc), source=source) from None
 

@@ -5,8 +5,8 @@ Which source wins (docs/hosts.md has the same table):
 * node ids, each node's CPUs, memory, free memory, distances: numactl (lscpu's node
   column is only compared, and a disagreement is a warning);
 * SMT siblings and sockets: ``lscpu -p`` / ``lscpu -e`` (numactl has none). They are
-  kept only when lscpu knows every CPU numactl lists; CPUs only lscpu lists are
-  dropped. The lscpu summary names no siblings, so it only adds warnings.
+  kept only when lscpu knows every CPU numactl lists and no core's siblings sit on two
+  numactl nodes; CPUs only lscpu lists are dropped. The lscpu summary names no siblings, so it only adds warnings.
 """
 
 from __future__ import annotations
@@ -53,8 +53,12 @@ def merge_numactl_lscpu(numactl: HostTopology, lscpu: LscpuReport) -> tuple[Host
         cores = tuple(core for core in kept if core.cpus)
         split = [core for core in cores if len({numactl_node[cpu] for cpu in core.cpus}) > 1]
         if split:
+            # Siblings share a core and so one node; a core map that says otherwise is wrong
+            # for this host, and placement would pin one guest core across two nodes.
+            cores = ()
             warnings.append(
                 f"{len(split)} core(s) have SMT siblings on different numactl nodes (first: CPUs "
-                f"{format_cpulist(split[0].cpus)}): are numactl and lscpu from the same machine?"
+                f"{format_cpulist(split[0].cpus)}): are numactl and lscpu from the same machine? "
+                "SMT siblings and sockets are unknown for the whole host"
             )
     return HostTopology(nodes=numactl.nodes, distances=numactl.distances, cores=cores), warnings

@@ -145,5 +145,6 @@ def plan_from_json(text: str, source: str = "<plan>", vm: str | None = None) -> 
         )
     except InputError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+        # OverflowError: a number beyond int64 (numpy); RecursionError: JSON nested too deeply.
         raise InputError(f"malformed numaopt plan: {exc!s}", source=source) from None

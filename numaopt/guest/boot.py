@@ -32,6 +32,7 @@ from numaopt.guest.kit import GuestKit
 from numaopt.guest.progress import BootLimits, HostWait, Progress, ProgressSummary, boot_limits, default_quiet_s
 from numaopt.guest.report import GuestReport, parse_report
 from numaopt.model import GuestLayout, Machine
+from numaopt.processes import pdeathsig_preexec
 from numaopt.qemu.qmp import _reap, _refusal, debian_package
 from numaopt.render.qemu import qemu_command
 
@@ -204,6 +205,7 @@ def boot(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # Ctrl-C reaches only us; we kill QEMU's whole group
+            preexec_fn=pdeathsig_preexec(),  # and QEMU dies with us even on SIGKILL
         )
     except OSError as exc:
         package = debian_package(binary)

@@ -88,7 +88,7 @@ def bounded_seconds(value: float, what: str = "a duration") -> float:
     plain ``<= 0`` test would let it through to a deadline computation.
     """
     if not math.isfinite(value) or not 0 < value <= MAX_DURATION_S:
-        raise ValueError(f"expected {what} of more than 0 and at most {MAX_DURATION_S:g} s, got {shown(value)}")
+        raise ValueError(f"expected {what} above 0 and at most {MAX_DURATION_S:g} s, got {shown(value)}")
     return value
 
 

@@ -583,7 +583,7 @@ def test_corpus_numactl_files(tmp_path: Path, text: str, fragment: str) -> None:
 def test_durations_on_the_command_line_are_finite_and_positive(tmp_path: Path, option: str, value: str) -> None:
     outcome = run_cli("verify", str(tmp_path / "p.toml"), option, value)
     assert outcome.code == 2
-    assert "expected a number of seconds of more than 0 and at most 86400 s" in outcome.stderr
+    assert "expected a number of seconds above 0 and at most 86400 s" in outcome.stderr
 
 
 @pytest.mark.parametrize("option", ["--seed", "--jobs", "--count"])

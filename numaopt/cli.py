@@ -20,10 +20,11 @@ from numaopt.cli_host import host_app
 from numaopt.cli_plot import plot_command
 from numaopt.cli_usage import PlainUsage
 from numaopt.errors import InputError, LayoutError, NumaoptError
-from numaopt.files import write_atomically
+from numaopt.files import check_output_file, stdout_failed, write_atomically
 from numaopt.layout import check_layout
 from numaopt.model import GuestLayout, Plan
 from numaopt.problem import load_problem
+from numaopt.processes import sigterm_as_interrupt
 from numaopt.render.json import plan_to_json
 from numaopt.render.libvirt import domain_xml
 from numaopt.render.qemu import one_line, shell_text
@@ -153,6 +154,8 @@ def solve(
     loaded = load_problem(problem)
     for warning in loaded.warnings:
         warn(warning, str(problem))
+    if out is not None and loaded.shared is None:
+        check_output_file(out, "--out")  # before a search that may take minutes
     if loaded.shared is not None:
         from numaopt.cli_shared import solve_shared
 
@@ -193,7 +196,7 @@ def solve(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        write_atomically(out, text)
+        write_atomically(out, text, "--out")
         if not quiet:
             typer.echo(f"wrote {out}", err=True)
 
@@ -326,10 +329,16 @@ def main(args: list[str] | None = None) -> None:
     """Entry point: every numaopt error becomes one line on stderr (one per finding for a
     refused layout) and its exit code. ``args`` defaults to the command line (tests pass them)."""
     try:
-        app(args=args, prog_name="numaopt")  # standalone: usage errors print themselves and exit 2
+        with sigterm_as_interrupt():  # a supervisor's stop cleans up like Ctrl-C (exit 130)
+            app(args=args, prog_name="numaopt")  # standalone: usage errors print themselves and exit 2
     except NumaoptError as exc:
         typer.echo(error_text(exc), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("numaopt: interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:
+        if not stdout_failed(exc):
+            raise
+        typer.echo(f"numaopt: error: stdout: cannot write: {exc.strerror}", err=True)
+        sys.exit(1)

@@ -17,6 +17,7 @@ import typer
 
 from numaopt.cli_errors import naming, seconds
 from numaopt.errors import InputError
+from numaopt.files import check_output_file
 from numaopt.inputs import MAX_COUNT, MAX_JOBS, MAX_SEED, read_text
 from numaopt.model import GuestLayout
 
@@ -98,6 +99,8 @@ def verify_command(
         raise typer.BadParameter("expected kvm or tcg", param_hint="--accel")
     from numaopt.guest.verify import verify_boot, verify_qemu
 
+    if console is not None:
+        check_output_file(console, "--console")
     layout = load_layout(file)
     mismatches: list[str] = []
     level1 = verify_qemu(layout)

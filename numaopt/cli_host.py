@@ -15,7 +15,7 @@ import typer
 
 from numaopt.cli_errors import warn
 from numaopt.cli_usage import PlainUsage
-from numaopt.errors import MAX_SOURCE_CHARS, InputError, one_line_message
+from numaopt.errors import MAX_SOURCE_CHARS, one_line_message
 from numaopt.files import write_atomically
 from numaopt.hosts import (
     DistanceRule,
@@ -107,8 +107,5 @@ def capture(
     if out is None:
         typer.echo(text, nl=False)
         return
-    try:
-        write_atomically(out, text)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror or exc}", source=str(out)) from None
+    write_atomically(out, text, "--out")
     typer.echo(f"wrote {out}", err=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from numaopt.errors import InputError
-from numaopt.files import write_atomically
+from numaopt.files import prepare_output_dir, write_atomically
 from numaopt.model import Plan, SharedHostRequest
 from numaopt.render.text import plan_summary
 
@@ -68,14 +68,10 @@ def solve_shared(
         else:
             typer.echo("".join(f"# vm {name}\n{text}" for name, text in texts.items()), nl=False)
         return
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} is not a directory: several VMs are written as one file per VM into a directory", where="--out")
-    if not out.parent.is_dir():
-        raise InputError(f"{out.parent} does not exist (--out DIR is created, its parent must exist)", where="--out")
-    out.mkdir(exist_ok=True)
+    prepare_output_dir(out, "--out")  # several VMs: one file per VM in a folder
     for name, text in texts.items():
-        write_atomically(out / f"{name}.{EXTENSIONS[fmt]}", text)
+        write_atomically(out / f"{name}.{EXTENSIONS[fmt]}", text, "--out")
     if fmt == "json":
-        write_atomically(out / "plans.json", shared_plan_to_json(shared.plans, facts))
+        write_atomically(out / "plans.json", shared_plan_to_json(shared.plans, facts), "--out")
     if not quiet:
         typer.echo(f"wrote {len(texts)} VM files to {out}", err=True)

@@ -122,7 +122,8 @@ def test_capture_to_stdout_and_atomically_to_a_file(tmp_path: Path) -> None:
 
 def test_capture_into_a_missing_directory_is_an_input_error(tmp_path: Path) -> None:
     _, _, _, exc = invoke("capture", "synthetic:pu:2", "--out", str(tmp_path / "no" / "host.toml"))
-    assert isinstance(exc, InputError) and str(exc).startswith(f"{tmp_path / 'no' / 'host.toml'}: cannot write:")
+    assert isinstance(exc, InputError) and str(exc).startswith(
+        f"{tmp_path / 'no' / 'host.toml'}: --out: cannot write: the folder {tmp_path / 'no'} does not exist;")
 
 
 @pytest.mark.skipif(not Path("/sys/devices/system/node/node0").is_dir(), reason="no NUMA sysfs on this machine")

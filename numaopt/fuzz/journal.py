@@ -9,12 +9,14 @@ at half a reproducer, and an item that was running when the campaign died runs a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from numaopt.errors import InputError
+from numaopt.files import check_output_file, writing
 
 __all__ = ["Journal", "JournalError", "read_journal"]
 
@@ -56,6 +58,7 @@ class Journal:
 
     def __init__(self, path: Path, header: dict[str, Any], *, resume: bool) -> None:
         self.path = path
+        check_output_file(path, "--out")  # a folder or a FIFO by that name is neither read nor written
         old_header, self.records, good = read_journal(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if old_header is not None and not resume:
@@ -68,29 +71,37 @@ class Journal:
                 raise JournalError(
                     f"{path} is a different campaign (differs in {', '.join(changed)}): resume with the same options"
                 )
-        self._handle = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115 (closed in close())
+        with writing(path, "--out"):
+            self._handle = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115 (closed in close())
+            if old_header is None:
+                self._handle.truncate(0)
+            else:
+                self._handle.truncate(good)  # drop a line a kill cut short
+                self._handle.seek(good)
         if old_header is None:
-            self._handle.truncate(0)
             self._write(header)
-        else:
-            self._handle.truncate(good)  # drop a line a kill cut short
-            self._handle.seek(good)
 
     @property
     def done(self) -> set[int]:
         return {int(r["item"]) for r in self.records if r.get("type") == "item"}
 
     def _write(self, record: dict[str, Any]) -> None:
-        self._handle.write((json.dumps(record, sort_keys=True) + "\n").encode())
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        # A full disk is one line naming the journal; a record cut short by it is dropped
+        # (like one cut by a kill) when the campaign resumes.
+        with writing(self.path, "--out"):
+            self._handle.write((json.dumps(record, sort_keys=True) + "\n").encode())
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
 
     def append(self, record: dict[str, Any]) -> None:
         self._write(record)
         self.records.append(record)
 
     def close(self) -> None:
-        self._handle.close()
+        # Every record was flushed and fsync'd when written: only the rest of one a full
+        # disk refused can be left in the buffer, and it is already reported.
+        with contextlib.suppress(OSError):
+            self._handle.close()
 
     def __enter__(self) -> Journal:
         return self

@@ -8,22 +8,24 @@ an item CP-SAT could not satisfy, and at the end a ``coverage`` record.
 
 Each layout file is written to a temporary file in ``DIR`` and renamed into place, so a
 reader never sees half a file; the index line follows its files. Running again into a
-half-filled directory reads the index, drops a torn last line, regenerates any file a
-record names that is missing, and continues with the next item: the directory ends
-byte-identical to an uninterrupted run.
+half-filled directory removes the temporary files a killed run left (``files.remove_stale``),
+reads the index, drops a torn last line, regenerates any file a record names that is
+missing, and continues with the next item: the directory ends byte-identical to an
+uninterrupted run. ``DIR`` is made if missing, in a folder that exists.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from numaopt.errors import InputError, NumaoptError
-from numaopt.files import write_atomically
+from numaopt.files import check_output_file, prepare_output_dir, remove_stale, write_atomically, writing
 from numaopt.generate.batch import Generated, Skipped, default_jobs, generate_items, iter_generated
 from numaopt.generate.coverage import Coverage
 from numaopt.generate.knobs import Space
@@ -142,7 +144,8 @@ def _header(space: Space, seed: int, formats: tuple[OutputKind, ...]) -> dict[st
 def _read_index(path: Path, header: dict[str, Any]) -> list[dict[str, Any]]:
     """Records after the header, up to the first torn or unreadable line."""
     records: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
+    check_output_file(path, "--out")  # a FIFO or a folder by that name would not be read
+    with writing(path, "--out"), path.open(encoding="utf-8", errors="replace") as handle:
         lines = handle.read().split("\n")
     if not lines or not lines[0]:
         return records
@@ -189,7 +192,8 @@ def write_batch(
         raise InputError(f"--count {count}: must be 0 or more")
     if not formats:
         raise InputError("--format: give at least one of toml, args, json")
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out, "--out")
+    remove_stale(out)  # temporary files of a run killed with SIGKILL
     index_path = out / INDEX_NAME
     header = _header(space, seed, formats)
     records = _read_index(index_path, header) if index_path.exists() else []
@@ -209,7 +213,7 @@ def write_batch(
         else:
             coverage.skipped += 1
     repaired = _repair(space, seed, out, layouts, formats)
-    write_atomically(index_path, "".join(_line(r) for r in [header, *records]))
+    write_atomically(index_path, "".join(_line(r) for r in [header, *records]), "--out")
     next_index = max((r["index"] for r in records), default=-1) + 1
     report = BatchReport(out, 0, len(layouts), coverage, resumed_from=len(layouts), repaired=repaired)
     if on_progress:
@@ -221,11 +225,10 @@ def write_batch(
         limit = max(MIN_CANDIDATES, MAX_CANDIDATES_PER_LAYOUT * count)
         stream = iter_generated(space, seed, next_index, jobs=workers, chunk=chunk, render=_Renderer(formats, seed))
         try:
-            with index_path.open("a", encoding="utf-8") as index:
+            with _appending(index_path) as append:
                 for outcome in stream:
                     record = _place(outcome, seed, formats, out, seen, coverage, report)
-                    index.write(_line(record))
-                    index.flush()
+                    append(record)
                     if on_progress and record["record"] == "layout":
                         on_progress(report.total, count)
                     if report.total >= count:
@@ -239,14 +242,32 @@ def write_batch(
         finally:
             stream.close()  # type: ignore[attr-defined]
     if report.complete:
-        with index_path.open("a", encoding="utf-8") as index:
-            index.write(_line(coverage.to_json(space)))
+        with _appending(index_path) as append:
+            append(coverage.to_json(space))
     else:
         raise GenerateError(
             f"only {report.total} distinct layout(s) after {limit} items ({coverage.duplicates} duplicates, "
             f"{coverage.skipped} unsatisfiable): the knobs allow too few layouts for --count {count}"
         )
     return report
+
+
+@contextlib.contextmanager
+def _appending(path: Path) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """A function that appends one record to the index and flushes it; a failed write
+    (a full disk) is one ``OutputError`` line naming the index."""
+    with writing(path, "--out"):
+        handle = path.open("a", encoding="utf-8")
+    try:
+        def append(record: dict[str, Any]) -> None:
+            with writing(path, "--out"):
+                handle.write(_line(record))
+                handle.flush()
+
+        yield append
+    finally:
+        with writing(path, "--out"):
+            handle.close()
 
 
 def _place(
@@ -273,7 +294,7 @@ def _place(
             "of": seen[rendered.canonical],
         }
     for name, text in rendered.files.items():
-        write_atomically(out / name, text)
+        write_atomically(out / name, text, "--out")
     seen[rendered.canonical] = layout_id(rendered.index)
     coverage.add(rendered.classes, rendered.family, rendered.method)
     report.written += 1
@@ -292,7 +313,7 @@ def _repair(space: Space, seed: int, out: Path, layouts: list[dict[str, Any]], f
             raise GenerateError(f"item {outcome.index} of the index can no longer be generated: {outcome.reason}")
         for name, text in render_files(outcome, formats, seed).items():
             if not (out / name).exists():
-                write_atomically(out / name, text)
+                write_atomically(out / name, text, "--out")
                 repaired.append(name)
     return repaired
 
@@ -302,9 +323,9 @@ def write_item(space: Space, seed: int, index: int, out: Path, formats: tuple[Ou
     outcome = generate_items(space, seed, [index])[0]
     if isinstance(outcome, Skipped):
         raise GenerateError(f"item {index}: {outcome.reason}")
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out, "--out")
     paths = []
     for name, text in render_files(outcome, formats, seed).items():
-        write_atomically(out / name, text)
+        write_atomically(out / name, text, "--out")
         paths.append(out / name)
     return outcome, paths

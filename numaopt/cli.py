@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from numaopt.api import render_plan
 from numaopt.cli_errors import error_text, naming, warn
 from numaopt.cli_generate import generate_command
 from numaopt.cli_guest import fuzz_command, guest_build_command, verify_command
@@ -25,9 +26,6 @@ from numaopt.layout import check_layout
 from numaopt.model import GuestLayout, Plan
 from numaopt.problem import load_problem
 from numaopt.processes import sigterm_as_interrupt
-from numaopt.render.json import plan_to_json
-from numaopt.render.libvirt import domain_xml
-from numaopt.render.qemu import one_line, shell_text
 from numaopt.render.target import Accel, VmOptions
 from numaopt.render.text import plan_summary
 from numaopt.rules import Finding, RuleSet, Severity
@@ -71,21 +69,7 @@ class OutputFormat(enum.StrEnum):
 
 
 def _render(plan: Plan, fmt: OutputFormat, options: VmOptions) -> str:
-    if fmt is OutputFormat.JSON:
-        return plan_to_json(plan)
-    if fmt is OutputFormat.SHELL:
-        return shell_text(plan)
-    if fmt in (OutputFormat.LIBVIRT, OutputFormat.LIBVIRT_DOMAIN):
-        return domain_xml(plan, options)
-    if fmt is OutputFormat.PROXMOX:
-        from numaopt.render.proxmox import proxmox_config
-
-        return proxmox_config(plan, options)
-    if fmt is OutputFormat.CLOUD_HYPERVISOR:
-        from numaopt.render.cloud_hypervisor import cloud_hypervisor_text
-
-        return cloud_hypervisor_text(plan, options)
-    return one_line(plan)
+    return render_plan(plan, fmt.value, options)
 
 
 def adjusted_text(plan: Plan) -> str:

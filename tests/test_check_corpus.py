@@ -1,0 +1,156 @@
+"""``check --rules qemu`` against the real QEMU 7.2 on NUMA command lines others wrote.
+
+The corpus (tests/data/qemu-corpus/) holds command lines from libvirt's test suite
+(tests/qemuxmlconfdata, tests/qemuxml2argvdata) and QEMU's own tests (tests/qtest/numa-test.c,
+bios-tables-test.c), reduced to what runs on one host; manifest.json keeps each line's
+repository, path and commit, how it was reduced, and what QEMU 7.2 did with it: accepts, or
+refuses with which message.
+
+A line *agrees* when numaopt reports an error exactly when QEMU refuses and, where QEMU
+refuses, numaopt's first error carries QEMU's message. Lines that do not agree yet are listed
+in ``KNOWN_DISAGREEMENTS`` with the reason; the test fails when one of them starts to agree,
+so the list (and the figures in docs/rules.md, #check-vs-qemu-corpus) only shrink.
+
+Agreement now: see ``test_docs_state_the_agreement`` (docs/rules.md has the figures).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from numaopt.errors import QemuArgsError
+from numaopt.layout import check_layout
+from numaopt.qemu.args import read_qemu_args, split_command
+from numaopt.qemu.qmp import QemuRefused, probe
+from numaopt.rules import RuleSet, Severity
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "data" / "qemu-corpus"
+MANIFEST: dict[str, dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())["lines"]
+NAMES = sorted(MANIFEST)
+
+_HMAT = "HMAT values (hmat-lb / hmat-cache) are not modelled: numaopt does not check them"
+_PHYS = "the address-space limit of the CPU's physical address bits (maxmem beyond phys-bits) is not modelled"
+
+# Line -> why numaopt does not agree with QEMU on it yet.
+KNOWN_DISAGREEMENTS: dict[str, str] = {
+    "libvirt-hugepages-numa-default-dimm.args": _PHYS,
+    "libvirt-memfd-memory-numa.args": _PHYS,
+    "libvirt-memory-hotplug-dimm.args": _PHYS,
+    "libvirt-memory-hotplug-nvdimm.args": _PHYS,
+    "libvirt-memory-hotplug-virtio-mem.args": _PHYS,
+    "qtest-bios-virt-memhp.args": "virt's memory-hotplug precondition (an acpi-ged device) is not modelled",
+    "qtest-numa-aarch64-cpu-explicit.args": "-machine smp.* properties are ignored",
+    "qtest-numa-aarch64-mon-explicit.args": "-machine smp.* properties are ignored",
+    "qtest-numa-aarch64-mon-partial.args": "-machine smp.* properties are ignored",
+    "qtest-numa-hmat-bandwidth-type-latency.args": _HMAT,
+    "qtest-numa-hmat-bandwidth-unaligned.args": _HMAT,
+    "qtest-numa-hmat-build-base.args": "-machine smp.* properties are ignored",
+    "qtest-numa-hmat-cache-level-range.args": _HMAT,
+    "qtest-numa-hmat-cache-level0-assoc.args": _HMAT,
+    "qtest-numa-hmat-cache-level0-line.args": _HMAT,
+    "qtest-numa-hmat-cache-level0-policy.args": _HMAT,
+    "qtest-numa-hmat-cache-level0-size.args": _HMAT,
+    "qtest-numa-hmat-cache-level2-size.args": _HMAT,
+    "qtest-numa-hmat-cache-node-range.args": _HMAT,
+    "qtest-numa-hmat-cache-twice.args": _HMAT,
+    "qtest-numa-hmat-cache-valid.args": _HMAT,
+    "qtest-numa-hmat-erange-bandwidth.args": _HMAT,
+    "qtest-numa-hmat-erange-cache-before-bandwidth.args": _HMAT,
+    "qtest-numa-hmat-erange-latency.args": _HMAT,
+    "qtest-numa-hmat-initiator-no-cpu.args": _HMAT,
+    "qtest-numa-hmat-initiator-range.args": _HMAT,
+    "qtest-numa-hmat-latency-twice.args": _HMAT,
+    "qtest-numa-hmat-latency-type-bandwidth.args": _HMAT,
+    "qtest-numa-hmat-lb-valid.args": "-machine smp.* properties are ignored",
+    "qtest-numa-hmat-off-initiator.args": "QEMU's boolean spellings (prealloc=y) are refused",
+    "qtest-numa-hmat-off-lb.args": "QEMU's boolean spellings (prealloc=y) are refused",
+    "qtest-numa-hmat-off-valid.args": "QEMU's boolean spellings (prealloc=y) are refused",
+    "qtest-numa-hmat-target-range.args": _HMAT,
+    "qtest-numa-mon-explicit.args": "-machine smp.* properties are ignored",
+    "qtest-numa-mon-partial.args": "-machine smp.* properties are ignored",
+    "qtest-numa-pc-cpu-explicit.args": "-machine smp.* properties are ignored",
+    "qtest-numa-pc-dynamic-cpu.args": "-machine smp.* properties are ignored",
+    "qtest-numa-query-cpus.args": "-machine smp.* properties are ignored",
+}
+
+
+def numaopt_errors(name: str) -> list[str]:
+    """What ``numaopt check --rules qemu`` reports as errors for one corpus line, in order."""
+    text = (CORPUS / name).read_text()
+    try:
+        config = read_qemu_args(text, source=name)
+    except QemuArgsError as exc:
+        return [str(exc)]
+    found = config.findings + check_layout(config.layout, RuleSet.QEMU)
+    return [f.message for f in found if f.severity is Severity.ERROR]
+
+
+def agrees(name: str) -> bool:
+    entry = MANIFEST[name]
+    errors = numaopt_errors(name)
+    if entry["qemu"] == "accepts":
+        return not errors
+    return bool(errors) and entry["message"] in errors[0]
+
+
+def test_manifest_lists_every_corpus_file() -> None:
+    assert sorted(p.name for p in CORPUS.glob("*.args")) == NAMES
+    assert len(NAMES) >= 40
+    for entry in MANIFEST.values():
+        assert entry["repo"] in ("libvirt/libvirt", "qemu/qemu")
+        assert len(entry["commit"]) == 40 and entry["path"]
+        assert entry["qemu"] in ("accepts", "refuses")
+        assert (entry["qemu"] == "refuses") == bool(entry.get("message"))
+    assert set(KNOWN_DISAGREEMENTS) <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_check_agrees_with_qemu(name: str) -> None:
+    entry = MANIFEST[name]
+    if name in KNOWN_DISAGREEMENTS:
+        assert not agrees(name), f"{name} agrees with QEMU now: remove it from KNOWN_DISAGREEMENTS"
+        return
+    errors = numaopt_errors(name)
+    if entry["qemu"] == "accepts":
+        assert errors == []
+    else:
+        assert errors, f"QEMU refuses: {entry['message']}"
+        assert entry["message"] in errors[0]
+
+
+def agreement() -> tuple[int, int, int, int]:
+    """(lines agreeing, lines, refusals named with QEMU's message, refusals)."""
+    refusals = [n for n in NAMES if MANIFEST[n]["qemu"] == "refuses"]
+    return (
+        sum(agrees(n) for n in NAMES),
+        len(NAMES),
+        sum(agrees(n) for n in refusals),
+        len(refusals),
+    )
+
+
+def test_docs_state_the_agreement() -> None:
+    agreeing, total, named, refusals = agreement()
+    assert agreeing == total - len(KNOWN_DISAGREEMENTS)
+    docs = (ROOT / "docs" / "rules.md").read_text()
+    assert f"agrees with QEMU on {agreeing} of {total} lines" in docs
+    assert f"QEMU's own message for {named} of its {refusals} refusals" in docs
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", NAMES)
+def test_recorded_verdict_is_qemus(name: str) -> None:
+    """The manifest's verdict is what the real QEMU 7.2 does with the line (started with -S)."""
+    entry = MANIFEST[name]
+    argv = split_command((CORPUS / name).read_text())
+    if entry["qemu"] == "accepts":
+        probe(argv, timeout_s=60)
+        return
+    with pytest.raises(QemuRefused) as refused:
+        probe(argv, timeout_s=60)
+    assert refused.value.qemu_message == entry["message"]

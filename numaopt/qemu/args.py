@@ -92,7 +92,8 @@ _BACKEND_KEYS = {
     "memfd": (*_BACKEND_COMMON, "hugetlb", "hugetlbsize", "seal"),
 }
 _POLICIES = ("default", "preferred", "bind", "interleave")
-_BOOLS = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
+# qapi_bool_parse (QEMU 7.2): every spelling QemuOpts, keyval and -object accept.
+_BOOLS = {"on": True, "yes": True, "true": True, "y": True, "off": False, "no": False, "false": False, "n": False}
 _ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")  # QEMU id_wellformed
 _SIZE_RE = re.compile(r"(?:(0[xX][0-9a-fA-F]+)|([0-9]+)(?:\.([0-9]*))?)([bBkKmMgGtTpPeE]?)")
 _SIZE_SCALE = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
@@ -440,7 +441,7 @@ class _Reader:
 
     def boolean(self, arg: _Arg, key: str, text: str) -> bool:
         if text not in _BOOLS:
-            raise self.fail(arg.shown, f"{key}={_show(text, 40)}: expected on or off")
+            raise self.fail(arg.shown, f"{key}={_show(text, 40)}: expected on or off (or yes/no, true/false, y/n)")
         return _BOOLS[text]
 
     def size(self, arg: _Arg, key: str, text: str, default_scale: int = 1) -> int:
@@ -470,7 +471,7 @@ class _Reader:
         machine_type, machine_props = self.machine(by_name.get("machine", []), arch)
         kvm = self.uses_kvm(args, machine_props)
         memory_bytes = self.memory(by_name.get("m", []))
-        maxcpus, shape = self.smp(by_name.get("smp", []), machine_type)
+        maxcpus, shape = self.smp(self.smp_values(args), machine_type)
         if machine_type.machine is Machine.VIRT:
             self.check_gic(machine_props.get("gic-version"), maxcpus, kvm)
         backends = self.objects(by_name.get("object", []))
@@ -632,17 +633,36 @@ class _Reader:
 
     # -- -smp --------------------------------------------------------------------------------
 
-    def smp(self, args: list[_Arg], machine_type: _MachineType) -> tuple[int, CpuShape]:
+    def smp_values(self, args: list[_Arg]) -> list[tuple[str, str, _Arg]]:
+        """``-smp`` keys and ``-machine smp.*`` properties in command-line order.
+
+        QEMU 7.2 merges both into the machine's one ``smp`` dict (vl.c keyval_merge), so a
+        key given twice takes its last value whichever option gave it.
+        """
+        values: list[tuple[str, str, _Arg]] = []
+        for arg in args:
+            if arg.name == "smp":
+                values += [(key, text, arg) for key, text in self.opts(arg, "cpus", _SMP_KEYS)]
+            elif arg.name in ("machine", "M"):
+                for key, text in self.opts(arg, "type", None):
+                    if not key.startswith("smp."):
+                        continue
+                    if key[4:] not in _SMP_KEYS:
+                        valid = ", ".join("smp." + k for k in _SMP_KEYS)
+                        raise self.fail(arg.shown, f"Invalid parameter '{_show(key, 40)}' (valid: {valid})")
+                    values.append((key[4:], text, arg))
+        return values
+
+    def smp(self, values: list[tuple[str, str, _Arg]], machine_type: _MachineType) -> tuple[int, CpuShape]:
         """machine-smp.c machine_parse_smp_config (7.2), options merged like QEMU merges them."""
         given: dict[str, int] = {}
         last: _Arg | None = None
-        for arg in args:
+        for key, text, arg in values:
             last = arg
-            for key, text in self.opts(arg, "cpus", _SMP_KEYS):
-                value = _c_uint(text)
-                if value is None or value >= 1 << 32:
-                    raise self.fail(arg.shown, f"{key}={_show(text, 40)}: expected a whole number of CPUs")
-                given[key] = value
+            value = _c_uint(text)
+            if value is None or value >= 1 << 32:
+                raise self.fail(arg.shown, f"{key}={_show(text, 40)}: expected a whole number of CPUs")
+            given[key] = value
         if any(value == 0 for value in given.values()):
             self.add(
                 Severity.WARNING,

@@ -33,7 +33,6 @@ CORPUS = ROOT / "tests" / "data" / "qemu-corpus"
 MANIFEST: dict[str, dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())["lines"]
 NAMES = sorted(MANIFEST)
 
-_HMAT = "HMAT values (hmat-lb / hmat-cache) are not modelled: numaopt does not check them"
 _PHYS = "the address-space limit of the CPU's physical address bits (maxmem beyond phys-bits) is not modelled"
 
 # Line -> why numaopt does not agree with QEMU on it yet.
@@ -44,25 +43,6 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {
     "libvirt-memory-hotplug-nvdimm.args": _PHYS,
     "libvirt-memory-hotplug-virtio-mem.args": _PHYS,
     "qtest-bios-virt-memhp.args": "virt's memory-hotplug precondition (an acpi-ged device) is not modelled",
-    "qtest-numa-hmat-bandwidth-type-latency.args": _HMAT,
-    "qtest-numa-hmat-bandwidth-unaligned.args": _HMAT,
-    "qtest-numa-hmat-cache-level-range.args": _HMAT,
-    "qtest-numa-hmat-cache-level0-assoc.args": _HMAT,
-    "qtest-numa-hmat-cache-level0-line.args": _HMAT,
-    "qtest-numa-hmat-cache-level0-policy.args": _HMAT,
-    "qtest-numa-hmat-cache-level0-size.args": _HMAT,
-    "qtest-numa-hmat-cache-level2-size.args": _HMAT,
-    "qtest-numa-hmat-cache-node-range.args": _HMAT,
-    "qtest-numa-hmat-cache-twice.args": _HMAT,
-    "qtest-numa-hmat-cache-valid.args": _HMAT,
-    "qtest-numa-hmat-erange-bandwidth.args": _HMAT,
-    "qtest-numa-hmat-erange-cache-before-bandwidth.args": _HMAT,
-    "qtest-numa-hmat-erange-latency.args": _HMAT,
-    "qtest-numa-hmat-initiator-no-cpu.args": _HMAT,
-    "qtest-numa-hmat-initiator-range.args": _HMAT,
-    "qtest-numa-hmat-latency-twice.args": _HMAT,
-    "qtest-numa-hmat-latency-type-bandwidth.args": _HMAT,
-    "qtest-numa-hmat-target-range.args": _HMAT,
 }
 
 

@@ -92,6 +92,17 @@ _BACKEND_KEYS = {
     "memfd": (*_BACKEND_COMMON, "hugetlb", "hugetlbsize", "seal"),
 }
 _POLICIES = ("default", "preferred", "bind", "interleave")
+# HMAT enums of qapi/machine.json (7.2), in QEMU's order: the data types' index splits
+# latency (0-2) from bandwidth (3-5).
+_HMAT_HIERARCHIES = ("memory", "first-level", "second-level", "third-level")
+_HMAT_DATA_TYPES = (
+    "access-latency", "read-latency", "write-latency", "access-bandwidth", "read-bandwidth", "write-bandwidth",
+)  # fmt: skip
+_HMAT_ASSOCIATIVITIES = ("none", "direct", "complex")
+_HMAT_POLICIES = ("none", "write-back", "write-through")
+_HMAT_LB_LEVELS = 4  # include/sysemu/numa.h HMAT_LB_LEVELS: memory and 3 cache levels
+_UINT16_MAX = 0xFFFF
+_UINT64_MAX = (1 << 64) - 1
 # qapi_bool_parse (QEMU 7.2): every spelling QemuOpts, keyval and -object accept.
 _BOOLS = {"on": True, "yes": True, "true": True, "y": True, "off": False, "no": False, "false": False, "n": False}
 _ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")  # QEMU id_wellformed
@@ -144,6 +155,41 @@ class _Node:
     memory_bytes: int = 0
     memdev: str | None = None
     bad_cpus: list[int] = field(default_factory=list)  # cpus= indices >= maxcpus, kept for check_layout
+    initiator: int | None = None  # -numa node,initiator= (HMAT)
+
+
+@dataclass(slots=True)
+class _LbTable:
+    """One HMAT latency or bandwidth table (HMAT_LB_Info): values are stored as 16-bit
+    entries times one base, so each new value must fit the range of those before it."""
+
+    base: int = 0
+    range_bitmap: int = 0
+    pairs: set[tuple[int, int]] = field(default_factory=set)
+
+    def add_latency(self, latency: int) -> bool:
+        """parse_numa_hmat_lb's latency branch, step by step (its quirks included)."""
+        base = self.base or _UINT64_MAX
+        entry, temp_base = latency, 1
+        while entry % 10 == 0:
+            entry //= 10
+            temp_base *= 10
+        temp_base = min(base, temp_base)
+        entry = max(self.range_bitmap, latency // base)  # QEMU divides by the previous base
+        if entry >= _UINT16_MAX:
+            return False
+        self.base, self.range_bitmap = temp_base, entry
+        return True
+
+    def add_bandwidth(self, bandwidth: int) -> bool:
+        """parse_numa_hmat_lb's bandwidth branch: all values within 16 bits of the lowest set bit."""
+        bitmap = self.range_bitmap | bandwidth
+        first_bit = (bitmap & -bitmap).bit_length() - 1
+        entry = bandwidth >> first_bit
+        if bitmap.bit_length() - first_bit > 16 or entry >= _UINT16_MAX:
+            return False
+        self.base, self.range_bitmap = 1 << first_bit, bitmap
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -894,6 +940,10 @@ class _Numa:
         self.have_mem = False
         self.have_memdev = False
         self.slot_ids: dict[str, dict[int, set[int]]] = {}
+        self.has_cpu: set[int] = set()  # nodes given a vCPU explicitly so far (NodeInfo.has_cpu)
+        self.hmat_lb: dict[tuple[str, str], _LbTable] = {}  # (hierarchy, data-type) -> values so far
+        self.lb_provided: dict[int, int] = {}  # target node -> bit 0 latency, bit 1 bandwidth given
+        self.hmat_cache: dict[tuple[int, int], int] = {}  # (node-id, level) -> size
 
     def option(self, arg: _Arg) -> None:
         reader = self.reader
@@ -931,8 +981,7 @@ class _Numa:
         cpus = reader.uint_list(arg, "cpus", values["cpus"], 16) if "cpus" in values else []
         mem = reader.size(arg, "mem", values["mem"][-1], MIB) if "mem" in values else None
         memdev = values["memdev"][-1] if "memdev" in values else None
-        if "initiator" in values:
-            reader.uint(arg, "initiator", values["initiator"][-1], 16)
+        initiator = reader.uint(arg, "initiator", values["initiator"][-1], 16) if "initiator" in values else None
         if node_id >= MAX_NODES:
             reader.add(Severity.ERROR, "node-id-range", f"Max number of NUMA nodes reached: {node_id}", where)
             return
@@ -942,7 +991,7 @@ class _Numa:
             )
             reader.add(Severity.ERROR, "duplicate-node", f"Duplicate NUMA nodeid: {node_id}", fix)
             return
-        node = _Node(node_id)
+        node = _Node(node_id, initiator=initiator)
         for cpu in cpus:
             if cpu >= self.maxcpus:
                 node.bad_cpus.append(cpu)  # check_layout: "CPU index (%u) should be smaller than maxcpus (%d)"
@@ -1000,6 +1049,7 @@ class _Numa:
             )
             return False
         self.slot_node[cpu] = node_id
+        self.has_cpu.add(node_id)
         return True
 
     # -- -numa dist (parse_numa_distance) ----------------------------------------------------
@@ -1093,30 +1143,137 @@ class _Numa:
             self.slot_ids[key] = table
         return self.slot_ids[key]
 
-    # -- HMAT: checked by QEMU only --------------------------------------------------------
+    # -- HMAT (hw/core/numa.c parse_numa_hmat_lb / parse_numa_hmat_cache) -------------------
 
     def numa_hmat_lb(self, arg: _Arg, values: dict[str, list[str]]) -> None:
-        self.hmat(arg)
+        reader = self.reader
+        for key in ("initiator", "target", "hierarchy", "data-type"):
+            if key not in values:
+                raise reader.fail(arg.shown, f"Parameter '{key}' is missing")
+        initiator = reader.uint(arg, "initiator", values["initiator"][-1], 16)
+        target = reader.uint(arg, "target", values["target"][-1], 16)
+        hierarchy = self.enum(arg, "hierarchy", values["hierarchy"][-1], _HMAT_HIERARCHIES)
+        data_type = self.enum(arg, "data-type", values["data-type"][-1], _HMAT_DATA_TYPES)
+        latency = reader.uint(arg, "latency", values["latency"][-1], 64) if "latency" in values else None
+        bandwidth = reader.size(arg, "bandwidth", values["bandwidth"][-1]) if "bandwidth" in values else None
+        if not self.hmat(arg):
+            return
+        refused = self.lb_refusal(initiator, target, (hierarchy, data_type), latency, bandwidth)
+        if refused:
+            reader.add(Severity.ERROR, refused[0], refused[1], f"at {_show(arg.shown)}")
+
+    def lb_refusal(
+        self, initiator: int, target: int, table_key: tuple[str, str], latency: int | None, bandwidth: int | None
+    ) -> tuple[str, str] | None:
+        """QEMU 7.2's checks of one hmat-lb, in its order; the value is recorded when none fails."""
+        count = len(self.nodes)
+        # QEMU compares with ">" (not ">="): initiator=N of N nodes gets the next message instead.
+        if initiator > count:
+            return "hmat-lb-initiator", f"Invalid initiator={initiator}, it should be less than {count}"
+        if target > count:
+            return "hmat-lb-target", f"Invalid target={target}, it should be less than {count}"
+        if initiator not in self.has_cpu:
+            return "hmat-lb-initiator", f"Invalid initiator={initiator}, it isn't an initiator proximity domain"
+        if target not in self.nodes:
+            return "hmat-lb-target", f"The target={target} should point to an existing node"
+        table = self.hmat_lb.setdefault(table_key, _LbTable())
+        is_latency = table_key[1].endswith("latency")
+        kind, other = ("latency", "bandwidth") if is_latency else ("bandwidth", "latency")
+        value, other_value = (latency, bandwidth) if is_latency else (bandwidth, latency)
+        if value is None:
+            return "hmat-lb-value", f"Missing '{kind}' option"
+        if other_value is not None:
+            return "hmat-lb-value", f"Invalid option '{other}' since the data type is {kind}"
+        if not is_latency and value % MIB:
+            return (
+                "hmat-lb-alignment",
+                f"Bandwidth {value} between initiator={initiator} and target={target} should be 1MB aligned",
+            )
+        if (initiator, target) in table.pairs:
+            return (
+                "hmat-lb-duplicate",
+                f"Duplicate configuration of the {kind} for initiator={initiator} and target={target}",
+            )
+        if value and not (table.add_latency(value) if is_latency else table.add_bandwidth(value)):
+            return "hmat-lb-range", (
+                f"Latency {value} between initiator={initiator} and target={target} should not differ from "
+                f"previously entered min or max values on more than {_UINT16_MAX - 1}"
+                if is_latency
+                else f"Bandwidth {value} between initiator={initiator} and target={target} should not differ "
+                f"from previously entered values on more than {_UINT16_MAX - 1}"
+            )
+        if value:  # a 0 counts as not given (lb_info_provided)
+            self.lb_provided[target] = self.lb_provided.get(target, 0) | (1 if is_latency else 2)
+        table.pairs.add((initiator, target))
+        return None
 
     def numa_hmat_cache(self, arg: _Arg, values: dict[str, list[str]]) -> None:
-        self.hmat(arg)
-
-    def hmat(self, arg: _Arg) -> None:
         reader = self.reader
-        hmat = self.machine_props.get("hmat", "off")
-        if _BOOLS.get(hmat) is not True:
-            reader.add(
-                Severity.ERROR,
-                "hmat-disabled",
-                "ACPI Heterogeneous Memory Attribute Table (HMAT) is disabled, enable it with -machine hmat=on "
-                "before using any of hmat specific options",
-                f"at {_show(arg.shown)}",
+        for key in ("node-id", "size", "level", "associativity", "policy", "line"):
+            if key not in values:
+                raise reader.fail(arg.shown, f"Parameter '{key}' is missing")
+        node_id = reader.uint(arg, "node-id", values["node-id"][-1], 32)
+        size = reader.size(arg, "size", values["size"][-1])
+        level = reader.uint(arg, "level", values["level"][-1], 8)
+        self.enum(arg, "associativity", values["associativity"][-1], _HMAT_ASSOCIATIVITIES)
+        self.enum(arg, "policy", values["policy"][-1], _HMAT_POLICIES)
+        reader.uint(arg, "line", values["line"][-1], 16)
+        if not self.hmat(arg):
+            return
+        refused = self.cache_refusal(node_id, size, level)
+        if refused:
+            reader.add(Severity.ERROR, "hmat-cache", refused, f"at {_show(arg.shown)}")
+
+    def cache_refusal(self, node_id: int, size: int, level: int) -> str | None:
+        """QEMU 7.2's checks of one hmat-cache, in its order; the cache is recorded when none fails."""
+        count = len(self.nodes)
+        if node_id >= count:
+            return f"Invalid node-id={node_id}, it should be less than {count}"
+        if self.lb_provided.get(node_id, 0) != 3:
+            return (
+                f"The latency and bandwidth information of node-id={node_id} should be provided before memory "
+                "side cache attributes"
             )
-        reader.add(
-            Severity.WARNING,
-            "hmat-not-modelled",
-            "HMAT (initiator=, -numa hmat-lb, -numa hmat-cache) is not modelled by numaopt: only QEMU checks it",
+        if not 1 <= level < _HMAT_LB_LEVELS:
+            return f"Invalid level={level}, it should be larger than 0 and less than or equal to {_HMAT_LB_LEVELS - 1}"
+        if (node_id, level) in self.hmat_cache:
+            return f"Duplicate configuration of the side cache for node-id={node_id} and level={level}"
+        below = self.hmat_cache.get((node_id, level - 1))
+        if level > 1 and below is None:
+            return f"Cache level={level - 1} shall be defined first"
+        if level > 1 and below is not None and size <= below:
+            return (
+                f"Invalid size={size}, the size of level={level} should be larger than the size({below}) "
+                f"of level={level - 1}"
+            )
+        above = self.hmat_cache.get((node_id, level + 1))
+        if above is not None and size >= above:
+            return (
+                f"Invalid size={size}, the size of level={level} should be less than the size({above}) "
+                f"of level={level + 1}"
+            )
+        self.hmat_cache[node_id, level] = size
+        return None
+
+    def enum(self, arg: _Arg, key: str, text: str, valid: tuple[str, ...]) -> str:
+        if text not in valid:
+            raise self.reader.fail(
+                arg.shown, f"Parameter '{key}' does not accept value '{_show(text, 40)}' (valid: {', '.join(valid)})"
+            )
+        return text
+
+    def hmat(self, arg: _Arg) -> bool:
+        """False (and QEMU's error) when HMAT is off: QEMU refuses every HMAT option then."""
+        if _BOOLS.get(self.machine_props.get("hmat", "off")) is True:
+            return True
+        self.reader.add(
+            Severity.ERROR,
+            "hmat-disabled",
+            "ACPI Heterogeneous Memory Attribute Table (HMAT) is disabled, enable it with -machine hmat=on "
+            "before using any of hmat specific options",
+            f"at {_show(arg.shown)}",
         )
+        return False
 
     # -- numa_complete_configuration --------------------------------------------------------
 

@@ -888,26 +888,29 @@ def own_cpu_seconds() -> float:
     return time.process_time() + child.ru_utime + child.ru_stime
 
 
-def code_state() -> tuple[str, str]:
+def code_state() -> tuple[str, dict[str, str]]:
     """The commit measured (plus whether numaopt's files had uncommitted changes), and a
-    digest of numaopt's source as it is on disk, to tell whether it changed during the run."""
+    digest of each numaopt source file as it is on disk, to tell what changed during the run
+    (other engineers work in the same checkout)."""
     root = Path(__file__).resolve().parent.parent
     git = ["git", "-C", str(root)]
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run([*git, "status", "--porcelain", "--", "numaopt"], capture_output=True, text=True).stdout.splitlines()
-    digest = hashlib.sha256()
-    for path in sorted((root / "numaopt").rglob("*.py")):
-        digest.update(path.read_bytes())
+    digests = {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted((root / "numaopt").rglob("*.py"))}
     text = f"numaopt at commit {head or '(not in git)'}"
     if dirty:
-        text += f" plus uncommitted changes to {len(dirty)} of its files (another engineer's work in progress)"
-    return text, digest.hexdigest()
+        text += f" plus uncommitted changes to {len(dirty)} of its files (other engineers' work in progress)"
+    return text, digests
 
 
-def code_line(before: tuple[str, str], after: tuple[str, str]) -> str:
-    if before[1] == after[1]:
+def code_line(before: tuple[str, dict[str, str]], after: tuple[str, dict[str, str]]) -> str:
+    changed = sorted(name for name in before[1].keys() | after[1].keys() if before[1].get(name) != after[1].get(name))
+    if not changed:
         return f"- Code: {before[0]}; numaopt's source did not change during the run."
-    return f"- Code: **numaopt's source changed during the run**: {before[0]} at the start, {after[0]} at the end."
+    return (
+        f"- Code: {before[0]} at the start; **numaopt's source changed during the run** (other engineers' commits; "
+        f"{after[0]} at the end): {', '.join(changed)}."
+    )
 
 
 def machine_lines(code: str, others: float, wall: float, loads: tuple[str, str]) -> list[str]:
@@ -975,7 +978,8 @@ def report(outcomes: list[Outcome], limits: Limits, command: str, machine: list[
         "",
         *family_lines(outcomes),
         "",
-        f"Instances where numaopt's objective is worse than scipy faq x20: {len(behind)}",
+        f"Instances where numaopt's objective is worse than scipy faq x20: {len(behind)} (the peer's 20 random "
+        "starts come from its own seed, not from the starts numaopt's portfolio draws from objective.seed)",
         *(f"- {o.case.family}, {o.case.name}: numaopt {o.objective:g}, faq x20 {o.peers['faq x20'].objective:g} "
           f"(numaopt {o.objective / (o.peers['faq x20'].objective or 1) - 1:+.2%})" for o in behind),
         "",

@@ -158,6 +158,45 @@ class _Node:
     initiator: int | None = None  # -numa node,initiator= (HMAT)
 
 
+_ABOVE_4G_START = 4 << 30  # x86 RAM above 4 GiB starts here ...
+_AMD_HT_START = 0xFD00000000  # ... unless an AMD CPU's addresses reach the HyperTransport hole,
+_AMD_ABOVE_1TB_START = 1 << 40  # then it starts at 1 TiB (QEMU 7.1+ machine types)
+_TCG_PHYS_BITS = 40  # TCG_PHYS_ADDR_BITS: every 64-bit x86 CPU model under TCG
+_AMD_MODELS = ("qemu64", "max", "athlon", "phenom", "Opteron", "EPYC")  # vendor AuthenticAMD under TCG
+_X86_64_MODELS = (
+    *_AMD_MODELS, "kvm64", "core2duo", "Conroe", "Penryn", "Nehalem", "Westmere", "SandyBridge", "IvyBridge",
+    "Haswell", "Broadwell", "Skylake", "Cascadelake", "Cooperlake", "Icelake", "SapphireRapids", "Snowridge",
+    "Denverton", "Dhyana",
+)  # fmt: skip
+
+
+def _device_driver(value: str) -> str:
+    """The driver of a -device value, keyval (``pc-dimm,id=d0``) or JSON (``{"driver": ...}``)."""
+    if value.lstrip().startswith("{"):
+        try:
+            data = json.loads(value)
+        except (ValueError, RecursionError):
+            return ""
+        driver = data.get("driver") if isinstance(data, dict) else None
+        return driver if isinstance(driver, str) else ""
+    return _split_opts(value)[0].removeprefix("driver=")
+
+
+def _x86_max_used_gpa(machine: Machine, ram: int, maxmem: int | None, slots: int, above_4g_start: int) -> int:
+    """pc_max_used_gpa: the end of the 64-bit PCI hole, after RAM and device memory."""
+    gib = 1 << 30
+    if machine is Machine.Q35:
+        lowmem, hole64 = (0x80000000 if ram >= 0xB0000000 else 0xB0000000), 32 * gib  # Q35 pci-hole64-size
+    else:
+        lowmem, hole64 = (0xC0000000 if ram >= 0xE0000000 else 0xE0000000), 2 * gib  # i440fx; gigabyte_align
+    above_4g_end = above_4g_start + max(0, ram - lowmem)
+    start = above_4g_end
+    if maxmem is not None and maxmem > ram:
+        # pc_get_device_memory_range: maxmem - ram, plus 1 GiB per slot (enforce_aligned_dimm).
+        start = -(-above_4g_end // gib) * gib + maxmem - ram + slots * gib
+    return -(-start // gib) * gib + hole64 - 1
+
+
 @dataclass(slots=True)
 class _LbTable:
     """One HMAT latency or bandwidth table (HMAT_LB_Info): values are stored as 16-bit
@@ -416,6 +455,8 @@ class _Reader:
     def __init__(self, source: str):
         self.source = source
         self.findings: list[Finding] = []
+        self.maxmem: int | None = None  # -m maxmem=
+        self.slots = 0  # -m slots=
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -525,6 +566,10 @@ class _Reader:
         for arg in by_name.get("numa", []):
             numa.option(arg)
         nodes, distances, backend = numa.finish()
+        if machine_type.machine is Machine.VIRT:
+            self.check_virt_memory_devices(args, machine_props)
+        elif not kvm:
+            self.check_address_space(machine_type, memory_bytes, [arg.value or "" for arg in by_name.get("cpu", [])])
         layout = GuestLayout(
             vcpus=maxcpus,
             memory_bytes=memory_bytes,
@@ -661,10 +706,10 @@ class _Reader:
             size = self.size(arg, "size", text, MIB) or DEFAULT_RAM_BYTES  # -m 0 means the machine's default
         if "slots" in values:
             text, arg = values["slots"]
-            self.uint(arg, "slots", text, 64)
+            self.slots = self.uint(arg, "slots", text, 64)
         if "maxmem" in values:
             text, arg = values["maxmem"]
-            self.size(arg, "maxmem", text)
+            self.maxmem = self.size(arg, "maxmem", text)
         if "slots" in values or "maxmem" in values:
             arg = (values.get("maxmem") or values["slots"])[1]
             if "maxmem" not in values:
@@ -676,6 +721,47 @@ class _Reader:
                 "QEMU adds a hot-pluggable SRAT range on the last node",
             )
         return size
+
+    def check_virt_memory_devices(self, args: list[_Arg], machine_props: dict[str, str]) -> None:
+        """virt_memory_pre_plug (QEMU 7.2): pc-dimm and nvdimm need the ACPI GED device, which
+        virt creates only with firmware loaded (-bios, -pflash or an if=pflash drive) and ACPI on."""
+        firmware = any(
+            arg.name in ("bios", "pflash") or (arg.name == "drive" and "if=pflash" in (arg.value or "")) for arg in args
+        )
+        if firmware and _BOOLS.get(machine_props.get("acpi", "on")) is not False:
+            return
+        for arg in args:
+            if arg.name == "device" and _device_driver(arg.value or "") in ("pc-dimm", "nvdimm"):
+                self.add(
+                    Severity.ERROR,
+                    "memory-hotplug-disabled",
+                    "memory hotplug is not enabled: missing acpi-ged device",
+                    f"at {_show(arg.shown)}: virt has it only when booting firmware (-bios or -pflash) with ACPI on",
+                )
+                return
+
+    def check_address_space(self, machine_type: _MachineType, ram: int, cpus: list[str]) -> None:
+        """pc_memory_init (QEMU 7.2, x86 under TCG): the highest guest-physical address in use
+        (RAM above 4 GiB, the device-memory region of maxmem/slots, the 64-bit PCI hole) must
+        fit the CPU's physical address bits (40 under TCG)."""
+        model, *props = (cpus[-1] if cpus else "qemu64").split(",")
+        if any(p.split("=")[0] in ("phys-bits", "host-phys-bits", "host-phys-bits-limit") for p in props):
+            return  # the CPU's own width: not modelled
+        if not model.startswith(_X86_64_MODELS) or machine_type.effective_version < (7, 1):
+            return  # 32-bit models, and machine types before 7.1's AMD 1 TiB hole: not modelled
+        amd = model.startswith(_AMD_MODELS)
+        used = _x86_max_used_gpa(machine_type.machine, ram, self.maxmem, self.slots, _ABOVE_4G_START)
+        if amd and used >= _AMD_HT_START:
+            # enforce_amd_1tb_hole: RAM above 4 GiB moves above the HyperTransport hole, to 1 TiB.
+            used = _x86_max_used_gpa(machine_type.machine, ram, self.maxmem, self.slots, _AMD_ABOVE_1TB_START)
+        limit = (1 << _TCG_PHYS_BITS) - 1
+        if used > limit:
+            self.add(
+                Severity.ERROR,
+                "phys-bits",
+                f"Address space limit 0x{limit:x} < 0x{used:x} phys-bits too low ({_TCG_PHYS_BITS})",
+                "lower -m maxmem= (and slots=): every slot reserves 1 GiB more, and the 64-bit PCI hole follows",
+            )
 
     # -- -smp --------------------------------------------------------------------------------
 

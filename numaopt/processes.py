@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["die_with_parent", "pdeathsig_preexec", "sigterm_as_interrupt"]
+__all__ = ["die_with_parent", "pdeathsig_preexec", "processes_with_env", "sigterm_as_interrupt"]
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -76,6 +76,9 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminated(signum: int, frame: FrameType | None) -> None:
+    # A second SIGTERM ends the process outright: an exception raised inside a callback
+    # Python ignores errors of (an at-fork handler, __del__) is lost, and the stop with it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise Terminated(signum)
 
 
@@ -92,3 +95,24 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Live processes (zombies left out) whose environment holds ``name=value``, read from
+    /proc. Every child inherits its parent's environment, so a variable set for one run
+    finds all of its descendants, also after they were reparented (tests, benchmarks)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                environ = handle.read().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if state not in (b"Z", b"X") and wanted in environ:
+            found.append(int(entry.name))
+    return found

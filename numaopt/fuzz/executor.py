@@ -7,10 +7,12 @@ settings, both picklable): it boots, judges and shrinks, and sends back an
 rename), then the journal record (fsync'd), so a campaign killed at any moment resumes
 with every journaled item complete on disk and nothing else counted.
 
-Processes: ``jobs > 1`` uses a spawned ``multiprocessing`` pool; its workers turn
-SIGTERM into ``SystemExit`` so that terminating the pool (Ctrl-C, an error) unwinds each
-boot and reaps its QEMU. ``dask_address`` submits the same tasks to a
-``dask.distributed`` scheduler instead (a sliding window of twice the worker count).
+Processes: ``jobs > 1`` uses a spawned ``multiprocessing`` pool. Every QEMU dies with the
+thread that started it and every worker with the campaign (``numaopt.processes``), so
+nothing outlives a campaign, even one killed with SIGKILL; terminating the pool (Ctrl-C,
+SIGTERM, an error) ends the workers and with them their QEMU. ``dask_address`` submits
+the same tasks to a ``dask.distributed`` scheduler instead (a sliding window of twice the
+worker count).
 """
 
 from __future__ import annotations
@@ -18,19 +20,19 @@ from __future__ import annotations
 import functools
 import itertools
 import multiprocessing
+import os
 import re
 import shlex
 import shutil
 import signal
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from numaopt.files import make_temporary_dir, prepare_output_dir, remove_stale, writing
 from numaopt.fuzz.items import WorkItem
 from numaopt.fuzz.journal import Journal
 from numaopt.fuzz.shrink import shrink
@@ -38,6 +40,7 @@ from numaopt.guest.boot import BootResult, boot
 from numaopt.guest.kit import GuestKit, load_kit
 from numaopt.guest.oracles import Failure, Oracle, judge
 from numaopt.model import GuestLayout
+from numaopt.processes import die_with_parent
 from numaopt.qemu.qmp import QemuRefused
 
 __all__ = [
@@ -193,7 +196,7 @@ def run_item(task: Task) -> ItemResult:
 
 
 def _write_attempt(directory: Path, attempt: Attempt, reason: str) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(exist_ok=True)
     (directory / "problem.toml").write_text(attempt.layout_toml, encoding="utf-8")
     if attempt.argv:
         (directory / "qemu-args.txt").write_text(shlex.join(attempt.argv) + "\n", encoding="utf-8")
@@ -207,9 +210,17 @@ def write_reproducer(out: Path, result: ItemResult) -> Path:
     """``out/failures/item-NNNNNN``: problem.toml, qemu-args.txt, guest-report.txt, reason.txt
     (and ``shrunk/`` with the same files for the shrunk layout), written atomically."""
     parent = out / FAILURES_DIR
-    parent.mkdir(parents=True, exist_ok=True)
     final = parent / f"item-{result.item_id:06d}"
-    scratch = Path(tempfile.mkdtemp(prefix=f".item-{result.item_id:06d}.", dir=parent))
+    with writing(final, "--out"):
+        parent.mkdir(exist_ok=True)
+        _write_reproducer(final, result)
+    return final
+
+
+def _write_reproducer(final: Path, result: ItemResult) -> None:
+    # Filled under a temporary name, then renamed: a reproducer is whole or absent (a
+    # killed run's half-filled one is removed by remove_stale when the campaign resumes).
+    scratch = make_temporary_dir(final.parent, final.name)
     try:
         assert result.original is not None
         _write_attempt(scratch, result.original, result.reason)
@@ -223,7 +234,6 @@ def write_reproducer(out: Path, result: ItemResult) -> Path:
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    return final
 
 
 # ---------------------------------------------------------------------------------------
@@ -305,13 +315,16 @@ def _record(result: ItemResult, reproducer: Path | None, out: Path) -> dict[str,
     }
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _worker_init() -> None:
-    # Pool.terminate() sends SIGTERM: unwind so that boot()'s finally kills and reaps QEMU.
-    signal.signal(signal.SIGTERM, _on_sigterm)
+def _worker_init(parent: int) -> None:
+    # A parent killed with SIGKILL takes its workers along, and each worker its QEMU (the
+    # QEMU a worker boots dies with the worker's thread: PR_SET_PDEATHSIG).
+    die_with_parent(parent)
+    # Pool.terminate() sends SIGTERM: its default action ends the worker at once, and the
+    # kernel then kills its QEMU. (Unwinding with an exception instead is not reliable:
+    # one raised inside an at-fork or __del__ callback is swallowed, and the worker lives on.)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Ctrl-C reaches the whole process group: the parent alone decides, and terminates us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _local(tasks: Iterator[Task], jobs: int) -> Iterator[ItemResult]:
@@ -320,7 +333,7 @@ def _local(tasks: Iterator[Task], jobs: int) -> Iterator[ItemResult]:
             yield run_item(task)
         return
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(jobs, initializer=_worker_init)
+    pool = context.Pool(jobs, initializer=_worker_init, initargs=(os.getpid(),))
     try:
         yield from pool.imap_unordered(run_item, tasks, chunksize=1)
         pool.close()
@@ -380,7 +393,9 @@ def run_campaign(
     ``header`` identifies the campaign (a resumed one must match it). A KeyboardInterrupt
     stops the campaign with every finished item journaled; the summary says so.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out, "--out")
+    for folder in (out, out / FAILURES_DIR):
+        remove_stale(folder)  # what a campaign killed with SIGKILL was writing
     started = time.monotonic()
     with Journal(out / JOURNAL_NAME, {"type": "campaign", **header}, resume=resume) as journal:
         done = journal.done

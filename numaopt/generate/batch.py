@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ from numaopt.generate.knobs import (
 from numaopt.generate.nodes import NodeBatch, sample_nodes
 from numaopt.generate.streams import Draws, child_keys
 from numaopt.model import CpuShape, GuestLayout, GuestNode, Machine
+from numaopt.processes import die_with_parent
 from numaopt.rules import RuleSet
 
 SLOT_NODES = 1
@@ -408,9 +411,17 @@ def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dic
 
 
 _WORKER: dict[str, Any] = {}
+# A chunk should take about this long: long enough that per-chunk costs vanish, short
+# enough that a stop (the batch is complete, Ctrl-C, SIGTERM) waits little for the chunks
+# the workers are in the middle of (CP-SAT items take 100 times longer than sampled ones).
+CHUNK_TARGET_S = 1.0
 
 
-def _init_worker(knobs: Knobs, seed: int, render: Callable[[Generated], Any] | None) -> None:
+def _init_worker(knobs: Knobs, seed: int, render: Callable[[Generated], Any] | None, parent: int) -> None:
+    die_with_parent(parent)  # a parent killed with SIGKILL takes its workers along
+    # Ctrl-C reaches the whole process group: the parent alone stops the batch, and the
+    # workers finish the chunk they are in so that the pool shuts down cleanly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER["space"] = resolve(knobs)
     _WORKER["seed"] = seed
     _WORKER["render"] = render
@@ -433,14 +444,43 @@ def one_numba_thread() -> Iterator[None]:
         numba.set_num_threads(before)
 
 
-def _run_chunk(space: Space, seed: int, render: Callable[[Generated], Any] | None, indices: list[int]) -> list[Any]:
+def _run_chunk(space: Space, seed: int, render: Callable[[Generated], Any] | None, indices: list[int]) -> tuple[float, list[Any]]:
+    """(wall seconds, outcomes) of one chunk."""
+    started = time.monotonic()
     with one_numba_thread():
         outcomes = generate_items(space, seed, indices)
-        return [render(o) if render is not None and isinstance(o, Generated) else o for o in outcomes]
+        rendered = [render(o) if render is not None and isinstance(o, Generated) else o for o in outcomes]
+    return time.monotonic() - started, rendered
 
 
-def _work(indices: list[int]) -> list[Any]:
+def _work(indices: list[int]) -> tuple[float, list[Any]]:
     return _run_chunk(_WORKER["space"], _WORKER["seed"], _WORKER["render"], indices)
+
+
+@dataclass(slots=True)
+class _Chunks:
+    """Consecutive runs of item indices: small at first (the first results, and an early
+    stop, come quickly), then doubling up to ``limit`` while a chunk takes less than
+    ``CHUNK_TARGET_S`` and halving when one takes more than twice that. How items are
+    grouped never changes an item."""
+
+    position: int
+    limit: int
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        self.size = max(1, min(self.limit, 32))
+
+    def next(self) -> list[int]:
+        indices = list(range(self.position, self.position + self.size))
+        self.position += self.size
+        return indices
+
+    def took(self, seconds: float) -> None:
+        if seconds < CHUNK_TARGET_S:
+            self.size = min(self.limit, self.size * 2)
+        elif seconds > 2 * CHUNK_TARGET_S:
+            self.size = max(1, self.size // 2)
 
 
 def iter_generated(
@@ -456,29 +496,27 @@ def iter_generated(
 
     With ``render``, each ``Generated`` is passed through it where it was made (in the
     worker), so only the rendered result crosses processes. ``jobs > 1`` runs a pool of
-    spawned processes (safe with numba's and OR-Tools' threads) a few chunks ahead.
+    spawned processes (safe with numba's and OR-Tools' threads) a few chunks ahead; they
+    die with this process even when it is killed, and closing the iterator stops the pool
+    after the chunks in flight (about ``CHUNK_TARGET_S`` each).
     """
-    def chunks() -> Iterator[list[int]]:
-        # Small first chunks: the first results (and an early stop) come quickly.
-        position, size = start, min(chunk, 32)
-        while True:
-            yield list(range(position, position + size))
-            position += size
-            size = min(chunk, size * 2)
-
+    chunks = _Chunks(start, chunk)
     if jobs <= 1:
-        for indices in chunks():
-            yield from _run_chunk(space, seed, render, indices)
+        while True:
+            took, outcomes = _run_chunk(space, seed, render, chunks.next())
+            chunks.took(took)
+            yield from outcomes
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(space.knobs, seed, render)) as pool:
-        pending: list[Future[list[Any]]] = []
-        upcoming = chunks()
+                             initargs=(space.knobs, seed, render, os.getpid())) as pool:
+        pending: list[Future[tuple[float, list[Any]]]] = []
         try:
             while True:
                 while len(pending) < 2 * jobs:
-                    pending.append(pool.submit(_work, next(upcoming)))
-                yield from pending.pop(0).result()
+                    pending.append(pool.submit(_work, chunks.next()))
+                took, outcomes = pending.pop(0).result()
+                chunks.took(took)
+                yield from outcomes
         finally:
             for future in pending:
                 future.cancel()

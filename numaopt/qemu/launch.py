@@ -21,6 +21,7 @@ from qemu.qmp import QMPClient
 
 from numaopt.errors import QemuError
 from numaopt.model import Plan
+from numaopt.processes import pdeathsig_preexec
 from numaopt.qemu.qmp import _connect, _reap, _socket_dir, debian_package
 from numaopt.render.qemu import qemu_command
 
@@ -71,7 +72,8 @@ def launch(
     full = [*argv, *extra_args, "-chardev", f"socket,id=numaopt-launch,path={socket_path},server=on,wait=off", "-mon", "chardev=numaopt-launch,mode=control"]
     # QEMU runs in its own session; our signals are forwarded so that Ctrl-C or a TERM
     # stops the VM and nothing is left behind.
-    process = subprocess.Popen(full, stdin=subprocess.DEVNULL, start_new_session=True)
+    # PDEATHSIG: the VM goes with numaopt even when numaopt is killed with SIGKILL.
+    process = subprocess.Popen(full, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=pdeathsig_preexec())
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         if process.poll() is None:

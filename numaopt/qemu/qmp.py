@@ -40,6 +40,7 @@ from qemu.qmp import ExecuteError, QMPClient, QMPError
 from numaopt.errors import QemuError
 from numaopt.layout import RAM_ALIGN
 from numaopt.model import GuestLayout
+from numaopt.processes import pdeathsig_preexec
 from numaopt.render.qemu import memdev_id
 from numaopt.units import MIB, format_cpulist
 
@@ -322,6 +323,7 @@ def probe(argv: list[str], timeout_s: float = 20) -> QemuReadback:
                     stdout=subprocess.DEVNULL,
                     stderr=stderr_file,
                     start_new_session=True,
+                    preexec_fn=pdeathsig_preexec(),  # dies with us even on SIGKILL
                 )
             except OSError as exc:
                 package = debian_package(binary)

@@ -174,3 +174,29 @@ def test_a_killed_launch_takes_its_vm_along(tmp_path: Path) -> None:
     status, _, _ = run.stop(signal.SIGKILL)
     assert status == -signal.SIGKILL
     assert run.survivors() == []
+
+
+def _dead_pid() -> int:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    return dead.pid
+
+
+def test_resuming_removes_what_a_killed_run_was_writing(tmp_path: Path) -> None:
+    from numaopt.fuzz.executor import RunSettings, run_campaign
+    from numaopt.generate import Knobs, resolve, write_batch
+
+    space = resolve(Knobs())
+    batch = tmp_path / "batch"
+    write_batch(space, 5, batch, 10, jobs=1)
+    half_file = batch / f".layout-000003.toml.{_dead_pid()}-0123abcd.tmp"
+    half_file.write_text("half a layout")
+    write_batch(space, 5, batch, 12, jobs=1)  # resumed, with more layouts
+    assert _temporaries(batch) == []
+
+    campaign = tmp_path / "campaign"
+    run_campaign([], campaign, {"test": "stale"}, RunSettings(), total=0)
+    half_reproducer = campaign / "failures" / f".item-000001.{_dead_pid()}-89abcdef.tmp"
+    (half_reproducer / "shrunk").mkdir(parents=True)
+    run_campaign([], campaign, {"test": "stale"}, RunSettings(), total=0, resume=True)
+    assert _temporaries(campaign) == []

@@ -160,7 +160,8 @@ def test_any_rendered_layout_reads_back(layout: GuestLayout) -> None:
     for text in (shell_text(layout), one_line(layout)):
         config = read_qemu_args(text)
         assert config.layout == layout
-        assert config.findings == []
+        # phys-bits: QEMU under TCG refuses near 1 TiB of q35 RAM (40 address bits); not a reading error.
+        assert [f for f in config.findings if f.code != "phys-bits"] == []
 
 
 # ---------------------------------------------------------------------------------------
@@ -891,7 +892,6 @@ BAD_CASES = [
     (f"{X86} -numa node -numa dist,src=0,dst=1,val=256", "-numa dist,src=0,dst=1,val=256", "val=256: expected"),
     (f"{X86} -numa node -numa cpu,node-id=x", "-numa cpu,node-id=x", "node-id=x: expected an integer"),
     (f"{X86} -foo", "-foo", "not a QEMU option numaopt knows"),
-    (f"{X86} -mem-path /dev/hugepages", "-mem-path", "not a QEMU option numaopt knows"),
     (f"{X86} -readconfig vm.cfg", "-readconfig", "not a QEMU option numaopt knows"),
     ("qemu-system-riscv64 -m 1G", "qemu-system-riscv64", "numaopt reads commands for qemu-system-x86_64"),
     (f"sudo {X86} -m 1G", "sudo", "expected a QEMU binary"),

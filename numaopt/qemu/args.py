@@ -49,7 +49,7 @@ _X86_BINARIES = ("qemu-system-x86_64", "qemu-system-i386")
 _ARM_BINARIES = ("qemu-system-aarch64",)
 
 # Options numaopt reads.
-_NUMA_OPTIONS = frozenset({"machine", "M", "m", "smp", "object", "numa"})
+_NUMA_OPTIONS = frozenset({"machine", "M", "m", "smp", "object", "numa", "mem-path"})
 # Real QEMU options that do not touch the NUMA layout: accepted and skipped. Whether
 # each takes a value was checked with qemu-system-x86_64 7.2 ("-X: requires an argument").
 _SKIPPED_WITH_VALUE = frozenset(
@@ -64,7 +64,7 @@ _SKIPPED_WITH_VALUE = frozenset(
 )  # fmt: skip
 _SKIPPED_FLAGS = frozenset(
     {
-        "S", "daemonize", "enable-kvm", "full-screen", "no-acpi", "no-hpet", "no-reboot",
+        "S", "daemonize", "enable-kvm", "full-screen", "mem-prealloc", "no-acpi", "no-hpet", "no-reboot",
         "no-shutdown", "no-user-config", "nodefaults", "nographic", "s", "snapshot", "usb",
     }
 )  # fmt: skip
@@ -566,6 +566,7 @@ class _Reader:
         for arg in by_name.get("numa", []):
             numa.option(arg)
         nodes, distances, backend = numa.finish()
+        backend = self.legacy_memory(by_name, backend)
         if machine_type.machine is Machine.VIRT:
             self.check_virt_memory_devices(args, machine_props)
         elif not kvm:
@@ -721,6 +722,18 @@ class _Reader:
                 "QEMU adds a hot-pluggable SRAT range on the last node",
             )
         return size
+
+    @staticmethod
+    def legacy_memory(by_name: dict[str, list[_Arg]], backend: MemoryBackend) -> MemoryBackend:
+        """-mem-path DIR / -mem-prealloc: how RAM not given by a memory-backend object is backed
+        (QEMU 7.2 create_default_memdev: a memory-backend-file in DIR, preallocated)."""
+        if backend != MemoryBackend():
+            return backend  # the nodes' memdev= backends say it themselves
+        prealloc = "mem-prealloc" in by_name
+        paths = by_name.get("mem-path", [])
+        if paths and paths[-1].value:
+            return MemoryBackend(kind=BackendKind.FILE, mem_path=paths[-1].value, prealloc=prealloc)
+        return MemoryBackend(prealloc=prealloc)
 
     def check_virt_memory_devices(self, args: list[_Arg], machine_props: dict[str, str]) -> None:
         """virt_memory_pre_plug (QEMU 7.2): pc-dimm and nvdimm need the ACPI GED device, which

@@ -185,7 +185,7 @@ def greedy_placement(
         where[item] = node
         free_cores[node] -= spec.cores
         free_memory[node] -= spec.memory_units
-    _improve(instance, costs, where, free_cores, free_memory, max_rounds)
+    _improve(instance, costs, where, free_cores, free_memory, max_rounds, deadline)
     if kicks and len(instance.items) > 2:
         where = _iterated(instance, costs, where, kicks, seed, max_rounds, deadline)
     return where
@@ -211,7 +211,7 @@ def _iterated(
         for item, node in zip(items, trial, strict=True):
             free_cores[node] -= item.cores
             free_memory[node] -= item.memory_units
-        _improve(instance, costs, trial, free_cores, free_memory, max_rounds)
+        _improve(instance, costs, trial, free_cores, free_memory, max_rounds, deadline)
         cost = costs.total(instance, trial)
         if cost < best_cost:
             best, best_cost = trial, cost
@@ -225,9 +225,12 @@ def _improve(
     free_cores: np.ndarray,
     free_memory: np.ndarray,
     max_rounds: int,
+    deadline: float | None = None,
 ) -> None:
     items = instance.items
     for _ in range(max_rounds):
+        if deadline is not None and time.perf_counter() >= deadline:
+            return  # a plan that fits is already there; the time limit comes first
         improved = False
         for i, spec in enumerate(items):  # moves
             here = where[i]

@@ -42,9 +42,16 @@ from numaopt.solver.instance import Instance, Placement, SplitFlow, Unit, rule_g
 MAX_BALLS_PER_LEVEL = 32  # above this, a level is priced by block index, not ball by ball
 HINT_SHARE = 0.2  # at most this share of the remaining time goes to the greedy + local search hint
 QAP_SHARE = 0.25  # ... and this share of what is left then to the QAP heuristics
-MAX_LEVELS_FOR_BALLS = 8
+DENSE_QAP_SHARE = 0.6  # dense, irregular QAPs: CP-SAT rarely improves FAQ's plan (measured), FAQ does
+MAX_LEVELS_FOR_BALLS = 8  # above this many distance levels, item pairs are priced by row
 MAX_ROW_MODEL_TERMS = 2_000_000  # above this a QAP-shaped instance goes to FAQ + 2-opt alone
-QAP_ONLY_STARTS, QAP_ONLY_POLISHED = 200, 10  # above this many distance levels, item pairs are priced by row
+QAP_ONLY_POLISHED = 10  # 2-opt polishes of the best FAQ plans on dense QAPs
+
+
+def _faq_starts(num_nodes: int) -> int:
+    """FAQ starts on a dense QAP: a count (so a seed gives one answer), as many as fit a
+    second on this class of machine (about 1 ms each at 12 nodes, 6 ms at 64)."""
+    return 1000 if num_nodes <= 16 else 500 if num_nodes <= 32 else 200
 
 _STATUS = {
     cp_model.OPTIMAL: SolveStatus.OPTIMAL,
@@ -295,7 +302,7 @@ class PlacementModel:
         terms: list[cp_model.LinearExprT] = [inst.constant]
         self.seps: list[tuple[int, int, int, cp_model.IntVar]] = []  # (level threshold, i, j, var)
         if inst.pair_weights:
-            if inst.hierarchical or len(inst.levels) <= MAX_LEVELS_FOR_BALLS:
+            if not _by_rows(inst):
                 terms += self._item_pairs_by_level()
             else:
                 terms += self._item_pairs_by_row()
@@ -668,20 +675,24 @@ def _placement(model: PlacementModel, solver: cp_model.CpSolver) -> Placement:
     )
 
 
+def _by_rows(instance: Instance) -> bool:
+    """Item pairs priced by row: a dense, irregular SLIT (see the module docstring)."""
+    return not instance.hierarchical and len(instance.levels) > MAX_LEVELS_FOR_BALLS
+
+
 def _row_model_too_big(instance: Instance) -> bool:
     """A dense, irregular pure assignment whose row model would not fit the memory budget
     (about 2 M terms is 300 MB in CP-SAT, measured at 64 nodes: 8 M terms took 630 MB)."""
-    by_rows = not instance.hierarchical and len(instance.levels) > MAX_LEVELS_FOR_BALLS
     terms = len(instance.pair_weights) * instance.num_nodes**2
-    return by_rows and terms > MAX_ROW_MODEL_TERMS and is_pure_assignment(instance)
+    return _by_rows(instance) and terms > MAX_ROW_MODEL_TERMS and is_pure_assignment(instance)
 
 
 def _assignment_heuristics_only(instance: Instance, start: float, deadline: float) -> Decision:
     """Large dense QAP-shaped instances: CP-SAT would only re-find FAQ's plan with a bound
     far below Gilmore-Lawler's, so the whole budget goes to FAQ and 2-opt instead."""
     seed = instance.request.settings.seed
-    found = qap_portfolio(instance, seed, deadline, starts=QAP_ONLY_STARTS, polished=QAP_ONLY_POLISHED)
-    hint = initial_placement(instance, seed=seed)
+    found = qap_portfolio(instance, seed, deadline, starts=_faq_starts(instance.num_nodes), polished=QAP_ONLY_POLISHED)
+    hint = initial_placement(instance, seed=seed, deadline=deadline)
     candidates = [Placement(tuple(found), (), ())] if found is not None else []
     candidates += [hint] if hint is not None else []
     elapsed = time.perf_counter() - start
@@ -741,8 +752,12 @@ def solve_placement(
     if settings.kind is ObjectiveKind.LOCALITY and structured:
         # Portfolio for QAP-shaped instances: FAQ + 2-opt may beat the greedy hint by far on
         # dense matrices; Gilmore-Lawler bounds them far above CP-SAT's LP.
-        qap_deadline = time.perf_counter() + QAP_SHARE * (deadline - time.perf_counter())
-        qap = qap_portfolio(instance, settings.seed, qap_deadline) if use_hint else None
+        dense = _by_rows(instance)
+        share, starts, polished = (
+            (DENSE_QAP_SHARE, _faq_starts(instance.num_nodes), QAP_ONLY_POLISHED) if dense else (QAP_SHARE, 20, 3)
+        )
+        qap_deadline = time.perf_counter() + share * (deadline - time.perf_counter())
+        qap = qap_portfolio(instance, settings.seed, qap_deadline, starts, polished) if use_hint else None
         if qap is not None and (hint is None or instance.item_cost(qap) < instance.item_cost(hint.items)):
             hint = Placement(tuple(qap), (), ())
         lower = gilmore_lawler_bound(instance)

@@ -901,7 +901,7 @@ BAD_CASES = [
     (f"{ARM} -M q35", "-M q35", "qemu-system-aarch64 has no machine q35"),
     (f"{X86} -smp x", "-smp x", "cpus=x: expected a whole number"),
     (f"{X86} -smp -1", "-smp -1", "expected a whole number"),
-    (f"{X86} -smp 4,foo=1", "-smp 4,foo=1", "Invalid parameter 'foo' (valid: cpus, maxcpus"),
+    (f"{X86} -smp 4,foo=1", "-smp 4,foo=1", "Parameter 'smp.foo' is unexpected (valid: cpus, maxcpus"),
     (
         f"{X86} -smp 2,sockets=4",
         "-smp 2,sockets=4",

@@ -117,3 +117,37 @@ def test_recorded_verdict_is_qemus(name: str) -> None:
     with pytest.raises(QemuRefused) as refused:
         probe(argv, timeout_s=60)
     assert refused.value.qemu_message == entry["message"]
+
+
+# Around the 1 TiB boundary of TCG's 40 address bits: RAM split below/above 4 GiB, maxmem,
+# 1 GiB per slot, the 64-bit PCI hole, and the AMD relocation (qemu64) or none (Skylake).
+_ADDRESS_SPACE_LINES = [
+    f"qemu-system-x86_64 -machine {machine} -cpu {cpu} -m {ram},slots={slots},maxmem={maxmem}"
+    for machine, ram, maxmem, slots, cpu in [
+        ("pc", "214M", "1000G", 0, "qemu64"),
+        ("pc", "214M", "1010G", 0, "qemu64"),
+        ("pc", "214M", "1010G", 4, "Skylake-Client"),
+        ("pc", "4G", "1000G", 4, "qemu64"),
+        ("pc", "8G", "1020G", 0, "Skylake-Client"),
+        ("q35", "214M", "900G", 4, "qemu64"),
+        ("q35", "214M", "1000G", 0, "Skylake-Client"),
+        ("q35", "3G", "980G", 0, "qemu64"),
+        ("q35", "4G", "980G", 0, "Skylake-Client"),
+        ("pc-q35-7.1", "8G", "2T", 4, "qemu64"),
+    ]
+]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("text", _ADDRESS_SPACE_LINES)
+def test_address_space_limit_is_qemus(text: str) -> None:
+    config = read_qemu_args(text)
+    errors = [
+        f.message for f in config.findings + check_layout(config.layout, RuleSet.QEMU) if f.severity is Severity.ERROR
+    ]
+    try:
+        probe(split_command(text), timeout_s=60)
+    except QemuRefused as refused:
+        assert errors and errors[0] == refused.qemu_message
+        return
+    assert errors == []

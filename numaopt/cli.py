@@ -145,10 +145,11 @@ def solve(
 
         if plot_file is not None:
             raise InputError("--plot draws one guest; a problem with several VMs is not drawn yet", where="--plot")
-        solve_shared(
-            loaded.shared, fmt.value, out, quiet, adjust_distances,
-            lambda plan, name: _render(plan, fmt, VmOptions(name=name, accel=accel, kernel=kernel)),
-        )
+        with naming(problem):
+            solve_shared(
+                loaded.shared, fmt.value, out, quiet, adjust_distances,
+                lambda plan, name: _render(plan, fmt, VmOptions(name=name, accel=accel, kernel=kernel)),
+            )
         return
     if loaded.placement is not None:
         from numaopt.cli_progress import search_progress, wanted

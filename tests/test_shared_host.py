@@ -184,3 +184,14 @@ def test_launch_starts_the_chosen_vm_of_a_joint_plan(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=20)
+
+
+def test_no_plan_for_several_vms_names_the_file(tmp_path: Path) -> None:
+    problem = tmp_path / "crowded.toml"
+    problem.write_text(
+        '[host]\nsynthetic = "pack:1 numa:2 core:2 pu:1"\ndistances = "12,32"\n'
+        '[[vm]]\nname = "a"\nvcpus = 4\nmemory = "128MiB"\n[[vm]]\nname = "b"\nvcpus = 2\nmemory = "128MiB"\n'
+    )
+    result = run("solve", str(problem), "-q")
+    assert result.returncode == 3
+    assert result.stderr == f"numaopt: error: {problem}: no plan: the workload needs 6 vCPUs; the host has 4 free CPUs\n"

@@ -138,13 +138,28 @@ _ADDRESS_SPACE_LINES = [
 ]
 
 
-@pytest.mark.qemu
-@pytest.mark.parametrize("text", _ADDRESS_SPACE_LINES)
-def test_address_space_limit_is_qemus(text: str) -> None:
-    config = read_qemu_args(text)
-    errors = [
-        f.message for f in config.findings + check_layout(config.layout, RuleSet.QEMU) if f.severity is Severity.ERROR
+# pc_memory_pre_plug: ACPI off, nvdimm without -M nvdimm=on, no slots; keyval and JSON -device.
+_MEMORY_DEVICE_LINES = [
+    "qemu-system-x86_64 -object memory-backend-ram,id=d,size=1G " + rest
+    for rest in [
+        "-machine pc,acpi=off -m 1G,slots=2,maxmem=4G -device pc-dimm,memdev=d",
+        "-machine q35 -no-acpi -m 1G,slots=2,maxmem=4G -device pc-dimm,memdev=d",
+        "-machine pc -m 1G,slots=2,maxmem=4G -device nvdimm,memdev=d",
+        "-machine pc,nvdimm=on -m 1G,slots=2,maxmem=4G -device nvdimm,memdev=d",
+        "-machine pc -m 1G -device pc-dimm,memdev=d",
+        "-machine pc -m 1G,maxmem=4G -device pc-dimm,memdev=d",
+        """-machine q35 -m 1G,slots=1,maxmem=4G -device '{"driver":"pc-dimm","memdev":"d"}'""",
+        "-machine pc,acpi=off -m 1G,slots=2,maxmem=4G -device virtio-balloon-pci",
     ]
+]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("text", _ADDRESS_SPACE_LINES + _MEMORY_DEVICE_LINES)
+def test_memory_rules_are_qemus(text: str) -> None:
+    config = read_qemu_args(text)
+    found = config.findings + check_layout(config.layout, RuleSet.QEMU)
+    errors = [f.message for f in found if f.severity is Severity.ERROR]
     try:
         probe(split_command(text), timeout_s=60)
     except QemuRefused as refused:

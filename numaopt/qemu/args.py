@@ -569,8 +569,11 @@ class _Reader:
         backend = self.legacy_memory(by_name, backend)
         if machine_type.machine is Machine.VIRT:
             self.check_virt_memory_devices(args, machine_props)
-        elif not kvm:
-            self.check_address_space(machine_type, memory_bytes, [arg.value or "" for arg in by_name.get("cpu", [])])
+        else:
+            if not kvm:
+                cpus = [arg.value or "" for arg in by_name.get("cpu", [])]
+                self.check_address_space(machine_type, memory_bytes, cpus)
+            self.check_pc_memory_devices(args, machine_props)
         layout = GuestLayout(
             vcpus=maxcpus,
             memory_bytes=memory_bytes,
@@ -752,6 +755,28 @@ class _Reader:
                     f"at {_show(arg.shown)}: virt has it only when booting firmware (-bios or -pflash) with ACPI on",
                 )
                 return
+
+    def check_pc_memory_devices(self, args: list[_Arg], machine_props: dict[str, str]) -> None:
+        """pc_memory_pre_plug (QEMU 7.2): the first pc-dimm or nvdimm QEMU refuses, if any.
+
+        QEMU plugs -device options after the machine is built, so this comes after the
+        machine's own refusals (the address space)."""
+        acpi = _BOOLS.get(machine_props.get("acpi", "on")) is not False and not any(a.name == "no-acpi" for a in args)
+        nvdimm = _BOOLS.get(machine_props.get("nvdimm", "off")) is True
+        for arg in args:
+            driver = _device_driver(arg.value or "") if arg.name == "device" else ""
+            if driver not in ("pc-dimm", "nvdimm"):
+                continue
+            if not acpi:
+                message = "memory hotplug is not enabled: missing acpi device or acpi disabled"
+            elif driver == "nvdimm" and not nvdimm:
+                message = "nvdimm is not enabled: missing 'nvdimm' in '-M'"
+            elif not self.slots:
+                message = "no slots where allocated, please specify the 'slots' option"
+            else:
+                continue
+            self.add(Severity.ERROR, "memory-device", message, f"at {_show(arg.shown)}")
+            return
 
     def check_address_space(self, machine_type: _MachineType, ram: int, cpus: list[str]) -> None:
         """pc_memory_init (QEMU 7.2, x86 under TCG): the highest guest-physical address in use

@@ -1069,6 +1069,8 @@ class _Numa:
         self.have_memdev = False
         self.slot_ids: dict[str, dict[int, set[int]]] = {}
         self.has_cpu: set[int] = set()  # nodes given a vCPU explicitly so far (NodeInfo.has_cpu)
+        self.initiators: dict[int, int] = {}  # node -> its HMAT initiator (NodeInfo.initiator)
+        self.hmat_on = _BOOLS.get(machine_props.get("hmat", "off")) is True
         self.hmat_lb: dict[tuple[str, str], _LbTable] = {}  # (hierarchy, data-type) -> values so far
         self.lb_provided: dict[int, int] = {}  # target node -> bit 0 latency, bit 1 bandwidth given
         self.hmat_cache: dict[tuple[int, int], int] = {}  # (node-id, level) -> size
@@ -1120,6 +1122,8 @@ class _Numa:
             reader.add(Severity.ERROR, "duplicate-node", f"Duplicate NUMA nodeid: {node_id}", fix)
             return
         node = _Node(node_id, initiator=initiator)
+        if initiator is not None and self.hmat_on:
+            self.initiators[node_id] = initiator  # set before the node's cpus= are mapped
         for cpu in cpus:
             if cpu >= self.maxcpus:
                 node.bad_cpus.append(cpu)  # check_layout: "CPU index (%u) should be smaller than maxcpus (%d)"
@@ -1177,6 +1181,16 @@ class _Numa:
             )
             return False
         self.slot_node[cpu] = node_id
+        if self.hmat_on:
+            initiator = self.initiators.setdefault(node_id, node_id)
+            if initiator != node_id:
+                self.reader.add(
+                    Severity.ERROR,
+                    "hmat-initiator",
+                    f"The initiator of CPU NUMA node {node_id} should be itself (got {initiator})",
+                    f"{where}: a node with vCPUs is its own initiator",
+                )
+                return False
         self.has_cpu.add(node_id)
         return True
 
@@ -1412,6 +1426,8 @@ class _Numa:
             del self.slot_node[cpu]
         if ids and not self.slot_node:
             self.default_mapping(ids)
+        if self.hmat_on:  # after the default mapping, which sets initiators too
+            self.validate_initiators(ids)
         # Backends: each may back one node (machine_consume_memdev) and not -machine memory-backend too.
         for backend in self.backends.values():
             if len(backend.users) > 1:
@@ -1442,13 +1458,30 @@ class _Numa:
         )
         return nodes, self.distances(ids), self.backend_model(used)
 
+    def validate_initiators(self, ids: list[int]) -> None:
+        """numa_validate_initiator (QEMU 7.2): a node's initiator= is a declared node with
+        vCPUs mapped explicitly (QEMU's default mapping comes later and does not count)."""
+        for node_id in ids:
+            initiator = self.initiators.get(node_id)
+            if initiator is None:
+                continue
+            if initiator not in self.nodes:
+                message = f"NUMA node {initiator} is missing, use '-numa node' option to declare it first"
+            elif initiator not in self.has_cpu:
+                message = f"The initiator of NUMA node {node_id} is invalid"
+            else:
+                continue
+            self.reader.add(Severity.ERROR, "hmat-initiator", message)
+            return
+
     def default_mapping(self, ids: list[int]) -> None:
         """No CPU mapped explicitly: the board's default (x86 pkg_id, virt socket_id % nodes)."""
         count = len(ids)
         for cpu in range(self.maxcpus):
             node_id = self.shape.position(cpu).socket % count
-            if node_id in self.nodes:
-                self.slot_node[cpu] = node_id
+            # machine_set_cpu_numa_node, as for an explicit mapping (HMAT initiators included)
+            if node_id in self.nodes and not self.assign(cpu, node_id, f"vCPU {cpu} (default mapping)"):
+                break
         if self.maxcpus:
             self.reader.add(
                 Severity.INFO,

@@ -154,6 +154,26 @@ _MEMORY_DEVICE_LINES = [
 ]
 
 
+# Device memory on existing nodes (pc_dimm_realize, virtio_mem_device_realize) and memdev=,
+# with the node QEMU adds by itself when memory hotplug is on and no -numa is given.
+_N = "-m 1G,slots=2,maxmem=4G -object memory-backend-ram,id=d,size=1G "
+_N1 = _N + "-object memory-backend-ram,id=n0,size=1G -numa node,memdev=n0 "
+_DEVICE_NODE_LINES = [
+    "qemu-system-x86_64 -machine pc " + _N1 + "-device pc-dimm,memdev=d,node=1",
+    "qemu-system-x86_64 -machine pc " + _N1 + "-device pc-dimm,memdev=d,node=0",
+    "qemu-system-x86_64 -machine pc " + _N1 + "-device virtio-mem-pci,memdev=d,node=3,requested-size=0",
+    "qemu-system-x86_64 -machine pc " + _N1 + "-device virtio-mem-pci,memdev=d,node=0,requested-size=0",
+    "qemu-system-x86_64 -machine pc " + _N1 + "-device pc-dimm,memdev=nope",
+    "qemu-system-x86_64 -machine pc " + _N + "-device pc-dimm,memdev=d,node=1",
+    "qemu-system-x86_64 -machine pc " + _N + "-device pc-dimm,memdev=d,node=0",
+    "qemu-system-x86_64 -machine pc,acpi=off -m 1G,slots=2,maxmem=4G -device pc-dimm,memdev=nope",
+    "qemu-system-x86_64 -machine q35 -m 1G,maxmem=4G -object memory-backend-ram,id=d,size=1G "
+    "-device virtio-mem-pci,memdev=d,node=1,requested-size=0",
+    "qemu-system-x86_64 -machine q35 " + _N + "-object memory-backend-ram,id=n0,size=512M "
+    "-object memory-backend-ram,id=n1,size=512M -numa node,memdev=n0 -numa node,memdev=n1 "
+    """-device '{"driver":"pc-dimm","memdev":"d","node":2}'""",
+]
+
 # numa_validate_initiator and machine_set_cpu_numa_node with -machine hmat=on, the default
 # mapping included.
 _INITIATOR_LINES = [
@@ -174,7 +194,7 @@ _INITIATOR_LINES = [
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("text", _ADDRESS_SPACE_LINES + _MEMORY_DEVICE_LINES + _INITIATOR_LINES)
+@pytest.mark.parametrize("text", _ADDRESS_SPACE_LINES + _MEMORY_DEVICE_LINES + _DEVICE_NODE_LINES + _INITIATOR_LINES)
 def test_rules_are_qemus(text: str) -> None:
     """Rules the corpus does not reach (yet), on numaopt's own lines, against the real QEMU."""
     config = read_qemu_args(text)

@@ -170,16 +170,28 @@ _X86_64_MODELS = (
 )  # fmt: skip
 
 
-def _device_driver(value: str) -> str:
-    """The driver of a -device value, keyval (``pc-dimm,id=d0``) or JSON (``{"driver": ...}``)."""
+def _device_props(value: str) -> dict[str, Any]:
+    """A -device value as properties, keyval (``pc-dimm,id=d0``) or JSON (``{"driver": ...}``);
+    the first bare element is the driver. Unreadable JSON is no properties (QEMU says why)."""
     if value.lstrip().startswith("{"):
         try:
             data = json.loads(value)
         except (ValueError, RecursionError):
-            return ""
-        driver = data.get("driver") if isinstance(data, dict) else None
-        return driver if isinstance(driver, str) else ""
-    return _split_opts(value)[0].removeprefix("driver=")
+            return {}
+        return data if isinstance(data, dict) else {}
+    props: dict[str, Any] = {}
+    for index, element in enumerate(_split_opts(value)):
+        key, eq, val = element.partition("=")
+        if eq:
+            props[key] = val
+        elif index == 0:
+            props["driver"] = key
+    return props
+
+
+def _device_driver(value: str) -> str:
+    driver = _device_props(value).get("driver")
+    return driver if isinstance(driver, str) else ""
 
 
 def _x86_max_used_gpa(machine: Machine, ram: int, maxmem: int | None, slots: int, above_4g_start: int) -> int:
@@ -573,7 +585,7 @@ class _Reader:
             if not kvm:
                 cpus = [arg.value or "" for arg in by_name.get("cpu", [])]
                 self.check_address_space(machine_type, memory_bytes, cpus)
-            self.check_pc_memory_devices(args, machine_props)
+            self.check_pc_memory_devices(args, machine_props, set(backends), len(nodes))
         layout = GuestLayout(
             vcpus=maxcpus,
             memory_bytes=memory_bytes,
@@ -756,27 +768,43 @@ class _Reader:
                 )
                 return
 
-    def check_pc_memory_devices(self, args: list[_Arg], machine_props: dict[str, str]) -> None:
-        """pc_memory_pre_plug (QEMU 7.2): the first pc-dimm or nvdimm QEMU refuses, if any.
+    def check_pc_memory_devices(
+        self, args: list[_Arg], machine_props: dict[str, str], backend_ids: set[str], node_count: int
+    ) -> None:
+        """The first pc-dimm, nvdimm or virtio-mem-pci QEMU 7.2 refuses, if any: its memdev
+        (a property, set first), pc_memory_pre_plug (ACPI, nvdimm=on, slots), then the
+        device's realize (node= in range).
 
         QEMU plugs -device options after the machine is built, so this comes after the
         machine's own refusals (the address space)."""
         acpi = _BOOLS.get(machine_props.get("acpi", "on")) is not False and not any(a.name == "no-acpi" for a in args)
         nvdimm = _BOOLS.get(machine_props.get("nvdimm", "off")) is True
+        # auto_enable_numa_with_memhp: pc and q35 make one node when memory hotplug is on.
+        nodes = node_count or (1 if self.slots or self.maxmem is not None else 0)
         for arg in args:
-            driver = _device_driver(arg.value or "") if arg.name == "device" else ""
-            if driver not in ("pc-dimm", "nvdimm"):
+            props = _device_props(arg.value or "") if arg.name == "device" else {}
+            driver = props.get("driver")
+            if driver not in ("pc-dimm", "nvdimm", "virtio-mem-pci"):
                 continue
-            if not acpi:
+            memdev, node = props.get("memdev"), _c_uint(str(props.get("node", 0)))
+            message = None
+            if isinstance(memdev, str) and memdev not in backend_ids:
+                message = f"Device '{_show(memdev, 60)}' not found"
+            elif driver != "virtio-mem-pci" and not acpi:
                 message = "memory hotplug is not enabled: missing acpi device or acpi disabled"
             elif driver == "nvdimm" and not nvdimm:
                 message = "nvdimm is not enabled: missing 'nvdimm' in '-M'"
-            elif not self.slots:
+            elif driver != "virtio-mem-pci" and not self.slots:
                 message = "no slots where allocated, please specify the 'slots' option"
-            else:
-                continue
-            self.add(Severity.ERROR, "memory-device", message, f"at {_show(arg.shown)}")
-            return
+            elif node is not None and (node >= nodes if nodes else node > 0):
+                message = (
+                    f"'node' property has value '{node}', which exceedsthe number of numa nodes: {nodes}"
+                    if driver == "virtio-mem-pci"  # sic: QEMU 7.2's message lacks the space
+                    else f"'DIMM property node has value {node}' which exceeds the number of numa nodes: {nodes}"
+                )
+            if message:
+                self.add(Severity.ERROR, "memory-device", message, f"at {_show(arg.shown)}")
+                return
 
     def check_address_space(self, machine_type: _MachineType, ram: int, cpus: list[str]) -> None:
         """pc_memory_init (QEMU 7.2, x86 under TCG): the highest guest-physical address in use

@@ -11,7 +11,9 @@ refuses, numaopt's first error carries QEMU's message. Lines that do not agree y
 in ``KNOWN_DISAGREEMENTS`` with the reason; the test fails when one of them starts to agree,
 so the list (and the figures in docs/rules.md, #check-vs-qemu-corpus) only shrink.
 
-Agreement now: see ``test_docs_state_the_agreement`` (docs/rules.md has the figures).
+Agreement now: numaopt agrees with QEMU on 147 of 148 lines and names QEMU's message for 50 of
+its 51 refusals (before this corpus existed: 99 of 148 and 14 of 51). ``test_docs_state_the_agreement``
+keeps these figures and docs/rules.md's in step with the corpus.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ def agreement() -> tuple[int, int, int, int]:
 def test_docs_state_the_agreement() -> None:
     agreeing, total, named, refusals = agreement()
     assert agreeing == total - len(KNOWN_DISAGREEMENTS)
+    assert f"agrees with QEMU on {agreeing} of {total} lines" in " ".join((__doc__ or "").split())
+    assert f"QEMU's message for {named} of its {refusals} refusals" in " ".join((__doc__ or "").split())
     docs = (ROOT / "docs" / "rules.md").read_text()
     assert f"agrees with QEMU on {agreeing} of {total} lines" in docs
     assert f"QEMU's own message for {named} of its {refusals} refusals" in docs

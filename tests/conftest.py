@@ -1,10 +1,14 @@
-"""Shared test settings: the hypothesis profiles.
+"""Shared test settings: the hypothesis profiles, and Python's own Ctrl-C handler.
 
 ``--hypothesis-profile=long`` runs the input fuzz tests (tests/test_input_fuzz.py) with
 many more examples and fresh randomness, for a run on demand; the normal suite keeps a
 few hundred derandomized examples so it never flakes.
 """
 
+import signal
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -13,3 +17,14 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _python_handles_ctrl_c() -> Iterator[None]:
+    """Tests that interrupt themselves or a child need Python's SIGINT handler, but a run
+    started as a background job of a shell script begins with SIGINT ignored (and Python
+    then installs none): the suite behaves the same however it was started."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)

@@ -12,6 +12,7 @@ import time
 
 from ortools.sat.python import cp_model
 
+from numaopt.solver import sigint
 from numaopt.solver.instance import Instance
 from numaopt.solver.placement import PlacementModel
 
@@ -44,7 +45,7 @@ def _core(model: PlacementModel, indices: list[int], deadline: float) -> list[in
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
     solver.parameters.num_workers = 1  # CP-SAT reports assumption cores with one worker
-    if solver.solve(model.model) != cp_model.INFEASIBLE:
+    if sigint.solve(solver, model.model) != cp_model.INFEASIBLE:
         return None
     found = solver.sufficient_assumptions_for_infeasibility()
     return [index for index in found if index in model.assumptions]

@@ -35,6 +35,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from numaopt.model import ObjectiveKind, Rule, SolveStatus
+from numaopt.solver import sigint
 from numaopt.solver.assignment import gilmore_lawler_bound, is_pure_assignment, qap_portfolio
 from numaopt.solver.heuristic import canonical, initial_placement
 from numaopt.solver.instance import Instance, Placement, SplitFlow, Unit, rule_groups
@@ -649,11 +650,11 @@ def _run(
     """Solve, reporting progress when asked (spread / compact pass ``locality`` to report it,
     not their node-count objective)."""
     if progress is None:
-        return solver.solve(model.model)
+        return sigint.solve(solver, model.model)
     reporter = _Reporter(model.inst, progress, locality)
     if locality is None:
         solver.best_bound_callback = reporter.on_bound
-    return solver.solve(model.model, reporter)
+    return sigint.solve(solver, model.model, reporter)
 
 
 def _solver(instance: Instance, time_limit_s: float) -> cp_model.CpSolver:

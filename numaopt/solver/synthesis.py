@@ -39,6 +39,7 @@ from ortools.sat.python import cp_model
 
 from numaopt.distances import LOCAL_DISTANCE, TopologyType
 from numaopt.model import SolveStatus
+from numaopt.solver import sigint
 
 _STATUS = {
     cp_model.OPTIMAL: SolveStatus.OPTIMAL,
@@ -306,7 +307,7 @@ def synthesize(spec: MatrixSpec, seed: int, *, deterministic_time: float = 5.0, 
     solver.parameters.stop_after_first_solution = True
     solver.parameters.cp_model_presolve = False
     solver.parameters.max_time_in_seconds = time_limit_s
-    status = solver.solve(built.model)
+    status = sigint.solve(solver, built.model)
     if status == cp_model.MODEL_INVALID:
         raise AssertionError(f"invalid synthesis model: {built.model.validate()}")
     found = _STATUS.get(status, SolveStatus.UNKNOWN)

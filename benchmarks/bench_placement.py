@@ -26,7 +26,7 @@ Peers, run in this process on the same instances (each answer turned into a plan
 Dense instances also get a reference: numaopt with a 60 s limit and scipy ``faq`` from 200
 starts; the best plan any method found is the "best known" the 10 s run is held to.
 
-Several VMs on one host are not benchmarked: the engine does not place them yet.
+Several VMs on one host are not benchmarked yet (the engine places them since this session; a family is still to be added).
 """
 
 from __future__ import annotations
@@ -959,7 +959,7 @@ def report(outcomes: list[Outcome], limits: Limits, command: str, machine: list[
         "n = 12-36); 32- and 64-node hosts (board/socket blocks and random SLITs, one group per node and groups "
         "sharing nodes); big split groups (72-250 vCPUs on 16-64-node synthetic hosts, VMs with no traffic, "
         "SMT, split groups talking to each other and to small groups); two infeasible workloads. "
-        "**Not benchmarked: several VMs on one host** (issue 10, item 6): the engine does not place them yet.",
+        "**Not benchmarked: several VMs on one host** (issue 10, item 6): the engine places them (problems/shared-host.toml), but no family measures them yet.",
         "",
         "Peers: scipy `quadratic_assignment` (`faq` from its barycentre start, `faq` x 20 random starts, `2opt`) "
         "where the instance is a pure assignment; a plain CP-SAT model (a boolean per group x node, a core count "

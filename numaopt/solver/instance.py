@@ -206,7 +206,7 @@ def build_instance(request: PlacementRequest) -> Instance:
     threads = workload.threads_per_core
     if threads > 1 and not host.cores:
         raise InputError(
-            f"workload.threads_per_core = {threads} needs the host's SMT siblings: give host cores "
+            f"{threads} threads per core need the host's SMT siblings: give host cores "
             "(host.smt, or import lscpu / sysfs / hwloc)",
             where="workload.threads_per_core",
         )

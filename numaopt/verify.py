@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from numaopt.layout import check_layout
-from numaopt.model import Group, HostTopology, PlacementRequest, Plan, Rule, SharedHostRequest
+from numaopt.model import Group, HostNode, HostTopology, PlacementRequest, Plan, Rule, SharedHostRequest
 from numaopt.rules import RuleSet, Severity
 from numaopt.units import format_cpulist
 
@@ -141,11 +141,7 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
     for target, used in memory_on.items():
         if target < 0:
             continue
-        hnode = host.nodes[host.node_position(target)]
-        if page:
-            free = next((h.free * h.page_size_bytes for h in hnode.hugepages if h.page_size_bytes == page), 0)
-        else:
-            free = hnode.free_bytes if hnode.free_bytes is not None else hnode.memory_bytes
+        free = free_guest_memory(host.nodes[host.node_position(target)], page)
         if used > free:
             problems.append(f"host node {target} gets {used} bytes of guest memory but has {free} free")
     if layout.memory_bytes < workload.memory_bytes:
@@ -229,11 +225,7 @@ def verify_shared(request: SharedHostRequest, plans: dict[str, Plan], objective:
         nodes_of[vm.name] = {node.host_nodes[0] for node in plan.layout.nodes}
     page = request.vms[0].workload.page_size_bytes if request.vms else None
     for node_id, used in sorted(memory_on.items()):
-        host_node = host.nodes[host.node_position(node_id)]
-        if page:
-            free = next((h.free * h.page_size_bytes for h in host_node.hugepages if h.page_size_bytes == page), 0)
-        else:
-            free = host_node.free_bytes if host_node.free_bytes is not None else host_node.memory_bytes
+        free = free_guest_memory(host.nodes[host.node_position(node_id)], page)
         if used > free:
             problems.append(f"host node {node_id} gets {used} bytes of guest memory from all VMs but has {free} free")
     socket_of = _socket_of_node(host)
@@ -264,3 +256,11 @@ def _socket_of_node(host: HostTopology) -> dict[int, int]:
                 if d[p, q] <= near and other.node_id not in result:
                     result[other.node_id] = p
     return result
+
+
+def free_guest_memory(node: HostNode, page_size_bytes: int | None) -> int:
+    """Bytes a host node can give guests: its free huge pages of that size, else its free
+    memory (its total when free is unknown)."""
+    if page_size_bytes:
+        return next((h.free * h.page_size_bytes for h in node.hugepages if h.page_size_bytes == page_size_bytes), 0)
+    return node.free_bytes if node.free_bytes is not None else node.memory_bytes

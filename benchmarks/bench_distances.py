@@ -52,8 +52,8 @@ import numba
 import scipy
 from scipy.sparse.csgraph import floyd_warshall
 
-from numaopt import _fast
 from numaopt import distances as D
+from numaopt.distances import compiled as _fast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_file import RESULTS, cpu_model, free_memory_table, write_section

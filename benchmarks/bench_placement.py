@@ -5,11 +5,11 @@ Run: PYTHONPATH=. python3 benchmarks/bench_placement.py [--quick] [--write] [--o
 Every instance is a problem file. numaopt is run as a user runs it: ``numaopt solve FILE
 --format json`` in a fresh process, its wall clock (interpreter start included) and peak
 resident memory measured from outside (GNU ``time``), its plan read back from the JSON.
-The plan must pass ``numaopt.verify.verify_plan`` against the request the file loads to,
+The plan must pass ``numaopt.audit.verify_plan`` against the request the file loads to,
 and its reported objective must equal ``locality_cost`` recomputed from the pinning.
 
 Peers, run in this process on the same instances (each answer turned into a plan with
-``numaopt.planning.build_plan``, checked by the same verifier, priced by the same
+``numaopt.solver.plan.build_plan``, checked by the same verifier, priced by the same
 ``locality_cost``):
 
 * scipy ``quadratic_assignment``: ``faq`` (one start), ``faq`` from 20 random starts and
@@ -62,17 +62,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results_file import RESULTS, cpu_model, free_memory_table, write_section
 
+from numaopt.audit import locality_cost, verify_plan
 from numaopt.errors import NumaoptError
 from numaopt.hosts.toml import host_to_toml
 from numaopt.model import Group, HostTopology, PlacementRequest, Plan, SolveStatus, Traffic
-from numaopt.place import NoPlanError, place
-from numaopt.planning import build_plan
 from numaopt.problem import load_problem
 from numaopt.render.json import plan_from_json
 from numaopt.solver.heuristic import initial_placement
 from numaopt.solver.instance import Instance, Placement, build_instance, split_memory
+from numaopt.solver.place import NoPlanError, place
+from numaopt.solver.plan import build_plan
 from numaopt.units import format_size
-from numaopt.verify import locality_cost, verify_plan
 from tests.placement_hosts import GIB, block_host, grid_slit, matrix_host, random_slit, random_traffic
 
 SECTION = "## Placement search (issues 3 and 10)"
@@ -945,7 +945,7 @@ def report(outcomes: list[Outcome], limits: Limits, command: str, machine: list[
         f"Every instance is a problem file solved by `numaopt solve FILE --format json` in its own process, "
         f"`objective.time_limit = {limits.numaopt:g}s`, 1 CP-SAT worker (the defaults otherwise); wall clock "
         "(interpreter start included) and peak RSS of that process are measured from outside (GNU `time -f %M`). Its plan "
-        "is read back from the JSON and checked with `numaopt.verify.verify_plan` against the request the file "
+        "is read back from the JSON and checked with `numaopt.audit.verify_plan` against the request the file "
         "loads to; its reported objective must equal `locality_cost` recomputed from the pinning. Peers run in the "
         "benchmark's process on the same instance; each answer becomes a plan (`build_plan`), is checked by the "
         "same verifier and priced by the same `locality_cost`. Proof times of the 16-node and 16-group targets are "

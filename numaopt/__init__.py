@@ -26,7 +26,7 @@ _EXPORTS = {
     "FORMATS": "numaopt.api",
     "Problem": "numaopt.problem",
     "Plan": "numaopt.model",
-    "SharedHostPlan": "numaopt.shared_host",
+    "SharedHostPlan": "numaopt.solver.shared_host",
     "PlacementRequest": "numaopt.model",
     "SharedHostRequest": "numaopt.model",
     "Workload": "numaopt.model",
@@ -42,7 +42,7 @@ _EXPORTS = {
     "NumaoptError": "numaopt.errors",
     "InputError": "numaopt.errors",
     "LayoutError": "numaopt.errors",
-    "NoPlanError": "numaopt.place",
+    "NoPlanError": "numaopt.solver.place",
 }
 _ALIASES = {"Host": ("numaopt.model", "HostTopology"), "Layout": ("numaopt.model", "GuestLayout")}
 
@@ -92,11 +92,10 @@ if TYPE_CHECKING:
     )
     from numaopt.model import GuestLayout as Layout
     from numaopt.model import HostTopology as Host
-    from numaopt.place import NoPlanError
     from numaopt.problem import Problem
     from numaopt.render.target import VmOptions
     from numaopt.rules import Finding, RuleSet, Severity
-    from numaopt.shared_host import SharedHostPlan
+    from numaopt.solver import NoPlanError, SharedHostPlan
 
 
 def __getattr__(name: str) -> Any:

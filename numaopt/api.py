@@ -17,7 +17,7 @@ from numaopt.model import GuestLayout, PlacementRequest, Plan, SharedHostRequest
 from numaopt.problem import Problem, load_problem
 from numaopt.render.target import VmOptions
 from numaopt.rules import Finding, RuleSet, Severity
-from numaopt.shared_host import SharedHostPlan
+from numaopt.solver import SharedHostPlan
 
 FORMATS = ("qemu", "shell", "json", "libvirt", "libvirt-domain", "proxmox", "cloud-hypervisor")
 
@@ -38,8 +38,7 @@ def solve(
     file's), several VMs placed together (a ``SharedHostPlan`` with one plan per VM)."""
     from dataclasses import replace
 
-    from numaopt.place import place
-    from numaopt.shared_host import place_vms
+    from numaopt.solver import place, place_vms
 
     if isinstance(problem, (str, Path)):
         problem = load_problem(problem)

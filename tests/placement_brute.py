@@ -9,9 +9,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from numaopt.audit import verify_plan
 from numaopt.model import PlacementRequest, SolveStatus
 from numaopt.solver.instance import Placement, build_instance
-from numaopt.verify import verify_plan
 
 
 def _compositions(total: int, caps: list[int]) -> Iterator[tuple[int, ...]]:
@@ -70,7 +70,7 @@ def brute_force_optimum(request: PlacementRequest, check_rules: bool = False) ->
     """The least cost over every placement that fits; with ``check_rules`` the verifier
     decides what else is allowed (together, apart, distances, guest node count). None when
     nothing fits."""
-    from numaopt.planning import build_plan
+    from numaopt.solver.plan import build_plan
 
     inst = build_instance(request)
     best: Fraction | None = None

@@ -6,8 +6,8 @@ from functools import cache
 from pathlib import Path
 
 from numaopt.model import Plan
-from numaopt.place import place
 from numaopt.problem import load_problem
+from numaopt.solver.place import place
 
 ROOT = Path(__file__).resolve().parent.parent
 INFEASIBLE = [ROOT / "problems" / "infeasible.toml"]  # shipped to show exit 3; no plan

@@ -12,7 +12,7 @@ import numpy as np
 import tomli_w
 
 from numaopt.model import Group, HostNode, HostTopology, PlacementRequest, SearchSettings, Traffic, Workload
-from numaopt.place import place
+from numaopt.solver.place import place
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
-"""The numba kernels in ``numaopt._fast`` answer exactly what the numpy references answer.
+"""The numba kernels in ``numaopt.distances.compiled`` answer exactly what the numpy references answer.
 
-Every comparison here is against pure numpy: ``_triangle_ok_numpy`` for the triangle
+Every comparison here is against pure numpy: ``triangle_ok_numpy`` for the triangle
 kernel, and ``_check_batch_numpy`` with its triangle step forced onto that same numpy
 reference for the fused ``check_all``.
 """
@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from numaopt import _fast
 from numaopt import distances as D
+from numaopt.distances import compiled as _fast
+from numaopt.distances.reference import triangle_ok_numpy
 
 pytest.importorskip("numba")
 
@@ -39,7 +40,7 @@ def one_thread() -> Iterator[None]:
 
 def numpy_checks(batch: np.ndarray, cpu_mask: np.ndarray | None) -> D.BatchChecks:
     """check_batch with no numba anywhere."""
-    with mock.patch.object(_fast, "triangle_ok", D._triangle_ok_numpy):
+    with mock.patch.object(_fast, "triangle_ok", triangle_ok_numpy):
         return D._check_batch_numpy(D.as_batch(batch), cpu_mask)
 
 
@@ -91,7 +92,7 @@ def test_triangle_kernel_equals_numpy(batch: np.ndarray, excess: bool) -> None:
     n = batch.shape[1]
     work = batch - 10 if excess else batch.copy()
     work[:, np.arange(n), np.arange(n)] = 0
-    want = D._triangle_ok_numpy(work)
+    want = triangle_ok_numpy(work)
     ok = np.empty(len(work), dtype=bool)
     _fast._triangle_kernel(np.ascontiguousarray(work), ok, 3)
     assert np.array_equal(ok, want)
@@ -107,7 +108,7 @@ def test_triangle_kernel_keeps_numpy_wraparound() -> None:
     work = np.zeros((2, 3, 3), dtype=np.int64)
     work[:, 0, 1] = work[:, 1, 2] = np.iinfo(np.int64).max // 2 + 10
     work[:, 0, 2] = 5
-    assert np.array_equal(_fast.triangle_ok(work), D._triangle_ok_numpy(work))
+    assert np.array_equal(_fast.triangle_ok(work), triangle_ok_numpy(work))
 
 
 masks = st.sampled_from(["none", "all", "nodes", "matrices"])
@@ -186,7 +187,7 @@ def test_two_threads_give_the_same_answers() -> None:
     for a, b in zip(one, two, strict=True):
         assert np.array_equal(a, b)
     assert np.array_equal(_fast.triangle_ok(work), one_triangle)
-    assert np.array_equal(one_triangle, D._triangle_ok_numpy(work))
+    assert np.array_equal(one_triangle, triangle_ok_numpy(work))
 
 
 def test_without_numba_everything_is_numpy() -> None:
@@ -196,6 +197,6 @@ def test_without_numba_everything_is_numpy() -> None:
     work[:, np.arange(6), np.arange(6)] = 0
     with mock.patch.object(_fast, "numba", None):
         assert _fast.check_all(batch) is None
-        assert np.array_equal(_fast.triangle_ok(work), D._triangle_ok_numpy(work))
+        assert np.array_equal(_fast.triangle_ok(work), triangle_ok_numpy(work))
         got = D.check_batch(batch)
     assert_same(got, numpy_checks(batch, None))

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOT_SLOTS = max(1, min(2, len(os.sched_getaffinity(0))))
 APP = """
 import sys, typer
-from numaopt.cli_guest import fuzz_command
+from numaopt.cli.guest import fuzz_command
 from numaopt.errors import NumaoptError
 app = typer.Typer()
 app.command("fuzz")(fuzz_command)

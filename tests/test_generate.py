@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from numaopt.cli import app as numaopt_app
-from numaopt.cli_generate import generate_command
+from numaopt.cli.generate import generate_command
 from numaopt.distances import RECLAIM_DISTANCE, TopologyType, distinct_levels, is_symmetric, topology_type, triangle_ok
 from numaopt.generate import (
     Family,
@@ -529,18 +529,18 @@ def test_unsatisfiable_synthesis_stops_early(tmp_path: Path) -> None:
 
 
 def test_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import numaopt.cli_generate
+    import numaopt.cli.generate
 
     updates: list[int] = []
-    real = numaopt.cli_generate.write_batch
+    real = numaopt.cli.generate.write_batch
 
     def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
         progress = kwargs["on_progress"]
         kwargs["on_progress"] = lambda done, total: (updates.append(done), progress(done, total))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(numaopt.cli_generate, "_on_terminal", lambda: True)
-    monkeypatch.setattr(numaopt.cli_generate, "write_batch", watched)
+    monkeypatch.setattr(numaopt.cli.generate, "_on_terminal", lambda: True)
+    monkeypatch.setattr(numaopt.cli.generate, "write_batch", watched)
     result = run_generate("--count", "20", "--out", str(tmp_path / "tty"), "--jobs", "1")
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     assert len(list((tmp_path / "tty").glob("layout-*.toml"))) == 20

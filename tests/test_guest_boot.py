@@ -26,7 +26,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from numaopt.cli_guest import guest_build_command, verify_command
+from numaopt.cli.guest import guest_build_command, verify_command
 from numaopt.errors import InputError, QemuError
 from numaopt.guest.boot import BootResult, boot
 from numaopt.guest.kit import GuestKit, load_kit

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from numaopt.cli_host import host_app
+from numaopt.cli.host import host_app
 from numaopt.errors import InputError, NumaoptError
 from numaopt.hosts import host_from_table, host_to_toml, read_sysfs
 

@@ -34,8 +34,8 @@ from numaopt.cli import main
 from numaopt.hosts import DistanceRule, host_to_toml, parse_synthetic, render_lscpu, render_numactl
 from numaopt.model import HostTopology
 from numaopt.problem import GUEST_KEYS, NODE_KEYS
+from numaopt.problem.search import GROUP_KEYS, OBJECTIVE_KEYS, TRAFFIC_KEYS, WORKLOAD_KEYS
 from numaopt.render.qemu import qemu_command, shell_text
-from numaopt.search_schema import GROUP_KEYS, OBJECTIVE_KEYS, TRAFFIC_KEYS, WORKLOAD_KEYS
 
 RUNNER = CliRunner()
 EXIT_CODES = {0, 1, 2, 3, 4}

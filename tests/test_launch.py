@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from numaopt.model import Group, HostNode, HostTopology, PlacementRequest, Workload
-from numaopt.place import place
 from numaopt.render.json import plan_to_json
+from numaopt.solver.place import place
 
 pytestmark = pytest.mark.qemu
 

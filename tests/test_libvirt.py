@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from numaopt.cli import app
 from numaopt.model import Group, PlacementRequest, Plan, SearchSettings, Traffic, Workload
-from numaopt.place import place
 from numaopt.qemu.qmp import QemuRefused, compare, probe
 from numaopt.render.libvirt import domain_xml
 from numaopt.render.target import Accel, VmOptions
+from numaopt.solver.place import place
 from numaopt.units import KIB, format_cpulist, parse_cpulist
 from tests.golden_files import assert_golden
 from tests.placement_hosts import GIB, block_host

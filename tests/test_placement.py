@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from numaopt.audit import locality_cost, verify_plan
 from numaopt.model import Group, ObjectiveKind, PlacementRequest, Rule, SearchSettings, SolveStatus, Traffic, Workload
-from numaopt.place import NoPlanError, place
 from numaopt.problem import load_problem
 from numaopt.solver.instance import build_instance
-from numaopt.verify import locality_cost, verify_plan
+from numaopt.solver.place import NoPlanError, place
 from tests.placement_brute import brute_force_optimum
 from tests.placement_hosts import GIB, block_host, clustered_traffic, equal_groups
 from tests.problem_plans import ROOT, SEARCHES

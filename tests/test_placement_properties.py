@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from numaopt.audit import locality_cost, verify_plan
 from numaopt.layout import check_layout
 from numaopt.model import (
     Group,
@@ -27,11 +28,10 @@ from numaopt.model import (
     Traffic,
     Workload,
 )
-from numaopt.place import NoPlanError, place
 from numaopt.qemu.args import read_qemu_args
 from numaopt.render.qemu import one_line
 from numaopt.rules import RuleSet, Severity
-from numaopt.verify import locality_cost, verify_plan
+from numaopt.solver.place import NoPlanError, place
 from tests.placement_brute import brute_force_optimum
 
 MIB = 1 << 20

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from numaopt.model import PlacementRequest
-from numaopt.place import place
-from numaopt.plot import PlotError, plot_campaign, plot_host, plot_plan
 from numaopt.problem import load_problem
+from numaopt.render.plot import PlotError, plot_campaign, plot_host, plot_plan
+from numaopt.solver.place import place
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from numaopt.audit import verify_shared
 from numaopt.cli import app
 from numaopt.errors import InputError, ProblemError
 from numaopt.model import Group, SearchSettings, SharedHostRequest, SolveStatus, Traffic, VmRequest, Workload
 from numaopt.problem import load_problem, parse_problem
-from numaopt.shared_host import combine, place_vms
-from numaopt.verify import verify_shared
+from numaopt.solver.shared_host import combine, place_vms
 from tests.placement_brute import brute_force_optimum
 from tests.placement_hosts import GIB, block_host
 from tests.problem_plans import ROOT, SHARED

@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent(
     """
     import os, signal, sys, time
     from numaopt.errors import NumaoptError
-    from numaopt.place import place
+    from numaopt.solver.place import place
     from numaopt.problem import load_problem
     from numaopt.solver.synthesis import MatrixSpec, synthesize
     if sys.argv[1] == "ignored":

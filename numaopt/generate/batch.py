@@ -140,7 +140,7 @@ class _Group:
 
 def _synth_spec(space: Space, n: int, cpu_mask: npt.NDArray[np.bool_], draws: Draws, attempt: int) -> tuple[Any, int]:
     """The properties one synthesised matrix must have, drawn from the item's stream."""
-    from numaopt.solver.synthesis import MatrixSpec
+    from numaopt.solver import MatrixSpec
 
     knobs = space.knobs
     base = SLOT_SYNTH + 8 * attempt
@@ -193,7 +193,7 @@ def _synth_spec(space: Space, n: int, cpu_mask: npt.NDArray[np.bool_], draws: Dr
 
 
 def _synthesise(space: Space, n: int, cpu_mask: npt.NDArray[np.bool_], draws: Draws) -> tuple[npt.NDArray[np.int64] | None, float, str]:
-    from numaopt.solver.synthesis import synthesize
+    from numaopt.solver import synthesize
 
     spent = 0.0
     statuses = []

@@ -23,10 +23,10 @@ from numaopt.model import (
     VmRequest,
     Workload,
 )
-from numaopt.place import NoPlanError, as_the_guest_keeps_it, decide
-from numaopt.planning import build_plan
 from numaopt.solver.instance import Instance, Placement, build_instance
+from numaopt.solver.place import NoPlanError, as_the_guest_keeps_it, decide
 from numaopt.solver.placement import Progress
+from numaopt.solver.plan import build_plan
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,10 +33,10 @@ def solve_shared(
 ) -> None:
     """Place every VM, print each one's summary, write each one's configuration
     (``render(plan, vm name)``: the name goes into formats that name the VM)."""
-    from numaopt.cli_progress import search_progress, wanted
+    from numaopt.cli.progress import search_progress, wanted
     from numaopt.clock import deadline_for
     from numaopt.render.json import shared_plan_to_json
-    from numaopt.shared_host import place_vms
+    from numaopt.solver import place_vms
 
     limit = request.settings.time_limit_s
     with search_progress(wanted(quiet), limit) as progress:

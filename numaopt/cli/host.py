@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from numaopt.cli_errors import warn
-from numaopt.cli_usage import PlainUsage
+from numaopt.cli.errors import warn
+from numaopt.cli.usage import PlainUsage
 from numaopt.errors import MAX_SOURCE_CHARS, one_line_message
 from numaopt.files import write_atomically
 from numaopt.hosts import (

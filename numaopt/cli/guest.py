@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from numaopt.cli_errors import naming, seconds
+from numaopt.cli.errors import naming, seconds
 from numaopt.errors import InputError
 from numaopt.files import check_output_file
 from numaopt.inputs import MAX_COUNT, MAX_JOBS, MAX_SEED, read_text
@@ -70,7 +70,7 @@ def load_layout(path: Path) -> GuestLayout:
     if loaded.layout is not None:
         return loaded.layout
     assert loaded.placement is not None
-    from numaopt.place import place
+    from numaopt.solver import place
 
     with naming(path):
         return place(loaded.placement).layout

@@ -11,11 +11,11 @@ from numaopt.distances import LOCAL_DISTANCE, MAX_DISTANCE
 from numaopt.errors import LayoutError, NumaoptError
 from numaopt.layout import MAX_CPUS, check_layout
 from numaopt.model import GuestLayout, PlacementRequest, Plan, SolveStatus
-from numaopt.planning import build_plan
 from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.solver.explain import conflicting_requirements
 from numaopt.solver.instance import Instance, Item, Placement, Split, build_instance
 from numaopt.solver.placement import Decision, Progress, solve_placement
+from numaopt.solver.plan import build_plan
 from numaopt.units import format_cpulist, format_size
 
 EXPLAIN_LIMIT_S = 5.0  # naming the conflict gets at most this, within the time limit

@@ -41,7 +41,7 @@ def plot_command(
 
     A host: its distance matrix as a heat map, node ids on both axes, each socket's block outlined. A generated batch: layouts per value of every class dimension. A fuzz campaign: each item's verdict per oracle in order, and the failure classes. Needs matplotlib: pip install 'numaopt[plot]'.
     """
-    from numaopt import plot
+    from numaopt.render import plot
 
     plot.picture_format(out)
     path = Path(source)
@@ -65,7 +65,7 @@ def plot_command(
             assert host is not None
             plot.plot_host(host, out, title=f"host of {path.name}")
     else:
-        from numaopt.cli_host import _load
+        from numaopt.cli.host import _load
 
         plot.plot_host(_load([source], distances), out)
     typer.echo(f"wrote {out}", err=True)
@@ -80,13 +80,13 @@ def _as_host(distances: Any) -> HostTopology:
 
 def plot_plan_to(request: PlacementRequest, plan: Plan, out: Path) -> None:
     """`solve --plot`: where the plan landed on the host, with the workload's traffic."""
-    from numaopt import plot
+    from numaopt.render import plot
 
     traffic = tuple((t.a, t.b, t.weight) for t in request.workload.priced_traffic if t.a != t.b)
     plot.plot_plan(request.host, plan, out, traffic)
 
 
 def plot_guest_distances(distances: Any, out: Path, name: str) -> None:
-    from numaopt import plot
+    from numaopt.render import plot
 
     plot.plot_host(_as_host(distances), out, title=f"guest distances of {name}")

@@ -114,14 +114,14 @@ def check_batch(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) 
     """Every distance check at once for a batch (no loop over entries or matrices).
 
     Big batches of SLIT bytes (0..255) go to the fused numba kernel when numba is
-    installed (``_fast.check_all``, same answers); everything else to the numpy path.
+    installed (``compiled.check_all``, same answers); everything else to the numpy path.
     """
     batch = _as_int_batch(matrices)
     b, n, _ = batch.shape
     if b * n * n >= _FAST_MIN_ENTRIES:
-        from numaopt import _fast  # local: the JIT is loaded only for big batches
+        from numaopt.distances import compiled  # local: the JIT is loaded only for big batches
 
-        fast = _fast.check_all(batch, cpu_mask)
+        fast = compiled.check_all(batch, cpu_mask)
         if fast is not None:
             return BatchChecks(*fast)
     step = max(1, _CHUNK_ENTRIES // max(1, n * n))
@@ -136,7 +136,7 @@ def check_batch(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) 
 
 
 def _check_batch_numpy(batch: IntArray, cpu_mask: npt.ArrayLike | None) -> BatchChecks:
-    """The numpy path of ``check_batch``, and the reference ``_fast.check_all`` must equal."""
+    """The numpy path of ``check_batch``, and the reference ``compiled.check_all`` must equal."""
     n = batch.shape[1]
     off = _offdiag_mask(n)
     diagonal = np.diagonal(batch, axis1=1, axis2=2)
@@ -183,19 +183,10 @@ def triangle_ok(matrices: npt.ArrayLike, *, excess: bool = False) -> BoolArray:
     undecided = np.flatnonzero(~((lo >= 0) & (hi <= 2 * lo)))
     if undecided.size == 0:
         return result
-    from numaopt import _fast  # local: the JIT is loaded only when a matrix needs it
+    from numaopt.distances import compiled  # local: the JIT is loaded only when a matrix needs it
 
-    result[undecided] = _fast.triangle_ok(work[undecided])
+    result[undecided] = compiled.triangle_ok(work[undecided])
     return result
-
-
-def _triangle_ok_numpy(work: IntArray) -> BoolArray:
-    """Reference: loop over the middle node j, vectorised over batch, i and k."""
-    ok = np.ones(work.shape[0], dtype=bool)
-    for j in range(work.shape[1]):
-        via_j = work[:, :, j, None] + work[:, None, j, :]
-        ok &= ~np.any(work > via_j, axis=(1, 2))
-    return ok
 
 
 def distinct_levels(matrices: npt.ArrayLike, cpu_mask: npt.ArrayLike | None = None) -> IntArray:

@@ -26,8 +26,8 @@ from numaopt.model import (
     PlacementRequest,
     SharedHostRequest,
 )
+from numaopt.problem.tables import TableReader
 from numaopt.rules import RuleSet
-from numaopt.tables import TableReader
 from numaopt.units import format_cpulist, parse_cpulist, parse_size
 
 TOP_KEYS = ("rules", "guest")
@@ -70,12 +70,12 @@ def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = 
     except ValueError:  # int() inside tomllib refuses more than 4300 digits (CVE-2020-10735)
         raise ProblemError("invalid TOML: a number with thousands of digits", source=source) from None
     if "guest" not in data and "vm" in data:
-        from numaopt.search_schema import read_vms
+        from numaopt.problem.search import read_vms
 
         shared, warnings = read_vms(data, source, base_dir or Path("."))
         return Problem(source=source, shared=shared, warnings=tuple(warnings))
     if "guest" not in data and ("workload" in data or "host" in data):
-        from numaopt.search_schema import read_search
+        from numaopt.problem.search import read_search
 
         request, warnings = read_search(data, source, base_dir or Path("."))
         return Problem(source=source, placement=request, warnings=tuple(warnings))

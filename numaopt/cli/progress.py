@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from numaopt.solver.placement import Progress
+from numaopt.solver import Progress
 
 
 class SearchStatus:

@@ -14,6 +14,8 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 
+from numaopt.distances.reference import triangle_ok_numpy
+
 try:
     import numba
     from numba import prange
@@ -85,13 +87,11 @@ def _triangle_kernel(work: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_], chu
 
 def triangle_ok(work: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """Triangle inequality per matrix of ``work`` (diagonal already zeroed)."""
-    from numaopt.distances import _triangle_ok_numpy
-
     work = np.asarray(work)
     if numba is None or work.size == 0 or work.dtype != np.int64:
-        return _triangle_ok_numpy(work)
+        return triangle_ok_numpy(work)
     if work.min() < -_NO_WRAP or work.max() > _NO_WRAP:
-        return _triangle_ok_numpy(work)
+        return triangle_ok_numpy(work)
     ok = np.empty(work.shape[0], dtype=bool)
     _triangle_kernel(np.ascontiguousarray(work), ok, _chunks(work.shape[0]))
     return ok

@@ -1,0 +1,84 @@
+"""The numaopt command line: the app and its entry point. Only numaopt.cli prints or exits.
+
+Exit codes: 0 ok, 1 bad input or a layout the target refuses, 2 usage, 3 no plan
+(infeasible / nothing in time), 4 QEMU or the guest check failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from numaopt.cli.check import check_command
+from numaopt.cli.errors import error_text
+from numaopt.cli.generate import generate_command
+from numaopt.cli.guest import fuzz_command, guest_build_command, verify_command
+from numaopt.cli.host import host_app
+from numaopt.cli.launch import launch_command
+from numaopt.cli.plot import plot_command
+from numaopt.cli.solve import solve_command
+from numaopt.cli.usage import PlainUsage
+from numaopt.errors import NumaoptError
+from numaopt.files import stdout_failed
+from numaopt.processes import sigterm_as_interrupt
+
+app = typer.Typer(
+    help="Search, check and render QEMU guest NUMA layouts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts mention [guest], [host] literally: no rich markup
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from numaopt import __version__
+
+        typer.echo(f"numaopt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print numaopt's version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Search, check and render QEMU guest NUMA layouts."""
+
+
+app.command("solve", cls=PlainUsage)(solve_command)
+app.command("check", cls=PlainUsage)(check_command)
+app.command("launch", cls=PlainUsage, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    launch_command
+)
+app.command("plot", cls=PlainUsage)(plot_command)
+app.command("generate", cls=PlainUsage)(generate_command)
+app.command("verify", cls=PlainUsage)(verify_command)
+app.command("fuzz", cls=PlainUsage)(fuzz_command)
+app.add_typer(host_app, name="host")
+guest_app = typer.Typer(help="The guest kit (kernel + probe initramfs) for boot checks.", no_args_is_help=True)
+guest_app.command("build", cls=PlainUsage)(guest_build_command)
+app.add_typer(guest_app, name="guest")
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: every numaopt error becomes one line on stderr (one per finding for a
+    refused layout) and its exit code. ``args`` defaults to the command line (tests pass them)."""
+    try:
+        with sigterm_as_interrupt():  # a supervisor's stop cleans up like Ctrl-C (exit 130)
+            app(args=args, prog_name="numaopt")  # standalone: usage errors print themselves and exit 2
+    except NumaoptError as exc:
+        typer.echo(error_text(exc), err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("numaopt: interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        if not stdout_failed(exc):
+            raise
+        typer.echo(f"numaopt: error: stdout: cannot write: {exc.strerror}", err=True)
+        sys.exit(1)

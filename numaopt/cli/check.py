@@ -1,0 +1,97 @@
+"""``numaopt check``: lint a layout (a problem file or QEMU arguments) against QEMU and the guests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from numaopt.cli.errors import naming
+from numaopt.errors import InputError
+from numaopt.layout import check_layout
+from numaopt.model import GuestLayout
+from numaopt.problem import load_problem
+from numaopt.rules import Finding, RuleSet, Severity
+
+
+def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
+    """A problem file (.toml) or a file of QEMU arguments ("-" reads stdin)."""
+    if path.suffix == ".toml":
+        loaded = load_problem(path)
+        if loaded.shared is not None:
+            raise InputError(
+                "this problem places several VMs ([[vm]]); check reads one guest: solve it with --format json --out DIR "
+                "and check each VM's arguments (DIR/NAME.args)",
+                source=str(path),
+            )
+        if loaded.layout is None:
+            # A search problem: check the layout of the plan the search finds.
+            from numaopt.solver import place
+
+            assert loaded.placement is not None
+            from numaopt.clock import deadline_for
+
+            with naming(path):
+                return place(loaded.placement, deadline=deadline_for(loaded.placement.settings.time_limit_s)).layout, []
+        return loaded.layout, []
+    from numaopt.inputs import read_stream, read_text
+    from numaopt.qemu.args import read_qemu_args
+
+    if str(path) == "-":
+        config = read_qemu_args(read_stream(sys.stdin.buffer, "<stdin>"), source="<stdin>")
+    else:
+        config = read_qemu_args(read_text(path), source=str(path))
+    return config.layout, list(config.findings)
+
+
+def check_command(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A problem file (.toml) or a file of QEMU arguments (- for stdin).")],
+    rules: Annotated[
+        str,
+        typer.Option(
+            "--rules",
+            "-r",
+            help="Comma-separated rule sets: qemu, linux-acpi, linux-dt, libvirt, or all. Default (auto): qemu, the "
+            "guest's own (linux-acpi for q35/pc, linux-dt for virt) and libvirt.",
+        ),
+    ] = "auto",
+    show_info: Annotated[bool, typer.Option("--info", help="Also print facts (scheduler levels, topology type).")] = False,
+) -> None:
+    """Lint a layout: what QEMU refuses, and what each guest discards or warns about.
+
+    FILE is a problem file (.toml; a search problem is solved first and its plan checked) or QEMU arguments as people paste them (backslash continuations and the binary name are fine).
+
+    Prints one line per finding as `FILE: RULESET: SEVERITY: message (fix: ...)`, or `FILE: RULESET: ok`. Exits 1 if any chosen rule set has an error.
+    """
+    try:
+        chosen = None if rules.strip() == "auto" else RuleSet.parse_list(rules)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc} (or auto)", param_hint="--rules") from None
+    layout, arg_findings = _read_for_check(file)
+    if chosen is None:  # an x86 guest never reads a device tree, an arm64 `virt` guest does
+        chosen = (RuleSet.QEMU, layout.machine.default_rules, RuleSet.LIBVIRT)
+    failed = False
+    qemu_found = arg_findings + check_layout(layout, RuleSet.QEMU)
+    qemu_errors = {(f.code, f.message) for f in qemu_found if f.severity is Severity.ERROR}
+    for rule_set in chosen:
+        if rule_set is RuleSet.QEMU:
+            found = qemu_found
+        else:
+            # A guest (or libvirt) only sees what QEMU accepted: say so once instead of
+            # repeating QEMU's refusals, then add what this target has to say on its own.
+            found = [f for f in check_layout(layout, rule_set) if (f.code, f.message) not in qemu_errors]
+            if qemu_errors:
+                found.insert(
+                    0,
+                    Finding(rule_set, Severity.ERROR, "qemu-refuses", "QEMU refuses this configuration (see the qemu lines), so the guest never runs"),
+                )
+        shown = [f for f in dict.fromkeys(found) if show_info or f.severity is not Severity.INFO]
+        failed |= any(f.severity is Severity.ERROR for f in shown)
+        if not any(f.severity is not Severity.INFO for f in shown):
+            typer.echo(f"{file}: {rule_set.value}: ok")
+        for finding in shown:
+            typer.echo(f"{file}: {finding}")
+    if failed:
+        raise typer.Exit(1)

@@ -64,6 +64,7 @@ from results_file import RESULTS, cpu_model, free_memory_table, write_section
 
 from numaopt.audit import locality_cost, verify_plan
 from numaopt.errors import NumaoptError
+from numaopt.hosts.shapes import GIB, block_host, grid_slit, matrix_host, random_slit, random_traffic
 from numaopt.hosts.toml import host_to_toml
 from numaopt.model import Group, HostTopology, PlacementRequest, Plan, SolveStatus, Traffic
 from numaopt.problem import load_problem
@@ -73,7 +74,6 @@ from numaopt.solver.instance import Instance, Placement, build_instance, split_m
 from numaopt.solver.place import NoPlanError, place
 from numaopt.solver.plan import build_plan
 from numaopt.units import format_size
-from tests.placement_hosts import GIB, block_host, grid_slit, matrix_host, random_slit, random_traffic
 
 SECTION = "## Placement search (issues 3 and 10)"
 OLD_SECTION = "## Placement search (issue 3)"  # the section this one replaces

@@ -1,6 +1,7 @@
-"""Shared test settings: the hypothesis profiles, and Python's own Ctrl-C handler.
+"""Shared test settings and fixtures: the hypothesis profiles, Python's own Ctrl-C handler,
+and the guest kit (built once per run, cached like `numaopt guest build` does).
 
-``--hypothesis-profile=long`` runs the input fuzz tests (tests/test_input_fuzz.py) with
+``--hypothesis-profile=long`` runs the input fuzz tests (tests/cli/test_input_fuzz.py) with
 many more examples and fresh randomness, for a run on demand; the normal suite keeps a
 few hundred derandomized examples so it never flakes.
 """
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from numaopt.guest.kit import GuestKit, load_kit
 
 settings.register_profile(
     "long",
@@ -28,3 +31,9 @@ def _python_handles_ctrl_c() -> Iterator[None]:
     yield
     if previous is not None:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(scope="session")
+def kit() -> GuestKit:
+    """The guest kit (kernel + probe initramfs) the boot tests run; built on first use."""
+    return load_kit()

@@ -12,7 +12,7 @@ topology and one ``<cell>`` per guest node with its distances; a serial console.
 Not rendered: HMAT (``<interconnects>``, ``<cache>``), which plans do not carry yet;
 disks and network devices, which are the user's. Built with ElementTree, never by
 pasting strings; checked against libvirt's RelaxNG schema and its test driver in
-tests/test_libvirt.py.
+tests/render/test_libvirt.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,197 @@
+"""Several VMs on one host: one search, one plan per VM, each verified on its own and together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from numaopt.audit import verify_shared
+from numaopt.cli import app
+from numaopt.errors import InputError, ProblemError
+from numaopt.hosts.shapes import GIB, block_host
+from numaopt.model import Group, SearchSettings, SharedHostRequest, SolveStatus, Traffic, VmRequest, Workload
+from numaopt.problem import load_problem, parse_problem
+from numaopt.solver.shared_host import combine, place_vms
+from tests.support.brute import brute_force_optimum
+from tests.support.problems import ROOT, SHARED
+
+SETTINGS = SearchSettings(time_limit_s=20, seed=0, workers=1)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "numaopt", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+EXAMPLE = ROOT / "problems" / "shared-host.toml"
+
+
+def checked(request: SharedHostRequest):  # type: ignore[no-untyped-def]
+    shared = place_vms(request)
+    assert verify_shared(request, dict(shared.plans), shared.objective) == []
+    return shared
+
+
+def test_the_example_places_every_vm_on_disjoint_cpus_and_keeps_db_and_web_apart() -> None:
+    assert SHARED == [EXAMPLE]
+    problem = load_problem(EXAMPLE)
+    assert problem.shared is not None
+    shared = checked(problem.shared)
+    assert shared.status is SolveStatus.OPTIMAL
+    assert [name for name, _ in shared.plans] == ["db", "web", "batch"]
+    sockets = {name: {node.host_nodes[0] // 2 for node in plan.layout.nodes} for name, plan in shared.plans}
+    assert not sockets["db"] & sockets["web"]
+    # The database's two groups talk: one socket, two nodes (6 + 6 vCPUs do not fit one node of 8).
+    assert len(sockets["db"]) == 1 and shared.plan("db").layout.num_nodes == 2
+    # The guest names its groups without the VM prefix.
+    assert set(shared.plan("db").vcpu_groups) == {"primary", "replica"}
+
+
+def test_priority_decides_who_gets_the_near_nodes() -> None:
+    # One socket of two 4-CPU nodes, a far third node: two VMs of two talking groups each;
+    # only one VM can stay within the socket, and the one with the higher priority does.
+    host = block_host(1, 2, cpus_per_node=4)
+    far = np.array([[10, 12, 40], [12, 10, 40], [40, 40, 10]])
+    host = type(host)((*host.nodes, type(host.nodes[0])(2, (8, 9, 10, 11), 64 * GIB, 60 * GIB)), far)
+
+    def vm(name: str, priority: int) -> VmRequest:
+        groups = (Group("a", 2, GIB), Group("b", 2, GIB))
+        return VmRequest(name, Workload(groups, traffic=(Traffic("a", "b", 10),), rules=((Rule.APART, ("a", "b")),)), priority=priority)
+
+    from numaopt.model import Rule
+
+    for first, second in ((1, 5), (5, 1)):
+        request = SharedHostRequest(host, (vm("x", first), vm("y", second)), settings=SETTINGS)
+        shared = checked(request)
+        winner = "y" if second > first else "x"
+        assert {node.host_nodes[0] for node in shared.plan(winner).layout.nodes} == {0, 1}
+
+
+@st.composite
+def shared_requests(draw: st.DrawFn) -> SharedHostRequest:
+    host = block_host(1, draw(st.integers(2, 3)), cpus_per_node=draw(st.integers(3, 5)), memory_gib=8)
+    vms = []
+    for k in range(2):
+        groups = [Group("a", draw(st.integers(1, 3)), GIB, split=draw(st.booleans()))]
+        if draw(st.booleans()):
+            groups.append(Group("b", draw(st.integers(1, 2)), GIB))
+        names = [g.name for g in groups]
+        flows = tuple(Traffic(a, b, draw(st.integers(1, 9))) for a in names for b in names if a < b)
+        vms.append(VmRequest(f"vm{k}", Workload(tuple(groups), traffic=flows), priority=draw(st.integers(1, 3))))
+    return SharedHostRequest(host, tuple(vms), settings=SETTINGS)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(shared_requests())
+def test_joint_optimum_equals_brute_force(request: SharedHostRequest) -> None:
+    best = brute_force_optimum(combine(request))
+    try:
+        shared = checked(request)
+    except Exception as error:
+        assert best is None, f"{error!r} but brute force found {best}"
+        return
+    assert best is not None
+    if shared.status is SolveStatus.OPTIMAL:
+        assert shared.objective == pytest.approx(best)
+
+
+def test_vms_must_agree_on_threads_and_page_size() -> None:
+    host = block_host(1, 2, cpus_per_node=8, smt=True)
+    vms = (
+        VmRequest("a", Workload((Group("vm", 2, GIB),), threads_per_core=2)),
+        VmRequest("b", Workload((Group("vm", 2, GIB),))),
+    )
+    with pytest.raises(InputError, match=r"vm\[1\].threads_per_core: every VM on one host needs the same threads_per_core"):
+        place_vms(SharedHostRequest(host, vms, settings=SETTINGS))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[vm]]\nname = "a"\nvcpus = 2\nmemory = "1GiB"\n[[vm]]\nname = "a"\nvcpus = 2\nmemory = "1GiB"\n',
+         "vm[1].name: expected a unique VM name without '/', got 'a'"),
+        ('sockets_apart = [["a", "zz"]]\n[[vm]]\nname = "a"\nvcpus = 2\nmemory = "1GiB"\n',
+         "sockets_apart[0]: expected two different VM names (VMs: a), got ['a', 'zz']"),
+        ('[[vm]]\nname = "a"\npriority = 0\nvcpus = 2\nmemory = "1GiB"\n', "vm[0].priority: expected a whole number 1..1000000, got 0"),
+        ('[[vm]]\nname = "a"\nvcpus = 2\nmemory = "1GiB"\ncolour = "red"\n', "vm[0]"),
+    ],
+)
+def test_several_vm_schema_errors_name_the_key(text: str, message: str) -> None:
+    host = '[host]\nsynthetic = "pack:1 numa:2 core:4 pu:1"\ndistances = "12,32"\n'
+    head, _, rest = text.partition("[[vm]]")
+    with pytest.raises(ProblemError) as info:
+        parse_problem(head + host + "[[vm]]" + rest, source="x.toml")
+    assert str(info.value).startswith("x.toml: ") and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_solve_writes_one_file_per_vm_and_launch_takes_one(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "plans"
+    result = runner.invoke(app, ["solve", str(EXAMPLE), "--format", "json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["batch.json", "db.json", "plans.json", "web.json"]
+    joint = json.loads((out / "plans.json").read_text())
+    assert [vm["name"] for vm in joint["vms"]] == ["db", "web", "batch"]
+    stdout = runner.invoke(app, ["solve", str(EXAMPLE), "--format", "shell", "-q"])
+    assert stdout.exit_code == 0 and stdout.stdout.count("# vm ") == 3
+    refused = run("solve", str(EXAMPLE), "--format", "libvirt", "-q")
+    assert refused.returncode == 1 and "--out DIR" in refused.stderr and refused.stdout == ""
+    xml = runner.invoke(app, ["solve", str(EXAMPLE), "--format", "libvirt", "-q", "--out", str(tmp_path / "xml")])
+    assert xml.exit_code == 0 and "<name>web</name>" in (tmp_path / "xml" / "web.xml").read_text()
+    ambiguous = run("launch", str(out / "plans.json"))
+    assert ambiguous.returncode == 1 and "choose one with --vm NAME" in ambiguous.stderr
+
+
+@pytest.mark.qemu
+def test_launch_starts_the_chosen_vm_of_a_joint_plan(tmp_path: Path) -> None:
+    # Two one-vCPU VMs on this machine's own CPUs: the second VM's vCPU must land on the
+    # CPU the first one does not use.
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    problem = tmp_path / "two.toml"
+    problem.write_text(
+        "[host]\n"
+        f'nodes = [ {{ id = 0, cpus = "{cpus[0]},{cpus[1]}", memory = "4GiB" }} ]\n'
+        "distances = [[10]]\n"
+        '[[vm]]\nname = "first"\nvcpus = 1\nmemory = "128MiB"\n'
+        '[[vm]]\nname = "second"\nvcpus = 1\nmemory = "128MiB"\n'
+    )
+    out = tmp_path / "plans"
+    assert run("solve", str(problem), "--format", "json", "--out", str(out), "-q").returncode == 0
+    first = json.loads((out / "first.json").read_text())["vcpu_to_host_cpu"]["0"]
+    second = json.loads((out / "second.json").read_text())["vcpu_to_host_cpu"]["0"]
+    assert {first, second} == {cpus[0], cpus[1]}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "numaopt", "launch", str(out / "plans.json"), "--vm", "second", "--",
+         "-S", "-display", "none", "-nodefaults", "-accel", "tcg"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        words = process.stderr.readline().split()
+        # pinned vCPU 0 (thread 6951) to host CPU 1
+        assert words[:3] == ["pinned", "vCPU", "0"] and int(words[-1]) == second
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+
+
+def test_no_plan_for_several_vms_names_the_file(tmp_path: Path) -> None:
+    problem = tmp_path / "crowded.toml"
+    problem.write_text(
+        '[host]\nsynthetic = "pack:1 numa:2 core:2 pu:1"\ndistances = "12,32"\n'
+        '[[vm]]\nname = "a"\nvcpus = 4\nmemory = "128MiB"\n[[vm]]\nname = "b"\nvcpus = 2\nmemory = "128MiB"\n'
+    )
+    result = run("solve", str(problem), "-q")
+    assert result.returncode == 3
+    assert result.stderr == f"numaopt: error: {problem}: no plan: the workload needs 6 vCPUs; the host has 4 free CPUs\n"

@@ -1,0 +1,1 @@
+"""Helpers shared by tests (not tests themselves): golden files, brute force, the shipped problems."""

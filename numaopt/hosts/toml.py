@@ -37,7 +37,7 @@ from numaopt.distances import LOCAL_DISTANCE
 from numaopt.errors import ProblemError
 from numaopt.hosts._common import bad_distance, build_host, shown
 from numaopt.model import HostCore, HostNode, HostTopology, HugePages
-from numaopt.problem.tables import TableReader
+from numaopt.tables import TableReader
 from numaopt.units import CPULIST_HELP, SIZE_HELP, format_cpulist, format_size, parse_cpulist, parse_size
 
 __all__ = ["HOST_KEYS", "host_from_table", "host_to_toml"]

@@ -26,8 +26,8 @@ from numaopt.model import (
     PlacementRequest,
     SharedHostRequest,
 )
-from numaopt.problem.tables import TableReader
 from numaopt.rules import RuleSet
+from numaopt.tables import TableReader
 from numaopt.units import format_cpulist, parse_cpulist, parse_size
 
 TOP_KEYS = ("rules", "guest")

@@ -35,7 +35,7 @@ from numaopt.model import (
     VmRequest,
     Workload,
 )
-from numaopt.problem.tables import TableReader
+from numaopt.tables import TableReader
 from numaopt.units import format_cpulist, parse_cpulist, parse_duration, parse_size
 
 HOST_EXTRA_KEYS = ("reserved_cpus",)

@@ -28,6 +28,7 @@ Scheduler-domain spans and groups come from the ``sched_verbose`` lines in dmesg
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -198,6 +199,9 @@ _GROUPS = re.compile(r"^\s*groups:(.*)$")
 _GROUP = re.compile(r"(\d+):\{ span=(\S*)((?: [a-z_]+=\S+)*) \}")
 
 
+_VerboseLevel = tuple[int, str, tuple[int, ...], list[SchedGroup]]  # index, level name, span, groups
+
+
 def _groups(text: str) -> list[SchedGroup]:
     groups = []
     for match in _GROUP.finditer(text):
@@ -207,10 +211,10 @@ def _groups(text: str) -> list[SchedGroup]:
     return groups
 
 
-def _sched_verbose(dmesg: list[str]) -> dict[int, list[tuple[int, str, tuple[int, ...], list[SchedGroup]]]]:
+def _sched_verbose(dmesg: list[str]) -> dict[int, list[_VerboseLevel]]:
     """Per CPU, its last ``attaching sched-domain(s)`` block: (index, level, span, groups)."""
-    trees: dict[int, list[tuple[int, str, tuple[int, ...], list[SchedGroup]]]] = {}
-    current: list[tuple[int, str, tuple[int, ...], list[SchedGroup]]] | None = None
+    trees: dict[int, list[_VerboseLevel]] = {}
+    current: list[_VerboseLevel] | None = None
     for raw in dmesg:
         line = _strip_timestamp(raw)
         if match := _ATTACH.match(line):
@@ -314,100 +318,180 @@ def parse_report(console: str) -> GuestReport:
     False and the reasons in ``problems``.
     """
     lines = [line.rstrip("\r") for line in console.split("\n")]
-    try:
-        begin = next(i for i, line in enumerate(lines) if line.startswith(BEGIN))
-    except StopIteration:
-        raise ReportError("the console holds no numaopt report") from None
+    begin, version = _header(lines)
+    framed = _frame(lines[begin + 1 :])
+    fields, field_problems = _read_fields(framed.fields)
+    problems = (*framed.problems, *field_problems)
+    nodes, cpus, debugfs = fields.sysfs.views()
+    return GuestReport(
+        version=version,
+        complete=not problems,
+        problems=problems,
+        kernel=fields.kernel,
+        cmdline=fields.cmdline,
+        uptime_s=fields.uptime,
+        node_sets=fields.sysfs.node_sets,
+        cpu_sets=fields.sysfs.cpu_sets,
+        nodes=nodes,
+        cpus=cpus,
+        domains=_domains(debugfs, _sched_verbose(fields.dmesg)),
+        dmesg=tuple(fields.dmesg),
+        console=(*lines[:begin], *framed.outside),
+        stages=tuple(fields.stages),
+    )
+
+
+def _header(lines: list[str]) -> tuple[int, int]:
+    """The index of the ``@numaopt-report VERSION`` line and the version; ``ReportError`` unless 1."""
+    begin = next((i for i, line in enumerate(lines) if line.startswith(BEGIN)), None)
+    if begin is None:
+        raise ReportError("the console holds no numaopt report")
     try:
         version = int(lines[begin].split()[1])
     except (IndexError, ValueError):
         raise ReportError(f"unreadable report header {lines[begin]!r}") from None
-    problems: list[str] = []
     if version != 1:
         raise ReportError(f"report format {version} is not one this numaopt reads (1)")
-    outside = lines[:begin]
-    counted = 0
-    counted_bytes = 0
-    end_count: int | None = None
-    end_bytes: int | None = None
-    fields: list[str] = []
-    for line in lines[begin + 1 :]:
-        if end_count is None and line.startswith("@end"):
-            parts = line.split()
-            try:
-                end_count = int(parts[1])
-                end_bytes = int(parts[2]) if len(parts) > 2 else None
-            except (IndexError, ValueError):
-                problems.append(f"unreadable end line {line!r}")
-                end_count = -1
-        elif end_count is None and line.startswith("@"):
-            counted += 1
-            counted_bytes += len(line.encode())
-            fields.append(line[1:])
-        elif line.strip():
-            outside.append(line)
-    if end_count is None:
-        problems.append(f"the report was cut short after {counted} lines (no @end line)")
-    elif end_count != counted or (end_bytes is not None and end_bytes != counted_bytes):
-        problems.append(
-            f"the report has {counted} lines of {counted_bytes} bytes but the guest printed {end_count} of "
-            f"{end_bytes}: a kernel message cut a line"
-        )
+    return begin, version
 
-    kernel = cmdline = ""
-    uptime: float | None = None
-    sysfs = _Sysfs()
-    dmesg: list[str] = []
-    stages: list[str] = []
+
+@dataclass(frozen=True, slots=True)
+class _Framed:
+    """The console after the header, sorted: report lines, other lines, and what the counts say."""
+
+    fields: tuple[str, ...]  # the report's lines up to @end, without their "@"
+    outside: tuple[str, ...]  # non-blank lines that are not the report's (kernel messages, after @end)
+    problems: tuple[str, ...]  # a missing or unreadable @end, or counts that differ
+
+
+def _frame(body: list[str]) -> _Framed:
+    """Split the lines after the header at the first ``@end`` and check its counts."""
+    end_at = next((i for i, line in enumerate(body) if line.startswith("@end")), None)
+    report, after = (body, []) if end_at is None else (body[:end_at], body[end_at + 1 :])
+    fields = tuple(line[1:] for line in report if line.startswith("@"))
+    outside = tuple(line for line in report if not line.startswith("@") and line.strip())
+    outside += tuple(line for line in after if line.strip())
+    if end_at is None:
+        return _Framed(fields, outside, (f"the report was cut short after {len(fields)} lines (no @end line)",))
+    return _Framed(fields, outside, _end_problems(body[end_at], fields))
+
+
+def _end_problems(end_line: str, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """Why ``@end LINES [BYTES]`` disagrees with the report read: unreadable, or other counts."""
+    counted = len(fields)
+    counted_bytes = sum(len(text.encode()) + 1 for text in fields)  # + 1: the "@"
+    counts = _end_counts(end_line)
+    problems = () if counts is not None else (f"unreadable end line {end_line!r}",)
+    end_count, end_bytes = counts or (-1, None)  # an unreadable line matches no report
+    if end_count == counted and end_bytes in (None, counted_bytes):
+        return problems
+    return (
+        *problems,
+        f"the report has {counted} lines of {counted_bytes} bytes but the guest printed {end_count} of "
+        f"{end_bytes}: a kernel message cut a line",
+    )
+
+
+def _end_counts(end_line: str) -> tuple[int, int | None] | None:
+    """LINES and BYTES of ``@end LINES [BYTES]`` (BYTES None when absent); None when unreadable."""
+    parts = end_line.split()
+    try:
+        return int(parts[1]), (int(parts[2]) if len(parts) > 2 else None)
+    except (IndexError, ValueError):
+        return None
+
+
+class _Fields:
+    """The report's lines by key: ``@kernel``, ``@cmdline``, ``@uptime``, ``@stage``, ``@dmesg``, ``@sys``."""
+
+    def __init__(self) -> None:
+        self.kernel = ""
+        self.cmdline = ""
+        self.uptime: float | None = None
+        self.stages: list[str] = []
+        self.dmesg: list[str] = []
+        self.sysfs = _Sysfs()
+
+    def add(self, key: str, rest: str) -> bool:
+        """Take one line (``@key rest``); False for a key this numaopt does not know."""
+        reader = _FIELD_READERS.get(key)
+        if reader is None:
+            return False
+        reader(self, rest)
+        return True
+
+    def _dmesg(self, rest: str) -> None:
+        self.dmesg.append(rest)
+
+    def _stage(self, rest: str) -> None:
+        self.stages.append(rest.strip())
+
+    def _kernel(self, rest: str) -> None:
+        self.kernel = rest.strip()
+
+    def _cmdline(self, rest: str) -> None:
+        self.cmdline = rest.strip()
+
+    def _uptime(self, rest: str) -> None:
+        self.uptime = float(rest)
+
+    def _sys(self, rest: str) -> None:
+        path, _, value = rest.partition(":")
+        self.sysfs.add(path, value.strip())
+
+
+_FIELD_READERS: dict[str, Callable[[_Fields, str], None]] = {
+    "dmesg": _Fields._dmesg,
+    "stage": _Fields._stage,
+    "kernel": _Fields._kernel,
+    "cmdline": _Fields._cmdline,
+    "uptime": _Fields._uptime,
+    "sys": _Fields._sys,
+}
+
+
+def _read_fields(fields: tuple[str, ...]) -> tuple[_Fields, list[str]]:
+    """The report's lines by key, and one problem per line that could not be read."""
+    read = _Fields()
+    problems: list[str] = []
     for number, text in enumerate(fields, start=1):
         key, _, rest = text.partition(" ")
         try:
-            if key == "dmesg":
-                dmesg.append(rest)
-            elif key == "stage":
-                stages.append(rest.strip())
-            elif key == "kernel":
-                kernel = rest.strip()
-            elif key == "cmdline":
-                cmdline = rest.strip()
-            elif key == "uptime":
-                uptime = float(rest)
-            elif key == "sys":
-                path, _, value = rest.partition(":")
-                sysfs.add(path, value.strip())
-            else:
-                problems.append(f"report line {number}: unknown key {key!r}")
+            known = read.add(key, rest)
         except (ValueError, IndexError, KeyError, ReportError) as exc:
             problems.append(f"report line {number} ({text[:60]!r}): {exc}")
-    nodes, cpus, debugfs = sysfs.views()
-    verbose = _sched_verbose(dmesg)
-    domains: dict[int, tuple[SchedDomain, ...]] = {}
-    for cpu in sorted(set(debugfs) | set(verbose)):
-        named = debugfs.get(cpu, {})
-        spans = {index: (level, span, groups) for index, level, span, groups in verbose.get(cpu, [])}
-        tree = []
-        for index in sorted(set(named) | set(spans)):
-            name, flags = named.get(index, (spans[index][0] if index in spans else "?", ()))
-            span = spans[index][1] if index in spans else None
-            groups = tuple(spans[index][2]) if index in spans else None
-            tree.append(SchedDomain(cpu, index, name, flags, span, groups))
-        domains[cpu] = tuple(tree)
-    return GuestReport(
-        version=version,
-        complete=not problems,
-        problems=tuple(problems),
-        kernel=kernel,
-        cmdline=cmdline,
-        uptime_s=uptime,
-        node_sets=sysfs.node_sets,
-        cpu_sets=sysfs.cpu_sets,
-        nodes=nodes,
-        cpus=cpus,
-        domains=domains,
-        dmesg=tuple(dmesg),
-        console=tuple(outside),
-        stages=tuple(stages),
-    )
+            continue
+        if not known:
+            problems.append(f"report line {number}: unknown key {key!r}")
+    return read, problems
+
+
+def _domains(
+    debugfs: dict[int, dict[int, tuple[str, tuple[str, ...]]]], verbose: dict[int, list[_VerboseLevel]]
+) -> dict[int, tuple[SchedDomain, ...]]:
+    """Every CPU's domain tree, from debugfs (names, flags) and sched_verbose (spans, groups)."""
+    return {
+        cpu: _domain_tree(cpu, debugfs.get(cpu, {}), verbose.get(cpu, []))
+        for cpu in sorted(set(debugfs) | set(verbose))
+    }
+
+
+def _domain_tree(
+    cpu: int, named: dict[int, tuple[str, tuple[str, ...]]], levels: list[_VerboseLevel]
+) -> tuple[SchedDomain, ...]:
+    """One CPU's domains bottom up. A level debugfs lacks takes sched_verbose's level name and
+    no flags; a level sched_verbose lacks has no span and no groups."""
+    spans = {index: (level, span, groups) for index, level, span, groups in levels}
+    tree = []
+    for index in sorted(set(named) | set(spans)):
+        if index not in spans:
+            name, flags = named[index]
+            tree.append(SchedDomain(cpu, index, name, flags))
+            continue
+        level, span, groups = spans[index]
+        name, flags = named.get(index, (level, ()))
+        tree.append(SchedDomain(cpu, index, name, flags, span, tuple(groups)))
+    return tuple(tree)
 
 
 def numactl_text(report: GuestReport) -> str:

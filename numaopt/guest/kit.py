@@ -9,18 +9,19 @@ resolved to its ``linux-image-<release>`` with ``dpkg-deb -f``, downloaded with
 format, from a static busybox (the installed ``busybox-static``, else its .deb) and
 ``INIT_SCRIPT``; its name carries a hash of both, so a changed script rebuilds it.
 
-Builds are serialised with a lock file and every cached file is written through a
-temporary name and a rename, so concurrent fuzz workers never see half a kit.
+Builds are serialised with a lock file (``filelock``) and every cached file is written
+through a temporary name and a rename, so concurrent fuzz workers never see half a kit.
+Cached files get the umask's modes, like any file the user makes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import stat
 import subprocess
@@ -29,6 +30,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from filelock import FileLock
+from platformdirs import user_cache_dir
 
 from numaopt.errors import InputError, NumaoptError
 
@@ -118,10 +122,9 @@ class GuestKit:
 
 
 def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/numaopt``, else ``~/.cache/numaopt`` (the XDG base directory rule)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "numaopt"
+    """``$XDG_CACHE_HOME/numaopt``, else ``~/.cache/numaopt`` (the XDG base directory rule:
+    a relative ``XDG_CACHE_HOME`` is ignored), for root as for any user."""
+    return Path(user_cache_dir("numaopt"))
 
 
 def _arch_info(arch: str) -> tuple[str, str, int]:
@@ -135,31 +138,23 @@ def _arch_info(arch: str) -> tuple[str, str, int]:
 # Files
 
 
-def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+def _write_atomically(path: Path, data: bytes, executable: bool = False) -> None:
+    """Write through a temporary name, fsync'd, and a rename: a reader (another fuzz worker)
+    sees the old file or the whole new one. The file gets 0666 (0777 when ``executable``)
+    minus the umask, as any file the user makes (mkstemp would give 0600 whatever the
+    umask); the temporary name is ``files.remove_stale``'s (dot, name, pid, token)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o777 if executable else 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """Serialise kit builds (fuzz workers may all start with an empty cache)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -383,7 +378,7 @@ def _busybox(arch: str, cache: Path) -> Path:
     data = files.get("bin/busybox") or files.get("usr/bin/busybox")
     if data is None:
         raise GuestKitError("busybox-static's package holds no bin/busybox: install busybox-static with apt-get")
-    _write_atomically(cached, data, 0o755)
+    _write_atomically(cached, data, executable=True)
     return cached
 
 
@@ -406,7 +401,8 @@ def build_kit(
     cache = cache or cache_dir()
     if kernel is not None:
         check_kernel(kernel, arch)
-    with _locked(cache / "guest"):
+    # Serialise builds: fuzz workers may all start with an empty cache.
+    with FileLock(cache / "guest" / ".lock"):
         if kernel is None:
             kernel_path, source, release = _debian_kernel(arch, cache, refresh)
         else:

@@ -7,16 +7,19 @@ temporary cache with apt-get, as ``numaopt guest build`` does the first time.
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from numaopt.errors import InputError
 from numaopt.guest.kit import (
     INIT_SCRIPT,
     GuestKitError,
+    _write_atomically,
     build_initramfs,
     build_kit,
     cache_dir,
@@ -147,3 +150,49 @@ def test_the_init_announces_every_silent_step_and_lowers_the_console_level() -> 
         before = [line for line in lines[:at] if not line.startswith("#") and "=" not in line.split()[0]]
         assert before[-1].startswith('r "stage '), step
 
+
+
+def _build_into(cache: str, kernel: str) -> str:
+    """A kit build in another process (spawned: a fresh interpreter, like a fuzz worker)."""
+    return str(build_kit(Path(kernel), cache=Path(cache)).initrd)
+
+
+def test_concurrent_builds_make_one_whole_kit(tmp_path: Path) -> None:
+    kernel = load_kit().kernel
+    busybox = find_busybox("x86_64")
+    assert busybox is not None, "install busybox-static"
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        first, second = pool.starmap(_build_into, [(str(tmp_path), str(kernel))] * 2)
+    assert first == second
+    entries = read_newc(gzip.decompress(Path(first).read_bytes()))
+    assert entries["bin/busybox"][1] == busybox.read_bytes() and entries["init"][1].decode() == INIT_SCRIPT
+    folder = tmp_path / "guest" / "x86_64"
+    assert [p.name for p in folder.iterdir()] == [Path(first).name]  # no temporaries left
+    assert sorted(p.name for p in (tmp_path / "guest").iterdir()) == [".lock", "x86_64"]  # no scratch either
+
+
+def test_a_build_waits_while_another_holds_the_cache_lock(tmp_path: Path) -> None:
+    kernel = load_kit().kernel
+    child = multiprocessing.get_context("spawn").Process(target=_build_into, args=(str(tmp_path), str(kernel)))
+    with FileLock(tmp_path / "guest" / ".lock"):
+        child.start()
+        # Held here, the lock keeps the child from writing anything, however long it runs.
+        child.join(timeout=3)
+        assert child.is_alive() and not (tmp_path / "guest" / "x86_64").exists()
+    child.join()
+    assert child.exitcode == 0
+    assert len(list((tmp_path / "guest" / "x86_64").glob("initramfs-*.cpio.gz"))) == 1
+
+
+@pytest.mark.parametrize(("umask", "file_mode", "program_mode"), [(0o002, 0o664, 0o775), (0o077, 0o600, 0o700)])
+def test_cached_files_get_the_umasks_modes(tmp_path: Path, umask: int, file_mode: int, program_mode: int) -> None:
+    kernel = load_kit().kernel
+    previous = os.umask(umask)
+    try:
+        kit = build_kit(kernel, cache=tmp_path)
+        _write_atomically(tmp_path / "guest" / "x86_64" / "busybox", b"\x7fELF", executable=True)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(kit.initrd.stat().st_mode) == file_mode
+    assert stat.S_IMODE((tmp_path / "guest" / ".lock").stat().st_mode) == file_mode
+    assert stat.S_IMODE((kit.initrd.parent / "busybox").stat().st_mode) == program_mode

@@ -53,16 +53,36 @@ def locality_cost(request: PlacementRequest, plan: Plan) -> float:
 
 
 def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
-    """Every way ``plan`` fails ``request``, one line each; empty when it is right."""
+    """Every way ``plan`` fails ``request``, one line each; empty when it is right.
+
+    One check per family of requirements, in a fixed order (the lines come out in it).
+    """
+    bound = _bound_host_nodes(plan)
+    return [
+        *_pinning_problems(request, plan),
+        *_group_problems(request, plan),
+        *_binding_problems(request, plan),
+        *_guest_distance_problems(request, plan, bound),
+        *_memory_balance_problems(plan, bound),
+        *_group_memory_problems(request, plan),
+        *_memory_capacity_problems(request, plan, bound),
+        *_rule_problems(request, plan),
+        *_distance_limit_problems(request, plan),
+        *_guest_node_count_problems(request, plan),
+        *_layout_problems(plan),
+        *_objective_problems(request, plan),
+    ]
+
+
+def _pinning_problems(request: PlacementRequest, plan: Plan) -> list[str]:
+    """Every vCPU once, on a free host CPU, no host CPU twice, guest cores on host cores."""
     problems: list[str] = []
-    host, workload, layout = request.host, request.workload, plan.layout
-    threads = workload.threads_per_core
+    layout, host = plan.layout, request.host
+    threads = request.workload.threads_per_core
     node_of_cpu = host.cpu_to_node()
     siblings = host.siblings()
     reserved = set(request.reserved_cpus)
     host_cpu = dict(plan.vcpu_to_host_cpu)
-
-    # Pinning: every vCPU once, on a free host CPU, no host CPU twice, cores on cores.
     if sorted(host_cpu) != list(range(layout.vcpus)) or len(plan.vcpu_to_host_cpu) != layout.vcpus:
         problems.append(f"pinning covers vCPUs {format_cpulist(host_cpu)}, expected 0-{layout.vcpus - 1} once each")
     for cpu, uses in Counter(host_cpu.values()).items():
@@ -77,12 +97,17 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
         cores = {siblings.get(host_cpu.get(v, -1), (-1,)) for v in range(first, first + threads)}
         if len(cores) != 1:
             problems.append(f"guest core of vCPUs {first}-{first + threads - 1} spans host cores {sorted(cores)}")
+    return problems
 
-    # Groups: sizes, allowed nodes, unsplit groups on one node.
+
+def _group_problems(request: PlacementRequest, plan: Plan) -> list[str]:
+    """Each group's vCPUs: all placed, on nodes it may use, on one node unless it may split."""
+    problems: list[str] = []
+    vcpus = plan.layout.vcpus
     counts = group_vcpus_per_host_node(request, plan)
-    if len(plan.vcpu_groups) != layout.vcpus:
-        problems.append(f"{len(plan.vcpu_groups)} vCPUs have a group, the guest has {layout.vcpus}")
-    for group in workload.groups:
+    if len(plan.vcpu_groups) != vcpus:
+        problems.append(f"{len(plan.vcpu_groups)} vCPUs have a group, the guest has {vcpus}")
+    for group in request.workload.groups:
         placed = counts.get(group.name, Counter())
         if sum(placed.values()) != group.vcpus:
             problems.append(f"group {group.name} has {sum(placed.values())} vCPUs placed, needs {group.vcpus}")
@@ -92,65 +117,115 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
             problems.append(f"group {group.name} may not split but uses host nodes {sorted(placed)}")
         if group.vcpus == 0 and placed:
             problems.append(f"memory-only group {group.name} has vCPUs")
+    return problems
 
-    # Guest nodes: one host node each, vCPUs and memory there, distances the host's.
-    bound: list[int] = []
+
+def _bound_host_nodes(plan: Plan) -> list[int]:
+    """The host node each guest node is bound to, -1 where it is not bound to exactly one."""
+    return [node.host_nodes[0] if len(node.host_nodes) == 1 else -1 for node in plan.layout.nodes]
+
+
+def _binding_problems(request: PlacementRequest, plan: Plan) -> list[str]:
+    """Each guest node bound to one host node, its vCPUs pinned there; vCPU 0 in node 0."""
+    problems: list[str] = []
+    layout = plan.layout
+    node_of_cpu = request.host.cpu_to_node()
+    host_cpu = dict(plan.vcpu_to_host_cpu)
     for node in layout.nodes:
         if len(node.host_nodes) != 1:
             problems.append(f"guest node {node.node_id} is bound to host nodes {node.host_nodes}, expected one")
-            bound.append(-1)
             continue
         target = node.host_nodes[0]
-        bound.append(target)
         elsewhere = [v for v in node.cpus if node_of_cpu.get(host_cpu.get(v, -1)) != target]
         if elsewhere:
             problems.append(f"guest node {node.node_id} is bound to host node {target} but vCPUs {format_cpulist(elsewhere)} run elsewhere")
     if layout.nodes and 0 not in layout.nodes[0].cpus and layout.vcpus:
         problems.append("vCPU 0 is not in guest node 0")
-    if -1 not in bound and layout.distances is not None:
-        shown = {(i, j): value for i, j, _, value in plan.adjusted_distances}
-        for i, a in enumerate(bound):
-            for j, b in enumerate(bound):
-                expected = int(host.distances[host.node_position(a), host.node_position(b)])
-                if (i, j) in shown and shown[i, j] != expected:
-                    expected = shown[i, j]  # changed on purpose so the guest keeps the table (reported)
-                if int(layout.distances[i, j]) != expected:
-                    problems.append(f"guest distance[{i}][{j}] = {int(layout.distances[i, j])}, host distance[{a}][{b}] = {expected}")
+    return problems
+
+
+def _guest_distance_problems(request: PlacementRequest, plan: Plan, bound: list[int]) -> list[str]:
+    """The guest's distances are its host nodes' (or the reported adjusted values);
+    judged only when every guest node is bound to one host node."""
+    layout, host = plan.layout, request.host
+    if -1 in bound or layout.distances is None:
+        return []
+    problems: list[str] = []
+    shown = {(i, j): value for i, j, _, value in plan.adjusted_distances}
+    for i, a in enumerate(bound):
+        for j, b in enumerate(bound):
+            expected = int(host.distances[host.node_position(a), host.node_position(b)])
+            if (i, j) in shown and shown[i, j] != expected:
+                expected = shown[i, j]  # changed on purpose so the guest keeps the table (reported)
+            if int(layout.distances[i, j]) != expected:
+                problems.append(f"guest distance[{i}][{j}] = {int(layout.distances[i, j])}, host distance[{a}][{b}] = {expected}")
+    return problems
+
+
+def _guest_memory_on(plan: Plan, bound: list[int]) -> Counter[int]:
+    """Host node -> bytes of guest memory bound to it (-1 collects the unbound nodes)."""
     memory_on: Counter[int] = Counter()
-    for node, target in zip(layout.nodes, bound, strict=True):
+    for node, target in zip(plan.layout.nodes, bound, strict=True):
         memory_on[target] += node.memory_bytes
+    return memory_on
+
+
+def _memory_balance_problems(plan: Plan, bound: list[int]) -> list[str]:
+    """The groups' memory per host node adds up to the guest nodes' memory there."""
+    if not plan.memory_placement:
+        return []
     placed_on: Counter[int] = Counter()
+    for _, target, num_bytes in plan.memory_placement:
+        placed_on[target] += num_bytes
+    memory_on = _guest_memory_on(plan, bound)
+    if placed_on != memory_on:
+        return [f"group memory per host node {dict(placed_on)} differs from the guest nodes' {dict(memory_on)}"]
+    return []
+
+
+def _group_memory_problems(request: PlacementRequest, plan: Plan) -> list[str]:
+    """Each group's memory: all placed, on nodes it may use, following its vCPUs when it
+    splits, on the one node of its vCPUs when it may not."""
+    problems: list[str] = []
+    vcpus_on = group_vcpus_per_host_node(request, plan)
     memory_of: Counter[str] = Counter()
     memory_nodes: dict[str, set[int]] = defaultdict(set)
     for group_name, target, num_bytes in plan.memory_placement:
-        placed_on[target] += num_bytes
         memory_of[group_name] += num_bytes
         memory_nodes[group_name].add(target)
-    if plan.memory_placement and placed_on != memory_on:
-        problems.append(f"group memory per host node {dict(placed_on)} differs from the guest nodes' {dict(memory_on)}")
-    for group in workload.groups:
+    for group in request.workload.groups:
         if plan.memory_placement and memory_of[group.name] < group.memory_bytes:
             problems.append(f"group {group.name} has {memory_of[group.name]} bytes placed, needs {group.memory_bytes}")
         if group.allowed_nodes and memory_nodes[group.name] - set(group.allowed_nodes):
             problems.append(f"group {group.name} puts memory on host nodes it may not use: {sorted(memory_nodes[group.name] - set(group.allowed_nodes))}")
         if group.split and plan.memory_placement:
-            problems += _memory_follows_vcpus(group, counts.get(group.name, Counter()), plan, request)
-        if not group.split and len(memory_nodes[group.name] | set(counts.get(group.name, {}))) > 1:
-            problems.append(f"group {group.name} may not split but its vCPUs and memory use host nodes {sorted(memory_nodes[group.name] | set(counts.get(group.name, {})))}")
-    page = workload.page_size_bytes
-    for target, used in memory_on.items():
+            problems += _memory_follows_vcpus(group, vcpus_on.get(group.name, Counter()), plan, request)
+        if not group.split and len(memory_nodes[group.name] | set(vcpus_on.get(group.name, {}))) > 1:
+            problems.append(f"group {group.name} may not split but its vCPUs and memory use host nodes {sorted(memory_nodes[group.name] | set(vcpus_on.get(group.name, {})))}")
+    return problems
+
+
+def _memory_capacity_problems(request: PlacementRequest, plan: Plan, bound: list[int]) -> list[str]:
+    """No host node gives more guest memory than it has free; the guest has the workload's."""
+    problems: list[str] = []
+    host, workload, layout = request.host, request.workload, plan.layout
+    for target, used in _guest_memory_on(plan, bound).items():
         if target < 0:
             continue
-        free = free_guest_memory(host.nodes[host.node_position(target)], page)
+        free = free_guest_memory(host.nodes[host.node_position(target)], workload.page_size_bytes)
         if used > free:
             problems.append(f"host node {target} gets {used} bytes of guest memory but has {free} free")
     if layout.memory_bytes < workload.memory_bytes:
         problems.append(f"the guest has {layout.memory_bytes} bytes of memory, the workload needs {workload.memory_bytes}")
+    return problems
 
-    # Rules (a memory-only group is where its memory is).
-    counts = group_shares(request, plan)
-    for kind, names in workload.rules:
-        nodes_of: dict[str, set[int]] = {name: set(counts.get(name, Counter())) for name in names}
+
+def _rule_problems(request: PlacementRequest, plan: Plan) -> list[str]:
+    """Together and apart rules (a memory-only group is where its memory is)."""
+    problems: list[str] = []
+    shares = group_shares(request, plan)
+    for kind, names in request.workload.rules:
+        nodes_of: dict[str, set[int]] = {name: set(shares.get(name, Counter())) for name in names}
         together: set[int] = set().union(*nodes_of.values())
         if kind is Rule.TOGETHER and len(together) > 1:
             problems.append(f"together {', '.join(names)}: they use host nodes {sorted(together)}")
@@ -160,27 +235,53 @@ def verify_plan(request: PlacementRequest, plan: Plan) -> list[str]:
                     if nodes_of[name_a] & nodes_of[name_b]:
                         shared = sorted(nodes_of[name_a] & nodes_of[name_b])
                         problems.append(f"apart {name_a}, {name_b}: both use host node(s) {shared}")
-    for name_a, name_b, limit in workload.max_distances:
-        for n in counts.get(name_a, Counter()):
-            for m in counts.get(name_b, Counter()):
+    return problems
+
+
+def _distance_limit_problems(request: PlacementRequest, plan: Plan) -> list[str]:
+    """Every host node pair two groups use is within their max_distance."""
+    problems: list[str] = []
+    host = request.host
+    shares = group_shares(request, plan)
+    for name_a, name_b, limit in request.workload.max_distances:
+        for n in shares.get(name_a, Counter()):
+            for m in shares.get(name_b, Counter()):
                 d = int(host.distances[host.node_position(n), host.node_position(m)])
                 if d > limit:
                     problems.append(f"distance between {name_a} (host node {n}) and {name_b} (host node {m}) is {d} > {limit}")
-    if workload.guest_nodes is not None and layout.num_nodes != workload.guest_nodes:
-        problems.append(f"the guest has {layout.num_nodes} nodes, {workload.guest_nodes} were asked")
-    if workload.max_guest_nodes is not None and layout.num_nodes > workload.max_guest_nodes:
-        problems.append(f"the guest has {layout.num_nodes} nodes, at most {workload.max_guest_nodes} were allowed")
-
-    # The layout itself must be one QEMU and the guest accept.
-    for rules in dict.fromkeys((RuleSet.QEMU, layout.rules)):
-        problems += [f"layout: {f}" for f in check_layout(layout, rules) if f.severity is Severity.ERROR]
-
-    # The objective the plan reports is the one its placement has.
-    if plan.objective is not None:
-        recomputed = locality_cost(request, plan)
-        if abs(recomputed - plan.objective) > 1e-6 * max(1.0, abs(recomputed)):
-            problems.append(f"the plan reports locality {plan.objective}, its placement costs {recomputed}")
     return problems
+
+
+def _guest_node_count_problems(request: PlacementRequest, plan: Plan) -> list[str]:
+    """As many guest nodes as asked, no more than allowed."""
+    problems: list[str] = []
+    workload, num_nodes = request.workload, plan.layout.num_nodes
+    if workload.guest_nodes is not None and num_nodes != workload.guest_nodes:
+        problems.append(f"the guest has {num_nodes} nodes, {workload.guest_nodes} were asked")
+    if workload.max_guest_nodes is not None and num_nodes > workload.max_guest_nodes:
+        problems.append(f"the guest has {num_nodes} nodes, at most {workload.max_guest_nodes} were allowed")
+    return problems
+
+
+def _layout_problems(plan: Plan) -> list[str]:
+    """The layout itself must be one QEMU and the guest accept."""
+    layout = plan.layout
+    return [
+        f"layout: {f}"
+        for rules in dict.fromkeys((RuleSet.QEMU, layout.rules))
+        for f in check_layout(layout, rules)
+        if f.severity is Severity.ERROR
+    ]
+
+
+def _objective_problems(request: PlacementRequest, plan: Plan) -> list[str]:
+    """The objective the plan reports is the one its placement has."""
+    if plan.objective is None:
+        return []
+    recomputed = locality_cost(request, plan)
+    if abs(recomputed - plan.objective) > 1e-6 * max(1.0, abs(recomputed)):
+        return [f"the plan reports locality {plan.objective}, its placement costs {recomputed}"]
+    return []
 
 
 def _memory_follows_vcpus(group: Group, vcpus_on: Counter[int], plan: Plan, request: PlacementRequest) -> list[str]:

@@ -54,6 +54,7 @@ from scipy.sparse.csgraph import floyd_warshall
 
 from numaopt import distances as D
 from numaopt.distances import compiled as _fast
+from numaopt.distances.reference import triangle_ok_numpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_file import RESULTS, cpu_model, free_memory_table, write_section
@@ -201,11 +202,11 @@ def floyd_peer(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def numpy_triangle_peer(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return D._triangle_ok_numpy(work_of(batch, False)), D._triangle_ok_numpy(work_of(batch, True))
+    return triangle_ok_numpy(work_of(batch, False)), triangle_ok_numpy(work_of(batch, True))
 
 
 def all_numpy_check(batch: np.ndarray) -> D.BatchChecks:
-    with mock.patch.object(_fast, "triangle_ok", D._triangle_ok_numpy):
+    with mock.patch.object(_fast, "triangle_ok", triangle_ok_numpy):
         return D._check_batch_numpy(batch.astype(np.int64), None)
 
 

@@ -303,8 +303,23 @@ def _fail(message: str) -> KnobError:
 
 
 def _check_basic(knobs: Knobs) -> None:
+    """Each knob on its own, and the pairs that are plainly contradictory, in a fixed order
+    (the first problem found is the one reported)."""
+    _check_target(knobs)
+    _check_ranges(knobs)
+    _check_node_roles(knobs)
+    _check_cpu_shape(knobs)
+    _check_memory_granule(knobs)
+    _check_distances(knobs)
+
+
+def _check_target(knobs: Knobs) -> None:
     if knobs.target not in TARGETS:
         raise _fail(f"--target {knobs.target.value}: generation supports {', '.join(t.value for t in TARGETS)}")
+
+
+def _check_ranges(knobs: Knobs) -> None:
+    """No range knob is empty (hi < lo)."""
     for name, span in (
         ("--nodes", knobs.nodes),
         ("--vcpus-per-node", knobs.vcpus_per_node),
@@ -319,6 +334,10 @@ def _check_basic(knobs: Knobs) -> None:
     if knobs.memory_per_node.empty:
         lo, hi = (format_size(v) for v in (knobs.memory_per_node.lo, knobs.memory_per_node.hi))
         raise _fail(f"--memory-per-node {lo}-{hi}: the range is empty")
+
+
+def _check_node_roles(knobs: Knobs) -> None:
+    """--nodes, --vcpus-per-node, --memoryless and --cpuless: counts a layout can have."""
     if knobs.nodes.lo < 1 or knobs.nodes.hi > MAX_NODES:
         raise _fail(f"--nodes {knobs.nodes}: node counts must be between 1 and {MAX_NODES} (QEMU's MAX_NODES)")
     if knobs.vcpus_per_node.lo < 1:
@@ -335,6 +354,10 @@ def _check_basic(knobs: Knobs) -> None:
             f"--cpuless {knobs.cpuless}: at least {knobs.cpuless.lo} CPU-less node(s) but at most "
             f"{knobs.nodes.hi} node(s), and one node must hold the vCPUs"
         )
+
+
+def _check_cpu_shape(knobs: Knobs) -> None:
+    """--threads, --sockets and --machine: something to choose from, and what the target allows."""
     if not knobs.threads or min(knobs.threads) < 1:
         raise _fail("--threads: threads per core must be at least 1")
     if not knobs.sockets:
@@ -345,9 +368,16 @@ def _check_basic(knobs: Knobs) -> None:
         raise _fail("--machine virt: generation renders x86 machines only (q35, pc)")
     if SocketMode.SPLIT_CORE in knobs.sockets and knobs.target is not RuleSet.QEMU:
         raise _fail("--sockets split-core: splitting an SMT core across nodes is a Linux error; use --target qemu")
+
+
+def _check_memory_granule(knobs: Knobs) -> None:
     granule = knobs.memory_granule
     if granule <= 0 or granule % 4096:
         raise _fail(f"--memory-granule {format_size(granule)}: must be a positive multiple of 4KiB")
+
+
+def _check_distances(knobs: Knobs) -> None:
+    """--distance-range within what the target keeps, and --max-skew."""
     dist = knobs.distance_range
     floor = 10 if knobs.target is RuleSet.QEMU else 11
     if dist.lo < floor:
@@ -460,15 +490,28 @@ def resolve(knobs: Knobs) -> Space:
     """Validate ``knobs`` and work out what can be drawn; ``KnobError`` (one line) if nothing can."""
     _check_basic(knobs)
     units = _memory_units(knobs)
-    dist = knobs.distance_range
-    edge_values = tuple(v for v in (*((10,) if knobs.target is RuleSet.QEMU else ()), *EDGE_VALUES) if v in dist)
+    _check_properties(knobs)
+    edge_values = tuple(v for v in (*((10,) if knobs.target is RuleSet.QEMU else ()), *EDGE_VALUES) if v in knobs.distance_range)
     machine_cap = _machine_cap(knobs.machines)
+    drawable = _drawable(knobs, _candidate_families(knobs), edge_values, machine_cap)
+    _check_drawable(knobs, drawable)
+    return Space(
+        knobs=knobs,
+        node_counts=tuple(sorted(drawable.roles)),
+        roles=drawable.roles,
+        families=drawable.families,
+        split_modes=tuple(knobs.sockets),
+        edge_values=edge_values,
+        memory_units=units,
+        machine_cap=machine_cap,
+    )
 
+
+def _check_properties(knobs: Knobs) -> None:
+    """--levels, --topology, --diameter, --metric and --symmetry: with each other and --distance-range."""
+    dist = knobs.distance_range
     if knobs.levels is not None and knobs.topology is not None:
-        if knobs.topology is TopologyType.DIRECT and knobs.levels.lo > 2:
-            raise _fail(f"--levels {knobs.levels} --topology direct: Linux calls a table DIRECT only with 2 levels or fewer")
-        if knobs.topology is not TopologyType.DIRECT and knobs.levels.hi < 3:
-            raise _fail(f"--levels {knobs.levels} --topology {knobs.topology.value}: needs at least 3 levels (2 or fewer is DIRECT)")
+        _check_levels_topology(knobs.levels, knobs.topology)
     if knobs.levels is not None and knobs.levels.lo < 1:
         raise _fail(f"--levels {knobs.levels}: there is always at least 1 level")
     if knobs.diameter is not None and knobs.diameter.lo < 0:
@@ -483,85 +526,116 @@ def resolve(knobs: Knobs) -> Space:
     if knobs.symmetry is Symmetry.ASYMMETRIC and dist.lo == dist.hi:
         raise _fail(f"--symmetry asymmetric: --distance-range {dist} has a single value")
 
+
+def _check_levels_topology(levels: Range, topology: TopologyType) -> None:
+    """Linux's topology type follows from the level count: DIRECT is 2 levels or fewer."""
+    if topology is TopologyType.DIRECT and levels.lo > 2:
+        raise _fail(f"--levels {levels} --topology direct: Linux calls a table DIRECT only with 2 levels or fewer")
+    if topology is not TopologyType.DIRECT and levels.hi < 3:
+        raise _fail(f"--levels {levels} --topology {topology.value}: needs at least 3 levels (2 or fewer is DIRECT)")
+
+
+def _candidate_families(knobs: Knobs) -> tuple[Family, ...]:
+    """--family as given; without it, synth alone for the CP-SAT properties, else every family
+    the target allows (remote-10 only with --target qemu)."""
     requested = knobs.families
     if knobs.wants_properties and requested is not None and any(f is not Family.SYNTH for f in requested):
         raise _fail("--levels / --topology / --diameter are searched with CP-SAT: use --family synth (or leave --family out)")
-    if requested is None:
-        if knobs.wants_properties:
-            candidates: tuple[Family, ...] = (Family.SYNTH,)
-        else:
-            candidates = tuple(
-                f for f in Family if f is not Family.REMOTE_10 or knobs.target is RuleSet.QEMU
-            )
-    else:
-        candidates = requested
+    if requested is not None:
+        return requested
+    if knobs.wants_properties:
+        return (Family.SYNTH,)
+    return tuple(f for f in Family if f is not Family.REMOTE_10 or knobs.target is RuleSet.QEMU)
 
+
+@dataclass(frozen=True, slots=True)
+class _Drawable:
+    """What the node counts allow: roles and families per node count that has both, and why not."""
+
+    roles: dict[int, Roles]
+    families: dict[int, tuple[Family, ...]]
+    reasons: dict[Family, str]  # why a family fits no node count (the largest node count says it best)
+    role_reason: str  # why node roles did not work out (the last node count that said so)
+
+
+def _drawable(knobs: Knobs, candidates: tuple[Family, ...], edge_values: tuple[int, ...], machine_cap: int) -> _Drawable:
+    """Per node count in --nodes: the node roles that work, then the candidate families that fit them."""
     roles: dict[int, Roles] = {}
     families: dict[int, tuple[Family, ...]] = {}
     reasons: dict[Family, str] = {}
     role_reason = ""
+    synth_only = knobs.wants_properties or candidates == (Family.SYNTH,)
     for n in range(knobs.nodes.lo, knobs.nodes.hi + 1):
-        first_reason = ""
-        cpuless_ok: list[int] = []
-        threads_of: dict[int, tuple[int, ...]] = {}
-        synth_ok_any = False
-        for cpuless in range(knobs.cpuless.lo, min(knobs.cpuless.hi, n - 1) + 1):
-            cpu_nodes = n - cpuless
-            # memory-less nodes are CPU nodes; one node at least must hold memory.
-            most_memoryless = cpu_nodes - (1 if cpuless == 0 else 0)
-            if knobs.memoryless.lo > most_memoryless:
-                first_reason = first_reason or f"--memoryless {knobs.memoryless} leaves no node with memory"
-                continue
-            threads = _threads_for(knobs, machine_cap, cpu_nodes)
-            if not threads:
-                first_reason = first_reason or (
-                    f"{cpu_nodes} CPU nodes of {knobs.vcpus_per_node} vCPUs with threads {','.join(map(str, knobs.threads))} "
-                    f"exceed {machine_cap} vCPUs (x86 APIC IDs above 254 need KVM's irqchip)"
-                )
-                continue
-            if knobs.wants_properties or candidates == (Family.SYNTH,):
-                why = _synth_fits(knobs, cpu_nodes)
-                if why is not None:
-                    first_reason = first_reason or why
-                    continue
-                synth_ok_any = True
-            cpuless_ok.append(cpuless)
-            threads_of[cpuless] = threads
-        role_reason = first_reason or role_reason
-        if not cpuless_ok:
+        fit_roles, why_not = _roles_for(knobs, n, machine_cap, synth_only)
+        role_reason = why_not or role_reason
+        if not fit_roles.cpuless:
             continue
-        fit = []
-        for family in candidates:
-            why = _family_fits(family, n, n - min(cpuless_ok), knobs, edge_values)
-            if why is None and family is Family.SYNTH and not synth_ok_any and knobs.wants_properties:
-                why = role_reason
-            if why is None:
-                fit.append(family)
-            else:
-                reasons[family] = why  # the largest node count says it best
+        fit, refused = _families_for(knobs, n, n - min(fit_roles.cpuless), candidates, edge_values)
+        reasons.update(refused)
         if fit:
-            roles[n] = Roles(tuple(cpuless_ok), threads_of)
-            families[n] = tuple(fit)
-    if not roles:
+            roles[n] = fit_roles
+            families[n] = fit
+    return _Drawable(roles, families, reasons, role_reason)
+
+
+def _roles_for(knobs: Knobs, n: int, machine_cap: int, synth_only: bool) -> tuple[Roles, str]:
+    """The CPU-less counts that work with ``n`` nodes (and their threads per core), and why the
+    first refused one was refused ("" if none was)."""
+    threads_of: dict[int, tuple[int, ...]] = {}
+    first_reason = ""
+    for cpuless in range(knobs.cpuless.lo, min(knobs.cpuless.hi, n - 1) + 1):
+        cpu_nodes = n - cpuless
+        threads = _threads_for(knobs, machine_cap, cpu_nodes)
+        why = _role_refusal(knobs, cpuless, cpu_nodes, threads, machine_cap, synth_only)
+        if why is None:
+            threads_of[cpuless] = threads
+        else:
+            first_reason = first_reason or why
+    return Roles(tuple(threads_of), threads_of), first_reason
+
+
+def _role_refusal(
+    knobs: Knobs, cpuless: int, cpu_nodes: int, threads: tuple[int, ...], machine_cap: int, synth_only: bool
+) -> str | None:
+    """Why ``cpuless`` CPU-less nodes beside ``cpu_nodes`` CPU nodes cannot work; None if they can."""
+    # memory-less nodes are CPU nodes; one node at least must hold memory.
+    most_memoryless = cpu_nodes - (1 if cpuless == 0 else 0)
+    if knobs.memoryless.lo > most_memoryless:
+        return f"--memoryless {knobs.memoryless} leaves no node with memory"
+    if not threads:
+        return (
+            f"{cpu_nodes} CPU nodes of {knobs.vcpus_per_node} vCPUs with threads {','.join(map(str, knobs.threads))} "
+            f"exceed {machine_cap} vCPUs (x86 APIC IDs above 254 need KVM's irqchip)"
+        )
+    return _synth_fits(knobs, cpu_nodes) if synth_only else None
+
+
+def _families_for(
+    knobs: Knobs, n: int, cpu_nodes_max: int, candidates: tuple[Family, ...], edge_values: tuple[int, ...]
+) -> tuple[tuple[Family, ...], dict[Family, str]]:
+    """The candidates that can make an n-node matrix, and why each other one cannot."""
+    fit: list[Family] = []
+    refused: dict[Family, str] = {}
+    for family in candidates:
+        why = _family_fits(family, n, cpu_nodes_max, knobs, edge_values)
+        if why is None:
+            fit.append(family)
+        else:
+            refused[family] = why
+    return tuple(fit), refused
+
+
+def _check_drawable(knobs: Knobs, drawable: _Drawable) -> None:
+    """Some node count has a layout, and every family asked for by --family fits one."""
+    requested = knobs.families
+    reasons, role_reason = drawable.reasons, drawable.role_reason
+    if not drawable.roles:
         if role_reason and not reasons:
             raise _fail(f"{role_reason} (--nodes {knobs.nodes})")
         if requested is not None and len(requested) == 1:
             raise _fail(f"--family {requested[0].value} {reasons.get(requested[0], role_reason)} (--nodes {knobs.nodes})")
         detail = role_reason or "; ".join(f"{f.value} {why}" for f, why in reasons.items())
         raise _fail(f"no layout fits these knobs with --nodes {knobs.nodes}: {detail}")
-    if requested is not None:
-        unused = [f for f in requested if not any(f in fit for fit in families.values())]
-        if unused:
-            family = unused[0]
-            raise _fail(f"--family {family.value} {reasons.get(family, 'fits no node count')} (--nodes {knobs.nodes})")
-    split_modes = tuple(knobs.sockets)
-    return Space(
-        knobs=knobs,
-        node_counts=tuple(sorted(roles)),
-        roles=roles,
-        families=families,
-        split_modes=split_modes,
-        edge_values=edge_values,
-        memory_units=units,
-        machine_cap=machine_cap,
-    )
+    unused = [f for f in requested or () if not any(f in fit for fit in drawable.families.values())]
+    if unused:
+        raise _fail(f"--family {unused[0].value} {reasons.get(unused[0], 'fits no node count')} (--nodes {knobs.nodes})")

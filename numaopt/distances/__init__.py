@@ -260,6 +260,20 @@ def _triangle_witness(matrix: IntArray, excess: bool) -> tuple[int, int, int] | 
     return (int(hits[0][0]), int(hits[0][1]), int(hits[0][2])) if hits.size else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """One matrix being judged: its entries, the node ids the user wrote, the rule set,
+    and the CPU mask as given (``None``: every node has CPUs)."""
+
+    d: IntArray
+    ids: list[int]
+    rules: RuleSet
+    cpu_mask: npt.ArrayLike | None
+
+    def finding(self, severity: Severity, code: str, message: str, fix: str | None = None) -> Finding:
+        return Finding(self.rules, severity, code, message, fix)
+
+
 def distance_findings(
     matrix: npt.ArrayLike,
     rules: RuleSet,
@@ -269,73 +283,96 @@ def distance_findings(
     """Judge one matrix against ``rules``; messages name the first offending entries.
 
     ``node_ids`` maps matrix positions to the node ids the user wrote (default 0..n-1).
+    QEMU and libvirt get the errors only; the guest's rule sets also get the warnings and
+    facts of the guest's view.
     """
     d = as_batch(matrix)[0]
-    n = d.shape[0]
-    ids = node_ids if node_ids is not None else list(range(n))
-    found: list[Finding] = []
+    ids = node_ids if node_ids is not None else list(range(d.shape[0]))
+    judged = _Judged(d, ids, rules, cpu_mask)
+    checks = _ERROR_CHECKS if rules in (RuleSet.QEMU, RuleSet.LIBVIRT) else _ERROR_CHECKS + _GUEST_VIEW_CHECKS
+    return [finding for check in checks for finding in check(judged)]
 
-    def add(severity: Severity, code: str, message: str, fix: str | None = None) -> None:
-        found.append(Finding(rules, severity, code, message, fix))
 
-    off = _offdiag_mask(n)
-    if (hit := _first(np.diag(np.diag(d) != LOCAL_DISTANCE))) is not None:
-        i = hit[0]
-        if rules is RuleSet.QEMU:
-            add(Severity.ERROR, "local-distance", f"Local distance of node {ids[i]} should be 10.")
-        else:
-            add(Severity.ERROR, "local-distance", f"distance[{ids[i]}][{ids[i]}] = {d[i, i]}: a node's distance to itself must be 10")
-    if (hit := _first((d > MAX_DISTANCE) | (d < 0))) is not None:
-        i, j = hit
-        add(
+def _local_distance(m: _Judged) -> list[Finding]:
+    """A node's distance to itself is 10 (QEMU's words under QEMU's rules)."""
+    d, ids = m.d, m.ids
+    if (hit := _first(np.diag(np.diag(d) != LOCAL_DISTANCE))) is None:
+        return []
+    i = hit[0]
+    if m.rules is RuleSet.QEMU:
+        return [m.finding(Severity.ERROR, "local-distance", f"Local distance of node {ids[i]} should be 10.")]
+    return [
+        m.finding(Severity.ERROR, "local-distance", f"distance[{ids[i]}][{ids[i]}] = {d[i, i]}: a node's distance to itself must be 10")
+    ]
+
+
+def _distance_range(m: _Judged) -> list[Finding]:
+    """Every entry fits a SLIT byte."""
+    d, ids = m.d, m.ids
+    if (hit := _first((d > MAX_DISTANCE) | (d < 0))) is None:
+        return []
+    i, j = hit
+    return [
+        m.finding(
             Severity.ERROR,
             "distance-range",
             f"distance[{ids[i]}][{ids[j]}] = {d[i, j]} does not fit a SLIT byte (valid: 10..255, 255 = unreachable)",
         )
-    if (hit := _first(off & (d < LOCAL_DISTANCE) & (d >= 0))) is not None:
-        i, j = hit
-        if rules is RuleSet.QEMU:
-            add(Severity.ERROR, "distance-below-10", f"NUMA distance ({d[i, j]}) is invalid, it shouldn't be less than 10.")
-        else:
-            add(Severity.ERROR, "distance-below-10", f"distance[{ids[i]}][{ids[j]}] = {d[i, j]} is below 10 (valid: 11..255)")
-    if (hit := _first(off & (d == LOCAL_DISTANCE))) is not None:
-        i, j = hit
-        where = f"distance[{ids[i]}][{ids[j]}] = 10 between two different nodes"
-        if rules is RuleSet.LINUX_ACPI:
-            add(
-                Severity.ERROR,
-                "remote-equals-local",
-                f"{where}: the guest prints 'ACPI: SLIT table looks invalid. Not used.' and falls back to 10/20",
-                "use 11..255 between different nodes",
-            )
-        elif rules is RuleSet.LINUX_DT:
-            add(
-                Severity.ERROR,
-                "remote-equals-local",
-                f"{where}: the guest prints 'Invalid distance[node{ids[i]} -> node{ids[j]}] = 10' and drops all NUMA",
-                "use 11..255 between different nodes",
-            )
-        elif rules is RuleSet.LIBVIRT:
-            add(
-                Severity.ERROR,
-                "remote-equals-local",
-                f"'value 10' is invalid for 'sibling id {ids[j]}' under NUMA 'cell id {ids[i]}'",
-                "use 11..255 between different nodes",
-            )
-        # QEMU accepts it (it only checks < 10).
-    if rules in (RuleSet.QEMU, RuleSet.LIBVIRT):
-        return found  # what follows is the guest's view
+    ]
 
-    # Warnings and facts for the guest's view.
-    if (hit := _first(d != d.T)) is not None:
-        i, j = hit
-        add(
+
+def _below_local(m: _Judged) -> list[Finding]:
+    """No remote distance below 10 (QEMU's words under QEMU's rules)."""
+    d, ids = m.d, m.ids
+    if (hit := _first(_offdiag_mask(d.shape[0]) & (d < LOCAL_DISTANCE) & (d >= 0))) is None:
+        return []
+    i, j = hit
+    if m.rules is RuleSet.QEMU:
+        return [m.finding(Severity.ERROR, "distance-below-10", f"NUMA distance ({d[i, j]}) is invalid, it shouldn't be less than 10.")]
+    return [m.finding(Severity.ERROR, "distance-below-10", f"distance[{ids[i]}][{ids[j]}] = {d[i, j]} is below 10 (valid: 11..255)")]
+
+
+def _remote_equals_local(m: _Judged) -> list[Finding]:
+    """10 between two different nodes: what each guest and libvirt make of it (QEMU
+    accepts it: it only checks < 10)."""
+    d, ids = m.d, m.ids
+    if (hit := _first(_offdiag_mask(d.shape[0]) & (d == LOCAL_DISTANCE))) is None:
+        return []
+    i, j = hit
+    where = f"distance[{ids[i]}][{ids[j]}] = 10 between two different nodes"
+    fix = "use 11..255 between different nodes"
+    if m.rules is RuleSet.LINUX_ACPI:
+        message = f"{where}: the guest prints 'ACPI: SLIT table looks invalid. Not used.' and falls back to 10/20"
+    elif m.rules is RuleSet.LINUX_DT:
+        message = f"{where}: the guest prints 'Invalid distance[node{ids[i]} -> node{ids[j]}] = 10' and drops all NUMA"
+    elif m.rules is RuleSet.LIBVIRT:
+        message = f"'value 10' is invalid for 'sibling id {ids[j]}' under NUMA 'cell id {ids[i]}'"
+    else:
+        return []
+    return [m.finding(Severity.ERROR, "remote-equals-local", message, fix)]
+
+
+def _asymmetry(m: _Judged) -> list[Finding]:
+    """An asymmetric matrix: kept by Linux, with consequences worth a warning."""
+    d, ids = m.d, m.ids
+    if (hit := _first(d != d.T)) is None:
+        return []
+    i, j = hit
+    return [
+        m.finding(
             Severity.WARNING,
             "asymmetric",
             f"distance[{ids[i]}][{ids[j]}] = {d[i, j]} but distance[{ids[j]}][{ids[i]}] = {d[j, i]} (asymmetric): "
             "Linux keeps it, prints 'Node-distance not symmetric' with sched_verbose, and builds per-CPU "
             "scheduler domains of unequal depth",
         )
+    ]
+
+
+def _triangle(m: _Judged) -> list[Finding]:
+    """The triangle inequality on raw values, else on d - 10: the first form that fails
+    (the raw form failing implies nothing new about the excess form worth repeating)."""
+    d, ids = m.d, m.ids
     for excess, label in ((False, "raw values"), (True, "d - 10")):
         witness = _triangle_witness(d, excess)
         if witness is None:
@@ -351,24 +388,44 @@ def distance_findings(
                 f"distance[{ids[i]}][{ids[k]}] = {d[i, k]} > "
                 f"distance[{ids[i]}][{ids[j]}] + distance[{ids[j]}][{ids[k]}] = {d[i, j]} + {d[j, k]}"
             )
-        add(
-            Severity.WARNING,
-            "triangle-excess" if excess else "triangle",
-            f"triangle inequality fails on {label}: {detail} (Linux accepts it; real SNC hosts do this)",
-        )
-        break  # the raw form failing implies nothing new about the excess form worth repeating
-    if np.any(off & (d == UNREACHABLE_DISTANCE)):
-        add(Severity.INFO, "unreachable", "distance 255 means 'unreachable'; Linux keeps it as a plain distance")
-    mask = np.ones(n, dtype=bool) if cpu_mask is None else np.asarray(cpu_mask, dtype=bool)
-    if mask.any():
-        levels = int(distinct_levels(d, mask)[0])
-        kind = topology_type(d, mask)
-        add(Severity.INFO, "sched-levels", f"scheduler: {levels} NUMA level(s) among CPU nodes, {kind}")
-        far = np.any(d[np.ix_(mask, mask)] > RECLAIM_DISTANCE)
-        if far:
-            add(
+        return [
+            m.finding(
+                Severity.WARNING,
+                "triangle-excess" if excess else "triangle",
+                f"triangle inequality fails on {label}: {detail} (Linux accepts it; real SNC hosts do this)",
+            )
+        ]
+    return []
+
+
+def _unreachable(m: _Judged) -> list[Finding]:
+    """255 is 'unreachable' to ACPI but a plain distance to Linux."""
+    if not np.any(_offdiag_mask(m.d.shape[0]) & (m.d == UNREACHABLE_DISTANCE)):
+        return []
+    return [m.finding(Severity.INFO, "unreachable", "distance 255 means 'unreachable'; Linux keeps it as a plain distance")]
+
+
+def _scheduler(m: _Judged) -> list[Finding]:
+    """What the scheduler builds from the CPU nodes' distances (nothing without CPU nodes)."""
+    d = m.d
+    mask = np.ones(d.shape[0], dtype=bool) if m.cpu_mask is None else np.asarray(m.cpu_mask, dtype=bool)
+    if not mask.any():
+        return []
+    levels = int(distinct_levels(d, mask)[0])
+    kind = topology_type(d, mask)
+    found = [m.finding(Severity.INFO, "sched-levels", f"scheduler: {levels} NUMA level(s) among CPU nodes, {kind}")]
+    if np.any(d[np.ix_(mask, mask)] > RECLAIM_DISTANCE):
+        found.append(
+            m.finding(
                 Severity.INFO,
                 "beyond-reclaim-distance",
                 "some CPU nodes are further than 30 apart: those scheduler levels lose wake-affine and exec/fork balancing",
             )
+        )
     return found
+
+
+# In the order their findings are listed. The guest's view (warnings and facts) is only
+# for the guest's rule sets.
+_ERROR_CHECKS = (_local_distance, _distance_range, _below_local, _remote_equals_local)
+_GUEST_VIEW_CHECKS = (_asymmetry, _triangle, _unreachable, _scheduler)

@@ -33,4 +33,5 @@ bash scripts/setup.sh test
 python=.venv/bin/python
 "$python" -m ruff check numaopt tests benchmarks
 "$python" -m mypy numaopt
+bash scripts/typecheck-bare.sh  # and without the optional extras
 "$python" -m pytest "$@"

@@ -7,6 +7,7 @@ first use and cached next to this file.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
@@ -16,12 +17,14 @@ import numpy.typing as npt
 
 from numaopt.distances.reference import triangle_ok_numpy
 
+# numba is the optional extra "fast". Imported by name so that its type is the same (Any)
+# whether it is installed or not: mypy --strict then passes in both environments.
+numba: Any
 try:
-    import numba
-    from numba import prange
-except ImportError:  # numba is the optional extra "fast"
-    numba = None  # type: ignore[assignment]
-    prange = range  # type: ignore[misc]
+    numba = importlib.import_module("numba")
+except ImportError:
+    numba = None
+prange: Any = range if numba is None else numba.prange
 
 HAVE_NUMBA = numba is not None
 
@@ -52,7 +55,7 @@ def _serial(fn: _F) -> _F:
 def _chunks(units: int) -> int:
     """Parallel chunks for ``units`` of work (passed in: asking numba for its thread count
     inside a kernel would stop the kernel from being cached)."""
-    return max(1, min(units, _CHUNKS_PER_THREAD * numba.get_num_threads()))
+    return max(1, min(units, _CHUNKS_PER_THREAD * int(numba.get_num_threads())))
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,9 +114,7 @@ def triangle_ok(work: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
 
 _popcount: Any = None  # POPCNT for the kernels (never called without numba)
 if numba is not None:
-    from numba.extending import intrinsic
 
-    @intrinsic
     def _ctpop(typingctx: Any, x: Any) -> Any:
         """Bits set in a uint64: one POPCNT instruction."""
 
@@ -122,7 +123,7 @@ if numba is not None:
 
         return numba.types.int64(numba.types.uint64), codegen
 
-    _popcount = _ctpop
+    _popcount = importlib.import_module("numba.extending").intrinsic(_ctpop)
 
 _M32 = np.uint64(0x00000000FFFFFFFF)
 _M16 = np.uint64(0x0000FFFF0000FFFF)

@@ -89,8 +89,10 @@ class SiblingClass:
     blocks: tuple[tuple[int, ...], ...]  # each block: host node positions
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, slots=True, eq=False)
 class Instance:
+    """Everything the search reads, built complete by ``build_instance`` (never changed after)."""
+
     request: PlacementRequest
     items: list[Item]
     splits: list[Split]
@@ -202,6 +204,8 @@ def split_memory(memory_units: int, cores: int, counts: npt.NDArray[np.int64] | 
 
 
 def build_instance(request: PlacementRequest) -> Instance:
+    """``request`` reduced to what the search needs, every field computed before the
+    instance is made."""
     host, workload = request.host, request.workload
     threads = workload.threads_per_core
     if threads > 1 and not host.cores:
@@ -211,33 +215,25 @@ def build_instance(request: PlacementRequest) -> Instance:
             where="workload.threads_per_core",
         )
     unit = workload.page_size_bytes or MIB
-    position_of = {node.node_id: p for p, node in enumerate(host.nodes)}
-    items: list[Item] = []
-    splits: list[Split] = []
-    unit_of_group: list[Unit] = []
-    for g_index, group in enumerate(workload.groups):
-        allowed = tuple(position_of[n] for n in group.allowed_nodes) if group.allowed_nodes else tuple(range(host.num_nodes))
-        cores = group.vcpus // threads
-        memory_units = -(-group.memory_bytes // unit)
-        if group.split:
-            unit_of_group.append(Unit(True, len(splits)))
-            splits.append(Split(g_index, cores, memory_units, allowed))
-        else:
-            unit_of_group.append(Unit(False, len(items)))
-            items.append(Item(g_index, cores, memory_units, allowed))
-
+    items, splits, unit_of_group = _items_and_splits(request, unit)
     distances = np.asarray(host.distances, dtype=np.int64)
     symmetric = bool(np.array_equal(distances, distances.T))
     weights, constant, split_flows = _flows(request, unit_of_group, symmetric)
     scale, exact = _scale(request, splits, split_flows, distances)
     free = _free_cores(host, set(request.reserved_cpus), threads)
-    instance = Instance(
+    node_cores = np.array([len(free[p]) for p in range(host.num_nodes)], dtype=np.int64)
+    node_memory = _memory_capacity(request, unit)
+    levels = sorted({int(v) for v in np.unique(distances)})
+    hierarchical = symmetric and _is_hierarchical(distances)
+    signatures = _leaf_signatures(items, splits, node_cores, node_memory)
+    sibling_classes, labels = _sibling_classes(distances, levels, hierarchical, signatures)
+    return Instance(
         request=request,
         items=items,
         splits=splits,
         unit_of_group=unit_of_group,
-        node_cores=np.array([len(free[p]) for p in range(host.num_nodes)], dtype=np.int64),
-        node_memory=_memory_capacity(request, unit),
+        node_cores=node_cores,
+        node_memory=node_memory,
         memory_unit_bytes=unit,
         distances=distances,
         symmetric=symmetric,
@@ -246,15 +242,33 @@ def build_instance(request: PlacementRequest) -> Instance:
         constant=constant * scale,
         scale=scale,
         exact=exact,
-        levels=sorted({int(v) for v in np.unique(distances)}),
-        sibling_classes=[],
-        labels=list(range(host.num_nodes)),
-        hierarchical=False,
+        levels=levels,
+        sibling_classes=sibling_classes,
+        labels=labels,
+        hierarchical=hierarchical,
         free_cpus=free,
     )
-    instance.hierarchical = instance.symmetric and _is_hierarchical(instance.distances)
-    instance.sibling_classes, instance.labels = _sibling_classes(instance)
-    return instance
+
+
+def _items_and_splits(request: PlacementRequest, unit: int) -> tuple[list[Item], list[Split], list[Unit]]:
+    """Groups that may not split as items, the others as split groups, in workload order,
+    and which of the two each group became."""
+    host, workload = request.host, request.workload
+    position_of = {node.node_id: p for p, node in enumerate(host.nodes)}
+    items: list[Item] = []
+    splits: list[Split] = []
+    unit_of_group: list[Unit] = []
+    for g_index, group in enumerate(workload.groups):
+        allowed = tuple(position_of[n] for n in group.allowed_nodes) if group.allowed_nodes else tuple(range(host.num_nodes))
+        cores = group.vcpus // workload.threads_per_core
+        memory_units = -(-group.memory_bytes // unit)
+        if group.split:
+            unit_of_group.append(Unit(True, len(splits)))
+            splits.append(Split(g_index, cores, memory_units, allowed))
+        else:
+            unit_of_group.append(Unit(False, len(items)))
+            items.append(Item(g_index, cores, memory_units, allowed))
+    return items, splits, unit_of_group
 
 
 def _flows(
@@ -299,22 +313,36 @@ def _scale(
     return max(1, MAX_EXACT_OBJECTIVE // (total_weight * largest)), False
 
 
-def _sibling_classes(instance: Instance) -> tuple[list[SiblingClass], list[int]]:
-    """Blocks of nodes that any relabelling may swap without changing anything.
+# What makes a host node interchangeable with another: its free cores, its free memory
+# units, and which items and split groups may use it.
+_Signature = tuple[int, int, tuple[bool, ...]]
+
+
+def _leaf_signatures(
+    items: list[Item], splits: list[Split], node_cores: npt.NDArray[np.int64], node_memory: npt.NDArray[np.int64]
+) -> list[_Signature]:
+    """Per host node position, its ``_Signature``."""
+    signatures: list[_Signature] = []
+    for p in range(len(node_cores)):
+        allowed = tuple(p in item.allowed for item in items) + tuple(p in split.allowed for split in splits)
+        signatures.append((int(node_cores[p]), int(node_memory[p]), allowed))
+    return signatures
+
+
+def _sibling_classes(
+    d: npt.NDArray[np.int64], levels: list[int], hierarchical: bool, leaf_signature: list[_Signature]
+) -> tuple[list[SiblingClass], list[int]]:
+    """Blocks of nodes that any relabelling may swap without changing anything, and the
+    node labels symmetry breaking reads them in.
 
     For a hierarchical SLIT (balls at every level partition the nodes), the blocks are
     the clusters at each level; sibling clusters with equal signatures (capacities,
     shape, which items may use them) form a class. Other SLITs get twin classes only:
     nodes with equal capacities whose distance rows and columns agree elsewhere.
     """
-    n = instance.num_nodes
-    d = instance.distances
-    leaf_signature = []
-    for p in range(n):
-        allowed = tuple(p in item.allowed for item in instance.items) + tuple(p in split.allowed for split in instance.splits)
-        leaf_signature.append((int(instance.node_cores[p]), int(instance.node_memory[p]), allowed))
-    if instance.hierarchical:
-        return _hierarchy_classes(d, instance.levels, leaf_signature)
+    n = len(d)
+    if hierarchical:
+        return _hierarchy_classes(d, levels, leaf_signature)
     classes: list[SiblingClass] = []
     assigned: set[int] = set()
     for p in range(n):
@@ -346,7 +374,7 @@ def _is_hierarchical(d: npt.NDArray[np.int64]) -> bool:
 
 
 def _hierarchy_classes(
-    d: npt.NDArray[np.int64], levels: list[int], leaf_signature: list[tuple]  # type: ignore[type-arg]
+    d: npt.NDArray[np.int64], levels: list[int], leaf_signature: list[_Signature]
 ) -> tuple[list[SiblingClass], list[int]]:
     n = len(d)
     # Clusters per level, from single nodes up to the whole host.

@@ -1,25 +1,13 @@
-"""QEMU arguments, as people paste them, -> a ``GuestLayout`` plus arg-level findings.
+"""Words -> a ``QemuConfig``: the options, then each option family as QEMU 7.2 reads it.
 
-``read_qemu_args`` takes shell text (backslash-newline continuations, ``#`` comments,
-CRLF, an optional leading ``qemu-system-*`` binary), splits it as a POSIX shell does and reads
-the NUMA-relevant options the way QEMU 7.2 does (docs/rules.md, #qemu-node to #qemu-smp):
-``-machine``/``-M``, ``-m``, ``-smp``, memory backends in ``-object`` and ``-numa``.
-Common options that do not touch NUMA are accepted and skipped; anything else is a
-``QemuArgsError`` naming the argument, as is a value QEMU could not parse.
-
-What QEMU would refuse is *not* an exception: rules a ``GuestLayout`` can carry (node
-memory total, CPU index range, distance values, -smp product, ...) stay in the layout
-for ``check_layout``; rules it cannot carry (parse order, implied node ids, backend
-reuse, ``-numa cpu`` properties, ...) come back as findings with QEMU 7.2's exact
-messages. Every message was checked against the real qemu-system-x86_64 /
-qemu-system-aarch64 7.2.
+Split out of this module so far: ``shell.py`` (text -> words).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +20,9 @@ from numaopt.model import BackendKind, CpuShape, GuestLayout, GuestNode, Machine
 from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.units import MIB
 
-__all__ = ["QemuConfig", "read_qemu_args", "split_command"]
+from .shell import split_command
+
+__all__ = ["QemuConfig", "read_qemu_args"]
 
 DEFAULT_RAM_BYTES = 128 * MIB  # mc->default_ram_size of pc, q35 and virt; also what -m 0 means
 MAX_READ_VCPUS = 4096  # beyond every machine's limit (QEMU 7.2: pc 255, q35 288, virt 512)
@@ -266,119 +256,8 @@ class _MachineType:
 # Text -> argv
 
 
-_BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace (str.split would also split at \x1c or NBSP)
-# Outside quotes: a run of word characters and backslash-escaped characters.
-_UNQUOTED = re.compile(r"(?:[^ \t\r\n\\'\"]++|\\[^\n])++")
-# A "#" after an (unescaped) shell operator character starts a comment: the operator ended
-# the word. This matches the longest start of a run without such a "#".
-_BEFORE_COMMENT = re.compile(r"(?:[^\\;&|()<>]++|\\.|[;&|()<>]++(?!#))*+", re.DOTALL)
-_OPERATORS = re.compile(r"[;&|()<>]+")
-# A whole double-quoted string; possessive, so an unclosed quote fails in linear time.
-_DOUBLE_QUOTED = re.compile(r'"((?:[^"\\]++|\\.)*+)"', re.DOTALL)
 MAX_OPTIONS = 100_000  # a 128-node guest with every distance and CPU given has about 21,000
 MAX_PARAMETERS = 65_536  # key=value elements of one option (a 4096-vCPU node listed one by one: 4097)
-
-
-def split_command(text: str, source: str = "<args>") -> list[str]:
-    """Shell text -> argv, as a POSIX shell splits it: backslash-newline continuations and
-    ``#`` comments (at the start of a word) removed, quotes and backslashes as ``shlex``
-    (posix mode) reads them.
-
-    Linear in the length of the text, and fast: text without quotes, comments or escapes
-    (the common case) is split by one regular expression; otherwise each run of unquoted
-    characters and each quoted string is found by one search and every word is joined
-    once (``shlex`` grows each word one character at a time, which is quadratic: 13 s for
-    a 1 MB argument).
-    """
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    joined = text.replace("\\\n", "")
-    if not any(c in joined for c in "\\'\"#"):
-        return [word for word in _BLANKS.split(joined) if word]
-    words: list[str] = []
-    word: list[str] = []
-    open_word = False  # a word has started (an empty quoted word counts)
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in " \t\r\n":
-            if open_word:
-                words.append("".join(word))
-                word, open_word = [], False
-            blanks = _BLANKS.match(text, i)
-            i = blanks.end() if blanks else i + 1
-        elif c == "#" and not open_word:
-            i = _line_end(text, i)
-        elif c == "\\" and i + 1 >= n:
-            raise _split_error(source, "the text ends with a lone backslash")
-        elif c == "\\" and text[i + 1] == "\n":
-            i += 2  # a continuation joins the lines
-        elif c == "'":
-            end = text.find("'", i + 1)
-            if end < 0:
-                raise _split_error(source, f"the single quote at {_position(text, i)} is never closed")
-            word.append(text[i + 1 : end])
-            open_word = True
-            i = end + 1
-        elif c == '"':
-            quoted = _DOUBLE_QUOTED.match(text, i)
-            if quoted is None:
-                raise _split_error(source, f"the double quote at {_position(text, i)} is never closed")
-            word.append(_unescape(quoted.group(1), _in_double_quotes))
-            open_word = True
-            i = quoted.end()
-        else:
-            run = _UNQUOTED.match(text, i)
-            assert run is not None  # c is a word character, or a backslash before one
-            chunk, i = run.group(), run.end()
-            if "#" in chunk:
-                kept = _BEFORE_COMMENT.match(chunk)
-                assert kept is not None  # the pattern matches the empty string
-                if kept.end() < len(chunk):  # operator characters, then a comment
-                    operators = _OPERATORS.match(chunk, kept.end())
-                    assert operators is not None
-                    chunk = chunk[: operators.end()]
-                    i = _line_end(text, run.start() + operators.end())
-            word.append(_unescape(chunk, _unquoted) if "\\" in chunk else chunk)
-            open_word = True
-    if open_word:
-        words.append("".join(word))
-    return words
-
-
-def _unescape(text: str, single: Callable[[str], str]) -> str:
-    """Backslash escapes resolved left to right with string operations (no per-escape Python
-    code): each escaped backslash (a pair, taken left to right) stands aside as a character
-    the text does not hold, ``single`` resolves the other escapes, then the pairs become
-    one backslash each."""
-    if "\\\\" not in text:
-        return single(text)
-    for spare in ("\x00", "\ue000", "\ue001", "\ue002"):
-        if spare not in text:
-            return single(text.replace("\\\\", spare)).replace(spare, "\\")
-    return "\\".join(single(part) for part in text.split("\\\\"))
-
-
-def _unquoted(part: str) -> str:
-    return part.replace("\\", "")  # outside quotes a backslash escapes any character
-
-
-def _in_double_quotes(part: str) -> str:
-    # Inside double quotes a backslash escapes " and joins lines; before anything else it stays.
-    return part.replace('\\"', '"').replace("\\\n", "")
-
-
-def _line_end(text: str, start: int) -> int:
-    end = text.find("\n", start)
-    return len(text) if end < 0 else end
-
-
-def _position(text: str, index: int) -> str:
-    line = text.count("\n", 0, index) + 1
-    return f"line {line}, column {index - (text.rfind(chr(10), 0, index) + 1) + 1}"
-
-
-def _split_error(source: str, message: str) -> QemuArgsError:
-    return QemuArgsError(f"cannot split the text into arguments: {message} (check the quotes)", source=source)
 
 
 def _show(text: str, limit: int = 100) -> str:

@@ -19,7 +19,7 @@ from numaopt.cli.host import host_app
 from numaopt.cli.launch import launch_command
 from numaopt.cli.plot import plot_command
 from numaopt.cli.solve import solve_command
-from numaopt.cli.usage import PlainUsage
+from numaopt.cli.usage import NoArgsIsHelpError, PlainUsage, UsageError, usage_error_line
 from numaopt.errors import NumaoptError
 from numaopt.files import stdout_failed
 from numaopt.processes import sigterm_as_interrupt
@@ -70,7 +70,16 @@ def main(args: list[str] | None = None) -> None:
     refused layout) and its exit code. ``args`` defaults to the command line (tests pass them)."""
     try:
         with sigterm_as_interrupt():  # a supervisor's stop cleans up like Ctrl-C (exit 130)
-            app(args=args, prog_name="numaopt")  # standalone: usage errors print themselves and exit 2
+            code = app(args=args, prog_name="numaopt", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # `numaopt` or `numaopt host` alone: the help, as click shows it
+        typer.echo(exc.format_message(), err=True)
+        sys.exit(2)
+    except UsageError as exc:
+        typer.echo(usage_error_line(exc), err=True)
+        sys.exit(2)
+    except typer.Abort:  # click's name for a KeyboardInterrupt it caught
+        typer.echo("numaopt: interrupted", err=True)
+        sys.exit(130)
     except NumaoptError as exc:
         typer.echo(error_text(exc), err=True)
         sys.exit(exc.exit_code)
@@ -82,3 +91,5 @@ def main(args: list[str] | None = None) -> None:
             raise
         typer.echo(f"numaopt: error: stdout: cannot write: {exc.strerror}", err=True)
         sys.exit(1)
+    if isinstance(code, int) and code != 0:  # typer.Exit(code) from a command
+        sys.exit(code)

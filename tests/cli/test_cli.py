@@ -103,6 +103,32 @@ def test_check_unknown_rule_set_is_a_usage_error() -> None:
     assert "unknown rule set 'linux'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["solve"], "numaopt solve: Missing argument 'PROBLEM' (usage: numaopt solve [OPTIONS] PROBLEM; see numaopt solve --help)"),
+        (["solve", "problems/seed-4node.toml", "--format", "bogus"], "'bogus' is not one of 'qemu', 'shell'"),
+        (["solve", "problems/seed-4node.toml", "--nope"], "numaopt solve: No such option: --nope"),
+        (["bogus"], "numaopt: No such command 'bogus'"),
+        (["generate", "--count", "-1", "--out", "x"], "numaopt generate: Invalid value for '--count' / '-n'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(args: list[str], says: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("numaopt: error: ")
+    assert says in result.stderr
+
+
+def test_no_command_shows_the_help() -> None:
+    for args in ([], ["host"]):
+        result = run(*args)
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"Usage: numaopt {' '.join(args)}".replace("  ", " "))
+        assert "Commands:" in result.stderr
+
+
 def test_help_explains_commands() -> None:
     result = run("--help")
     assert result.returncode == 0

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from numaopt.cli.errors import naming, seconds
-from numaopt.errors import InputError
+from numaopt.cli.knobs import FUZZ_DEFAULTS, with_knob_options
 from numaopt.files import check_output_file
+from numaopt.generate import Knobs
 from numaopt.inputs import MAX_COUNT, MAX_JOBS, MAX_SEED, read_text
 from numaopt.model import GuestLayout
+
+if TYPE_CHECKING:
+    from numaopt.fuzz.executor import RunSettings
 
 __all__ = ["fuzz_command", "guest_build_command", "verify_command"]
 
@@ -133,41 +139,6 @@ def verify_command(
         raise typer.Exit(4)
 
 
-def _knobs(
-    target: str,
-    nodes: str,
-    vcpus_per_node: str,
-    threads: str,
-    memory_per_node: str,
-    memoryless: str,
-    cpuless: str,
-    families: str | None,
-    sockets: str | None,
-) -> Any:
-    from numaopt.generate import Family, Knobs, SocketMode
-    from numaopt.generate.knobs import parse_choices, parse_ints, parse_range, parse_size_range
-    from numaopt.rules import RuleSet
-
-    try:
-        rules = RuleSet(target)
-    except ValueError:
-        raise InputError(f"--target {target!r}: expected one of {', '.join(r.value for r in RuleSet)}") from None
-    fields: dict[str, Any] = {
-        "target": rules,
-        "nodes": parse_range(nodes, "--nodes"),
-        "vcpus_per_node": parse_range(vcpus_per_node, "--vcpus-per-node"),
-        "threads": parse_ints(threads, "--threads"),
-        "memory_per_node": parse_size_range(memory_per_node, "--memory-per-node"),
-        "memoryless": parse_range(memoryless, "--memoryless"),
-        "cpuless": parse_range(cpuless, "--cpuless"),
-    }
-    if families is not None:
-        fields["families"] = parse_choices(families, Family, "--families")
-    if sockets is not None:
-        fields["sockets"] = parse_choices(sockets, SocketMode, "--sockets")
-    return Knobs(**fields)
-
-
 def _summary_text(summary: Any, out: Path) -> str:
     verdicts = summary.verdicts
     lines = [
@@ -189,7 +160,9 @@ def _summary_text(summary: Any, out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+@with_knob_options(FUZZ_DEFAULTS)
 def fuzz_command(
+    *,
     count: Annotated[int, typer.Option("--count", "-n", min=1, max=MAX_COUNT, help="Number of layouts in the campaign (all shards).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Campaign directory: journal.jsonl and failures/.")],
     seed: Annotated[
@@ -215,15 +188,7 @@ def fuzz_command(
     shrink_boots: Annotated[
         int, typer.Option("--shrink-boots", min=1, max=MAX_SHRINK_BOOTS, help="At most this many boots to shrink one failure.")
     ] = 12,
-    target: Annotated[str, typer.Option("--target", help="Rule set the layouts are valid for: linux-acpi, qemu (adds remote distance 10), ...")] = "linux-acpi",
-    nodes: Annotated[str, typer.Option("--nodes", help="Node count range, e.g. 1-4.")] = "1-4",
-    vcpus_per_node: Annotated[str, typer.Option("--vcpus-per-node", help="vCPUs per CPU node, e.g. 1-2 (boots take longer with more).")] = "1-2",
-    threads: Annotated[str, typer.Option("--threads", help="Threads per core to draw from, e.g. 1,2.")] = "1,2",
-    memory_per_node: Annotated[str, typer.Option("--memory-per-node", help="Memory per memory node, e.g. 128MiB-256MiB.")] = "128MiB-256MiB",
-    memoryless: Annotated[str, typer.Option("--memoryless", help="How many memory-less (CPU-only) nodes, e.g. 0-1.")] = "0-1",
-    cpuless: Annotated[str, typer.Option("--cpuless", help="How many CPU-less (memory-only) nodes, e.g. 0-1.")] = "0-1",
-    families: Annotated[str | None, typer.Option("--families", help="Distance families, comma-separated (default: all that fit); see numaopt generate.")] = None,
-    sockets: Annotated[str | None, typer.Option("--sockets", help="Socket modes: whole, split (and split-core for --target qemu).")] = None,
+    knobs: Knobs,  # --target ... --machine (numaopt.cli.knobs), with smaller defaults
 ) -> None:
     """Boot generated layouts and judge each guest with four oracles.
 
@@ -233,9 +198,32 @@ def fuzz_command(
 
     Prints a progress bar on a terminal and a summary (pass / fail per oracle, unique failure reasons). Exit 0 when every layout passed, 4 when any failed, 130 when interrupted.
     """
-    from numaopt.fuzz.executor import RunSettings, run_campaign
+    from numaopt.fuzz.executor import run_campaign
     from numaopt.fuzz.items import generated_items, parse_shard, shard_ids
     from numaopt.generate import resolve
+
+    settings = _run_settings(kernel, accel, timeout, not no_shrink, shrink_boots)
+    shard_index = parse_shard(shard)
+    resolve(knobs)  # impossible knobs fail here, in one line, before anything boots
+    ids = shard_ids(count, shard_index)
+    header = _journal_header(seed, count, shard_index, knobs, settings)
+    with _progress_bar(len(ids)) as on_result:
+        summary = run_campaign(
+            generated_items(knobs, seed, ids), out, header, settings, total=len(ids), jobs=jobs, resume=resume,
+            dask_address=dask, on_result=on_result,
+        )
+    typer.echo(_summary_text(summary, out), nl=False)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.verdicts["fail"] or summary.verdicts["error"]:
+        raise typer.Exit(4)
+
+
+def _run_settings(
+    kernel: Path | None, accel: str | None, timeout: float | None, shrink: bool, shrink_boots: int
+) -> RunSettings:
+    """How every item boots (a RunSettings), after checking --accel and --kernel."""
+    from numaopt.fuzz.executor import RunSettings
 
     if accel is not None and accel not in ("kvm", "tcg"):
         raise typer.BadParameter("expected kvm or tcg", param_hint="--accel")
@@ -243,58 +231,49 @@ def fuzz_command(
         from numaopt.guest.kit import check_kernel
 
         check_kernel(kernel, "x86_64")
-    shard_index = parse_shard(shard)
-    knobs = _knobs(target, nodes, vcpus_per_node, threads, memory_per_node, memoryless, cpuless, families, sockets)
-    resolve(knobs)  # impossible knobs fail here, in one line, before anything boots
-    ids = shard_ids(count, shard_index)
-    settings = RunSettings(
+    return RunSettings(
         kernel=str(kernel.resolve()) if kernel else None,
         accel=accel,
         timeout_s=timeout,
-        shrink=not no_shrink,
+        shrink=shrink,
         shrink_checks=shrink_boots,
     )
-    header = {
+
+
+def _journal_header(seed: int, count: int, shard: tuple[int, int], knobs: Knobs, settings: RunSettings) -> dict[str, Any]:
+    """The journal's first line: what makes this campaign (--resume refuses another one)."""
+    return {
         "numaopt_fuzz": 1,
         "seed": seed,
         "count": count,
-        "shard": f"{shard_index[0]}/{shard_index[1]}",
+        "shard": f"{shard[0]}/{shard[1]}",
         "knobs": knobs.to_json(),
         "kernel": settings.kernel,
-        "accel": accel,
-        "timeout_s": timeout,
+        "accel": settings.accel,
+        "timeout_s": settings.timeout_s,
         "shrink": settings.shrink,
-        "shrink_checks": shrink_boots,
+        "shrink_checks": settings.shrink_checks,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    progress: Any = None
-    task: Any = None
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        progress = Progress(
-            TextColumn("fuzz"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-            transient=True,
-        )
+
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[Any, Any], None]]:
+    """A result callback that moves a progress bar on a terminal (stderr); on a pipe, nothing."""
+    if not sys.stderr.isatty():
+        yield lambda result, summary: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("fuzz"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+        transient=True,
+    )
 
     def on_result(result: Any, summary: Any) -> None:
-        if progress is not None:
-            status = f"{summary.verdicts['fail']} fail, {summary.verdicts['error']} error"
-            progress.update(task, completed=summary.done, status=status)
+        status = f"{summary.verdicts['fail']} fail, {summary.verdicts['error']} error"
+        progress.update(task, completed=summary.done, status=status)
 
-    items = generated_items(knobs, seed, ids)
-    try:
-        if progress is not None:
-            progress.start()
-            task = progress.add_task("fuzz", total=len(ids), status="")
-        summary = run_campaign(
-            items, out, header, settings, total=len(ids), jobs=jobs, resume=resume, dask_address=dask, on_result=on_result
-        )
-    finally:
-        if progress is not None:
-            progress.stop()
-    typer.echo(_summary_text(summary, out), nl=False)
-    if summary.interrupted:
-        raise typer.Exit(130)
-    if summary.verdicts["fail"] or summary.verdicts["error"]:
-        raise typer.Exit(4)
+    with progress:
+        task = progress.add_task("fuzz", total=total, status="")
+        yield on_result

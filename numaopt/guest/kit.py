@@ -5,7 +5,8 @@ Everything is cached under the user's cache directory (``$XDG_CACHE_HOME/numaopt
 package registry: the kernel is Debian's ``linux-image-cloud-<arch>`` (the metapackage is
 resolved to its ``linux-image-<release>`` with ``dpkg-deb -f``, downloaded with
 ``apt-get download`` and unpacked from its data archive, ``dpkg -x`` style, keeping only
-``boot/``), or a kernel the user gives. The initramfs is written here, in cpio "newc"
+``boot/``), or a kernel the user gives. Another architecture's packages (an arm64 guest on
+an amd64 machine) come through an apt state of their own in the cache (``_apt_for``). The initramfs is written here, in cpio "newc"
 format, from a static busybox (the installed ``busybox-static``, else its .deb) and
 ``INIT_SCRIPT``; its name carries a hash of both, so a changed script rebuilds it.
 
@@ -280,13 +281,44 @@ def _run(argv: list[str], cwd: Path, what: str) -> str:
     return completed.stdout
 
 
-def _download(package: str, scratch: Path) -> Path:
+def _download(package: str, scratch: Path, apt_options: list[str]) -> Path:
     """``apt-get download PACKAGE`` into ``scratch``; the .deb's path."""
-    _run(["apt-get", "download", "-q", package], scratch, f"the Debian package {package}")
-    debs = sorted(scratch.glob(f"{package.split(':')[0]}_*.deb"))
+    _run(["apt-get", *apt_options, "download", "-q", package], scratch, f"the Debian package {package}")
+    debs = sorted(scratch.glob(f"{package}_*.deb"))
     if not debs:
         raise GuestKitError(f"apt-get download {package} wrote no .deb in {scratch}")
     return debs[-1]
+
+
+def _apt_for(dpkg_arch: str, cache: Path, refresh: bool) -> list[str]:
+    """apt-get options that download ``dpkg_arch`` packages.
+
+    The host's own architecture uses the host's package lists as they are. A foreign one
+    (arm64 packages on an amd64 machine) gets an apt state of its own in the cache: the
+    host's sources (and their signing keys), package lists for that architecture only, an
+    empty dpkg status. Nothing of the host changes: no `dpkg --add-architecture`, no
+    update of its lists, and a mirror without that architecture cannot break its apt.
+    """
+    if dpkg_arch == _host_dpkg_arch():
+        return []
+    state = cache / "guest" / f"apt-{dpkg_arch}"
+    for folder in (state / "lists" / "partial", state / "archives" / "partial"):
+        folder.mkdir(parents=True, exist_ok=True)
+    (state / "status").touch()
+    options = [
+        f"-oAPT::Architecture={dpkg_arch}",
+        f"-oAPT::Architectures::={dpkg_arch}",
+        f"-oDir::State::Lists={state / 'lists'}",
+        f"-oDir::State::status={state / 'status'}",
+        f"-oDir::Cache={state}",
+        f"-oDir::Cache::archives={state / 'archives'}",
+        "-oDebug::NoLocking=1",  # this state is ours alone, and build_kit holds the cache lock
+    ]
+    if os.geteuid() == 0:  # apt's download user cannot enter a root-owned cache: download as root, quietly
+        options.append("-oAPT::Sandbox::User=root")
+    if refresh or not any(state.joinpath("lists").glob("*_Packages*")):
+        _run(["apt-get", *options, "-q", "update"], state, f"Debian's {dpkg_arch} package lists")
+    return options
 
 
 def _deb_field(deb: Path, field: str) -> str:
@@ -333,14 +365,14 @@ def _debian_kernel(arch: str, cache: Path, refresh: bool) -> tuple[Path, str, st
         kernel = Path(record["kernel"])
         if kernel.is_file():
             return kernel, record["source"], record["release"]
-    suffix = "" if dpkg_arch == _host_dpkg_arch() else f":{dpkg_arch}"
+    apt = _apt_for(dpkg_arch, cache, refresh)
     with _scratch(cache / "guest") as scratch:
-        meta = _download(metapackage + suffix, scratch)
+        meta = _download(metapackage, scratch, apt)
         depends = _deb_field(meta, "Depends")
         image = next((part.strip().split()[0] for part in depends.split(",") if part.strip().startswith("linux-image-")), None)
         if image is None:
             raise GuestKitError(f"{metapackage} depends on no linux-image package (Depends: {depends})")
-        deb = _download(image + suffix, scratch)
+        deb = _download(image, scratch, apt)
         version = _deb_field(deb, "Version")
         files = _deb_members(deb, ("boot/vmlinuz-", "boot/config-"))
         vmlinuz = next((name for name in files if name.startswith("boot/vmlinuz-")), None)
@@ -371,9 +403,9 @@ def _busybox(arch: str, cache: Path) -> Path:
     cached = cache / "guest" / arch / "busybox"
     if cached.is_file() and _elf_facts(cached) == (machine, True):
         return cached
-    suffix = "" if dpkg_arch == _host_dpkg_arch() else f":{dpkg_arch}"
+    apt = _apt_for(dpkg_arch, cache, refresh=False)
     with _scratch(cache / "guest") as scratch:
-        deb = _download("busybox-static" + suffix, scratch)
+        deb = _download("busybox-static", scratch, apt)
         files = _deb_members(deb, ("bin/busybox", "usr/bin/busybox"))
     data = files.get("bin/busybox") or files.get("usr/bin/busybox")
     if data is None:

@@ -18,6 +18,7 @@ from numaopt.cli.guest import fuzz_command, guest_build_command, verify_command
 from numaopt.cli.host import host_app
 from numaopt.cli.launch import launch_command
 from numaopt.cli.plot import plot_command
+from numaopt.cli.schema import schema_command
 from numaopt.cli.solve import solve_command
 from numaopt.cli.usage import NoArgsIsHelpError, PlainUsage, UsageError, usage_error_line
 from numaopt.errors import NumaoptError
@@ -56,6 +57,7 @@ app.command("launch", cls=PlainUsage, context_settings={"allow_extra_args": True
     launch_command
 )
 app.command("plot", cls=PlainUsage)(plot_command)
+app.command("schema", cls=PlainUsage)(schema_command)
 app.command("generate", cls=PlainUsage)(generate_command)
 app.command("verify", cls=PlainUsage)(verify_command)
 app.command("fuzz", cls=PlainUsage)(fuzz_command)

@@ -2,7 +2,8 @@
 
 Every mistake is a ``ProblemError`` naming the file, the key path and what is valid:
 ``problems/x.toml: guest.nodes[2].cpus: CPU 17 is outside 0-15 (guest.vcpus = 16)``.
-The schema is documented in ``docs/problem-format.md``.
+The format is documented in ``docs/problem-format.md``; its shape is declared once in
+``problem/schema.py``, whose models give the key lists here and check every file read.
 """
 
 from __future__ import annotations
@@ -26,16 +27,18 @@ from numaopt.model import (
     PlacementRequest,
     SharedHostRequest,
 )
+from numaopt.problem import schema
+from numaopt.problem.schema import DISTANCE_BOUND, check_shape, cpu_list, keys
 from numaopt.rules import RuleSet
 from numaopt.tables import TableReader
-from numaopt.units import format_cpulist, parse_cpulist, parse_size
+from numaopt.units import format_cpulist, parse_size
 
-TOP_KEYS = ("rules", "guest")
-GUEST_KEYS = ("vcpus", "memory", "machine", "smp", "nodes", "distances", "default_distance", "memory_backend")
-SMP_KEYS = ("sockets", "dies", "clusters", "cores", "threads")
-NODE_KEYS = ("cpus", "memory")
-PAIR_KEYS = ("a", "b", "value")
-BACKEND_KEYS = ("kind", "mem_path", "page_size", "share", "prealloc")
+TOP_KEYS = keys(schema.Explicit)
+GUEST_KEYS = keys(schema.Guest)
+SMP_KEYS = keys(schema.Smp)
+NODE_KEYS = keys(schema.GuestNode)
+PAIR_KEYS = keys(schema.DistancePair)
+BACKEND_KEYS = keys(schema.Backend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +76,13 @@ def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = 
         from numaopt.problem.search import read_vms
 
         shared, warnings = read_vms(data, source, base_dir or Path("."))
+        check_shape(data, schema.SharedHost, source)
         return Problem(source=source, shared=shared, warnings=tuple(warnings))
     if "guest" not in data and ("workload" in data or "host" in data):
         from numaopt.problem.search import read_search
 
         request, warnings = read_search(data, source, base_dir or Path("."))
+        check_shape(data, schema.Search, source)
         return Problem(source=source, placement=request, warnings=tuple(warnings))
     top = TableReader(source, data, "", TOP_KEYS)
     guest = top.sub("guest", GUEST_KEYS)
@@ -86,6 +91,7 @@ def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = 
             "missing the [guest] table (vcpus, memory, nodes, distances), or [host] and [workload] for a search", "guest"
         )
     layout = _read_guest(guest, top)
+    check_shape(data, schema.Explicit, source)
     return Problem(source=source, layout=layout)
 
 
@@ -134,7 +140,7 @@ def _read_guest(guest: TableReader, top: TableReader) -> GuestLayout:
         if not isinstance(raw, dict):
             raise ProblemError(f"expected a table such as {{ cpus = \"0-3\" }}, got {shown(raw)}", source=guest.source, where=path)
         node = TableReader(guest.source, raw, path, NODE_KEYS)
-        cpus = node.convert("cpus", parse_cpulist) if node.has("cpus") else None
+        cpus = node.convert("cpus", cpu_list) if node.has("cpus") else None
         for cpu in cpus or ():
             if cpu >= vcpus:
                 raise node.error(f"CPU {cpu} is outside 0-{vcpus - 1} (guest.vcpus = {vcpus})", "cpus")
@@ -234,13 +240,10 @@ def _read_backend(guest: TableReader) -> MemoryBackend:
     )
 
 
-# Distances outside 10..255 are kept so that the checks can name them, but they must fit
-# int64 arithmetic (numpy raises OverflowError for larger Python ints).
-_DISTANCE_BOUND = 1 << 31
-
-
 def _checked_distance(reader: TableReader, key: str, value: int) -> int:
-    if not -_DISTANCE_BOUND < value < _DISTANCE_BOUND:
+    # Distances outside 10..255 are kept so that the checks can name them, but they must fit
+    # int64 arithmetic (numpy raises OverflowError for larger Python ints).
+    if not -DISTANCE_BOUND < value < DISTANCE_BOUND:
         raise reader.error(f"distance {value} is out of range (valid: 10..255, 255 = unreachable)", key)
     return value
 

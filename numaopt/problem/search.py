@@ -35,31 +35,18 @@ from numaopt.model import (
     VmRequest,
     Workload,
 )
+from numaopt.problem import schema
+from numaopt.problem.schema import MAX_DISTANCE_LIMIT, MAX_GROUPS, MAX_NAME_CHARS, MAX_PRIORITY, cpu_list, keys
 from numaopt.tables import TableReader
-from numaopt.units import format_cpulist, parse_cpulist, parse_duration, parse_size
+from numaopt.units import format_cpulist, parse_duration, parse_size
 
-HOST_EXTRA_KEYS = ("reserved_cpus",)
-WORKLOAD_KEYS = (
-    "vcpus",
-    "memory",
-    "threads_per_core",
-    "machine",
-    "page_size",
-    "mem_path",
-    "guest_nodes",
-    "groups",
-    "traffic",
-    "together",
-    "apart",
-    "max_distance",
-)
-GROUP_KEYS = ("name", "vcpus", "memory", "nodes", "split")
-TRAFFIC_KEYS = ("between", "from", "to", "weight")
-MAX_DISTANCE_KEYS = ("between", "distance")
-OBJECTIVE_KEYS = ("kind", "time_limit", "seed", "workers")
-MAX_GROUPS = MAX_VCPUS  # one vCPU each at most; memory-only groups count too
-MAX_NAME_CHARS = 64
-MAX_DISTANCE_LIMIT = 255  # the largest SLIT byte
+HOST_EXTRA_KEYS = ("reserved_cpus",)  # the rest of [host] is numaopt.hosts' to read
+WORKLOAD_KEYS = keys(schema.Workload)
+GROUP_KEYS = keys(schema.Group)
+TRAFFIC_KEYS = keys(schema.Traffic)
+MAX_DISTANCE_KEYS = keys(schema.MaxDistance)
+OBJECTIVE_KEYS = keys(schema.Objective)
+VM_KEYS = tuple(key for key in keys(schema.Vm) if key not in WORKLOAD_KEYS)
 
 
 def read_host(table: dict[str, Any], source: str, base_dir: Path) -> tuple[HostTopology, tuple[int, ...], list[str]]:
@@ -71,7 +58,7 @@ def read_host(table: dict[str, Any], source: str, base_dir: Path) -> tuple[HostT
     # nodes) are worth saying, never refusing.
     warnings += [f.removeprefix("warning: ") for f in host_findings(host) if f.startswith("warning: ")]
     reader = TableReader(source, {k: v for k, v in table.items() if k in HOST_EXTRA_KEYS}, "host", HOST_EXTRA_KEYS)
-    reserved: tuple[int, ...] = reader.convert("reserved_cpus", parse_cpulist, default=())
+    reserved: tuple[int, ...] = reader.convert("reserved_cpus", cpu_list, default=())
     missing: list[int] = sorted(set(reserved) - set(host.cpu_to_node()))
     if missing:
         raise reader.error(
@@ -191,7 +178,7 @@ def _read_groups(reader: TableReader, threads: int, host_ids: set[int]) -> tuple
             raise sub.error("a group needs vCPUs or memory", "memory")
         if vcpus == 0 and sub.get("split", bool, "true or false", default=False):
             raise sub.error("a memory-only group (vcpus = 0) cannot split", "split")
-        allowed: tuple[int, ...] = sub.convert("nodes", lambda value: parse_cpulist(value, "node"), default=())
+        allowed: tuple[int, ...] = sub.convert("nodes", lambda value: cpu_list(value, "node"), default=())
         unknown: list[int] = sorted(set(allowed) - host_ids)
         if unknown:
             raise sub.error(f"host node {unknown[0]} does not exist (host nodes: {format_cpulist(host_ids)})", "nodes")
@@ -252,14 +239,10 @@ def read_objective(table: dict[str, Any] | None, source: str) -> SearchSettings:
     return SearchSettings(kind=kind, time_limit_s=time_limit, seed=seed, workers=workers)
 
 
-VM_KEYS = ("name", "priority")
-MAX_PRIORITY = 1_000_000
-
-
 def read_vms(data: dict[str, Any], source: str, base_dir: Path) -> tuple[SharedHostRequest, list[str]]:
     """Several VMs on one host: ``[host]``, ``[[vm]]`` (each a [workload] table with a name
     and a priority), ``[objective]``, and ``sockets_apart`` (pairs of VM names)."""
-    top = TableReader(source, data, "", ("host", "vm", "objective", "sockets_apart"))
+    top = TableReader(source, data, "", keys(schema.SharedHost))
     host_table = top.get("host", dict, "a [host] table", required=True)
     raw_vms = top.get("vm", list, "[[vm]] tables, one per VM", required=True)
     host, reserved, warnings = read_host(host_table, source, base_dir)
@@ -291,7 +274,7 @@ def read_vms(data: dict[str, Any], source: str, base_dir: Path) -> tuple[SharedH
 
 
 def read_search(data: dict[str, Any], source: str, base_dir: Path) -> tuple[PlacementRequest, list[str]]:
-    top = TableReader(source, data, "", ("host", "workload", "objective"))
+    top = TableReader(source, data, "", keys(schema.Search))
     host_table = top.get("host", dict, "a [host] table", required=True)
     workload_table = top.get("workload", dict, "a [workload] table", required=True)
     host, reserved, warnings = read_host(host_table, source, base_dir)

@@ -143,3 +143,15 @@ def test_reserved_cpus_must_be_host_cpus() -> None:
     with pytest.raises(ProblemError) as info:
         parse_problem(text, "p.toml")
     assert str(info.value) == "p.toml: host.reserved_cpus: CPUs 9 are not host CPUs (host CPUs: 0-7)"
+
+
+def test_a_cpu_list_is_a_string_or_an_array() -> None:
+    # parse_cpulist iterates what it is given: an inline table {} used to read as no CPUs.
+    with pytest.raises(ProblemError) as info:
+        parse_problem(_guest("nodes = [ { cpus = {} } ]"), "p.toml")
+    assert str(info.value) == (
+        'p.toml: guest.nodes[0].cpus: expected a CPU list such as "0-3,8-11" ("" for none) or a list of integers, got {}'
+    )
+    with pytest.raises(ProblemError) as info:
+        parse_problem(SEARCH_HOST + '[workload]\ngroups = [ { name = "a", vcpus = 2, memory = "1GiB", nodes = {} } ]\n', "p.toml")
+    assert str(info.value).startswith("p.toml: workload.groups[0].nodes: expected a CPU list")

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "distances": {"rules"},
     "model": {"distances", "rules"},
     "layout": {"distances", "model", "rules", "units"},
-    "hosts": DOMAIN,
+    "hosts": DOMAIN | {"render"},
     "problem": DOMAIN | {"hosts"},
     "solver": DOMAIN,
     "audit": DOMAIN,

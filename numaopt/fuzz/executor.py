@@ -43,6 +43,7 @@ from numaopt.guest.oracles import Failure, Oracle, judge
 from numaopt.model import GuestLayout
 from numaopt.processes import die_with_parent
 from numaopt.qemu.qmp import QemuRefused
+from numaopt.render.toml import problem_toml
 
 __all__ = [
     "ORACLE_ORDER",
@@ -123,9 +124,8 @@ def _ordered(failures: list[Failure]) -> list[Failure]:
 
 
 def _toml(layout: GuestLayout, header: str) -> str:
-    from numaopt.generate import toml_text
-
-    return toml_text(layout, header)
+    """The reproducer's problem file: the layout's explicit ``[guest]`` form."""
+    return problem_toml(layout, header)
 
 
 @functools.cache

@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import tomli_w
 
 from numaopt.distances import LOCAL_DISTANCE
 from numaopt.errors import ProblemError
 from numaopt.hosts._common import bad_distance, build_host, shown
 from numaopt.model import HostCore, HostNode, HostTopology, HugePages
+from numaopt.render.toml import dumps
 from numaopt.tables import TableReader
 from numaopt.units import CPULIST_HELP, SIZE_HELP, format_cpulist, format_size, parse_cpulist, parse_size
 
@@ -72,13 +72,7 @@ def host_to_toml(host: HostTopology) -> str:
         for core in host.cores:
             sockets.setdefault(core.socket, []).append(format_cpulist(core.cpus))
         table["sockets"] = [{"id": socket, "cores": cores} for socket, cores in sorted(sockets.items())]
-    text = tomli_w.dumps({"host": table})
-    # tomli-w writes one number per line; a matrix reads far better one row per line.
-    # The block is tomli-w's own rendering of the same key, so the swap is exact.
-    block = tomli_w.dumps({"distances": table["distances"]})
-    rows = "".join(f"    [{', '.join(map(str, row))}],\n" for row in table["distances"])
-    assert block in text
-    return text.replace(block, f"distances = [\n{rows}]\n", 1)
+    return dumps({"host": table}, matrices=("host.distances",))
 
 
 def _reader(value: object, source: str, path: str, known: tuple[str, ...], what: str) -> TableReader:

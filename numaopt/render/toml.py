@@ -1,0 +1,146 @@
+"""TOML text: the one place numaopt writes TOML (host captures, generated problem files).
+
+tomli-w writes every key, value, table and string (with its escapes). The one thing it
+lays out badly is a matrix: it puts every number on a line of its own. ``dumps`` writes
+the key paths named in ``matrices`` one row per line instead (``matrix_text``), at the
+place tomli-w would have put them, and everything else exactly as tomli-w does.
+
+``problem_toml`` is a layout's explicit problem file (``rules``, then ``[guest]`` with
+every node's vCPUs and memory, the full matrix and the full -smp shape), which
+``numaopt.problem.parse_problem`` reads back to an equal ``GuestLayout``. It is
+``dumps(problem_dict(layout), matrices=PROBLEM_MATRICES)``, assembled from pieces that
+tomli-w renders once and a cache keeps: a generated batch repeats them a lot, and a
+whole-document tomli-w call would cost more than generating the layout.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import tomli_w
+
+from numaopt.model import GuestLayout, MemoryBackend
+from numaopt.units import format_cpulist, format_size
+
+__all__ = ["PROBLEM_MATRICES", "comment_lines", "dumps", "matrix_text", "problem_dict", "problem_toml"]
+
+PROBLEM_MATRICES = ("guest.distances",)
+# Stands in for a matrix while tomli-w writes the rest; tomli-w writes the NUL as \u0000,
+# so the quoted placeholder is a string no numaopt document holds.
+_PLACEHOLDER = "\0numaopt-matrix-"
+_DEFAULT_BACKEND = MemoryBackend()
+_NOT_IN_COMMENTS = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # TOML 1.0: no control character but tab
+
+
+def comment_lines(header: str) -> str:
+    """``header`` as TOML comment lines (``#`` alone for an empty line)."""
+    lines = header.splitlines()
+    if any(_NOT_IN_COMMENTS.search(line) for line in lines):
+        raise ValueError(f"a TOML comment cannot hold control characters: {header!r}")
+    return "".join(f"# {line}\n" if line else "#\n" for line in lines)
+
+
+def matrix_text(rows: Iterable[Sequence[int]]) -> str:
+    """An integer matrix as a TOML array, one row per line (indented as tomli-w indents)."""
+    lines = "".join(f"    [{', '.join(map(str, row))}],\n" for row in rows)
+    return f"[\n{lines}]" if lines else "[]"
+
+
+def dumps(document: Mapping[str, Any], *, header: str = "", matrices: Collection[str] = ()) -> str:
+    """``document`` as TOML, ``header`` first as comments; each dotted key path in
+    ``matrices`` that the document holds (a key of a table, not of an inline table) is
+    written one row per line."""
+    marked = dict(document)
+    swaps: list[tuple[str, str]] = []
+    for k, path in enumerate(matrices):
+        *names, key = path.split(".")
+        table = _copied_path(marked, names)
+        if table is not None and key in table:
+            placeholder = f"{_PLACEHOLDER}{k}"
+            swaps.append((_quoted(placeholder), matrix_text(table[key])))
+            table[key] = placeholder
+    text = tomli_w.dumps(marked)
+    for placeholder, matrix in swaps:
+        text = text.replace(f" = {placeholder}\n", f" = {matrix}\n", 1)
+    return comment_lines(header) + text
+
+
+def _copied_path(document: dict[str, Any], names: list[str]) -> dict[str, Any] | None:
+    """The table at ``names``, copied along the way so the caller's document is left
+    alone; None if the document has no such table."""
+    table = document
+    for name in names:
+        inner = table.get(name)
+        if not isinstance(inner, Mapping):
+            return None
+        copy = dict(inner)
+        table[name] = copy
+        table = copy
+    return table
+
+
+def _quoted(text: str) -> str:
+    """``text`` as tomli-w writes a string value."""
+    return tomli_w.dumps({"k": text}).removeprefix("k = ").removesuffix("\n")
+
+
+def _writable(layout: GuestLayout) -> None:
+    """The explicit problem form numbers nodes by position and binds no memory."""
+    if any(node.node_id != i or node.host_nodes for i, node in enumerate(layout.nodes)):
+        raise ValueError("a problem file numbers nodes 0..n-1 and binds no host memory")
+    if layout.shape.clusters != 1 or layout.backend != _DEFAULT_BACKEND:
+        raise ValueError("problem_toml writes layouts with no clusters and the default memory backend")
+
+
+def problem_dict(layout: GuestLayout) -> dict[str, Any]:
+    """The explicit problem file as plain data (``rules`` first, then ``[guest]``)."""
+    _writable(layout)
+    guest: dict[str, Any] = {
+        "vcpus": layout.vcpus,
+        "memory": format_size(layout.memory_bytes),
+        "machine": layout.machine.value,
+    }
+    if layout.distances is not None:
+        guest["distances"] = layout.distances.tolist()
+    guest["nodes"] = [_node(node.cpus, node.memory_bytes) for node in layout.nodes]
+    shape = layout.shape
+    guest["smp"] = {"sockets": shape.sockets, "dies": shape.dies, "cores": shape.cores, "threads": shape.threads}
+    return {"rules": layout.rules.value, "guest": guest}
+
+
+def _node(cpus: Sequence[int], memory_bytes: int) -> dict[str, Any]:
+    return {"cpus": format_cpulist(cpus), "memory": format_size(memory_bytes) if memory_bytes else 0}
+
+
+@functools.lru_cache(maxsize=4096)
+def _head(rules: str, vcpus: int, memory: str, machine: str) -> str:
+    return tomli_w.dumps({"rules": rules, "guest": {"vcpus": vcpus, "memory": memory, "machine": machine}})
+
+
+@functools.lru_cache(maxsize=65536)
+def _node_line(cpus: tuple[int, ...], memory_bytes: int) -> str:
+    """One element of the ``nodes`` array as tomli-w lays it out (its own line, comma
+    included), or "" where tomli-w would write the nodes as ``[[nodes]]`` tables."""
+    lines = tomli_w.dumps({"nodes": [_node(cpus, memory_bytes)]}).splitlines(keepends=True)
+    return lines[1] if lines[0] == "nodes = [\n" else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _smp(sockets: int, dies: int, cores: int, threads: int) -> str:
+    return tomli_w.dumps({"guest": {"smp": {"sockets": sockets, "dies": dies, "cores": cores, "threads": threads}}})
+
+
+def problem_toml(layout: GuestLayout, header: str = "") -> str:
+    """``dumps(problem_dict(layout), header=header, matrices=PROBLEM_MATRICES)``, from cached pieces."""
+    _writable(layout)
+    lines = [_node_line(node.cpus, node.memory_bytes) for node in layout.nodes]
+    if not all(lines):  # a node too long for one line: tomli-w writes [[guest.nodes]] tables
+        return dumps(problem_dict(layout), header=header, matrices=PROBLEM_MATRICES)
+    head = _head(layout.rules.value, layout.vcpus, format_size(layout.memory_bytes), layout.machine.value)
+    matrix = "" if layout.distances is None else f"distances = {matrix_text(layout.distances.tolist())}\n"
+    nodes = f"nodes = [\n{''.join(lines)}]\n" if lines else "nodes = []\n"
+    shape = layout.shape
+    return f"{comment_lines(header)}{head}{matrix}{nodes}\n{_smp(shape.sockets, shape.dies, shape.cores, shape.threads)}"

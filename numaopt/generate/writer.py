@@ -62,6 +62,7 @@ def layout_id(index: int) -> str:
 def render_files(item: Generated, formats: Iterable[OutputKind], seed: int) -> dict[str, str]:
     """File name -> text for one layout."""
     name = layout_id(item.index)
+    layout = item.layout  # built once for every format
     texts: dict[str, str] = {}
     for kind in formats:
         if kind is OutputKind.TOML:
@@ -69,11 +70,11 @@ def render_files(item: Generated, formats: Iterable[OutputKind], seed: int) -> d
                 f"numaopt generate: item {item.index} of seed {seed} "
                 f"(family {item.family.value}, {item.method}); see index.jsonl for its classes"
             )
-            texts[name + SUFFIX[kind]] = toml_text(item, header)
+            texts[name + SUFFIX[kind]] = toml_text(layout, header)
         elif kind is OutputKind.ARGS:
-            texts[name + SUFFIX[kind]] = args_text(item)
+            texts[name + SUFFIX[kind]] = args_text(layout)
         else:
-            texts[name + SUFFIX[kind]] = json_text(item)
+            texts[name + SUFFIX[kind]] = json_text(layout)
     return texts
 
 

@@ -10,12 +10,22 @@ itself (one direction per symmetric pair, every ordered pair when any is asymmet
 
 from __future__ import annotations
 
+import functools
+import re
 import shlex
 
 import numpy as np
+import numpy.typing as npt
 
-from numaopt.model import BackendKind, GuestLayout, GuestNode, Machine, Plan
+from numaopt.distances import LOCAL_DISTANCE
+from numaopt.model import BackendKind, CpuShape, GuestLayout, GuestNode, Machine, MemoryBackend, Plan
 from numaopt.units import format_cpulist, format_qemu_size
+
+# Batches of generated layouts render the same sizes, nodes and matrices over and over:
+# the pieces are cached, so the one renderer is fast enough for ``numaopt generate``.
+_size = functools.lru_cache(maxsize=4096)(format_qemu_size)
+# The characters shlex.quote leaves alone (its own test): text with no other needs no quotes.
+_needs_quotes = re.compile(r"[^\w@%+=:,./-]", re.ASCII).search
 
 
 def memdev_id(node: GuestNode) -> str:
@@ -37,74 +47,107 @@ def _smp(layout: GuestLayout) -> str:
     )
 
 
-def _machine(layout: GuestLayout) -> list[str]:
+def _machine(layout: GuestLayout) -> list[tuple[str, str]]:
     if layout.machine is Machine.VIRT:
         # GICv3 takes up to 512 vCPUs (GICv2: 8); "max" is a 64-bit CPU under TCG and KVM.
-        return ["-machine", "virt,gic-version=3", "-cpu", "max"]
+        return [("-machine", "virt,gic-version=3"), ("-cpu", "max")]
     if layout.shape.threads > 1:
         # QEMU's default x86 CPU (qemu64, an AMD family) has no SMT: the guest would be
         # told "doesn't support hyperthreading". "max" has the topology leaves it needs.
-        return ["-machine", layout.machine.value, "-cpu", "max"]
-    return ["-machine", layout.machine.value]
+        return [("-machine", layout.machine.value), ("-cpu", "max")]
+    return [("-machine", layout.machine.value)]
 
 
-def _backend(layout: GuestLayout, node: GuestNode) -> str:
-    backend = layout.backend
-    options = [f"memory-backend-{backend.kind.value}", f"id={memdev_id(node)}", f"size={format_qemu_size(node.memory_bytes)}"]
+@functools.lru_cache(maxsize=64)
+def _backend_options(backend: MemoryBackend) -> tuple[str, str]:
+    """What every node's backend object says before and after its id and size."""
+    after = []
     if backend.kind is BackendKind.FILE:
-        options.append(f"mem-path={(backend.mem_path or '').replace(',', ',,')}")  # QemuOpts doubles commas
+        after.append(f",mem-path={(backend.mem_path or '').replace(',', ',,')}")  # QemuOpts doubles commas
     if backend.share:
-        options.append("share=on")
+        after.append(",share=on")
     if backend.prealloc:
-        options.append("prealloc=on")
-    if node.host_nodes:
-        options += _host_nodes_options(node.host_nodes)
-    return ",".join(options)
+        after.append(",prealloc=on")
+    return f"memory-backend-{backend.kind.value}", "".join(after)
 
 
-def _cpu_option(layout: GuestLayout, node: GuestNode, cpu: int) -> str:
-    pos = layout.shape.position(cpu)
-    props = [f"node-id={node.node_id}", f"socket-id={pos.socket}"]
-    # Only ids the board exposes are accepted: x86 has die-id only with dies > 1.
-    if layout.machine is not Machine.VIRT and layout.shape.dies > 1:
-        props.append(f"die-id={pos.die}")
-    if layout.machine is Machine.VIRT and layout.shape.clusters > 1:
-        props.append(f"cluster-id={pos.cluster}")
-    props += [f"core-id={pos.core}", f"thread-id={pos.thread}"]
-    return "cpu," + ",".join(props)
+def _head(layout: GuestLayout) -> list[tuple[str, str]]:
+    """Machine, CPU, memory and -smp options, and one memory backend per node with memory:
+    the options that can hold text from the user (a backend's mem-path)."""
+    options = [*_machine(layout), ("-m", _size(layout.memory_bytes)), ("-smp", _smp(layout))]
+    kind, after = _backend_options(layout.backend)
+    for node in layout.nodes:
+        if node.memory_bytes:
+            bind = "," + ",".join(_host_nodes_options(node.host_nodes)) if node.host_nodes else ""
+            options.append(("-object", f"{kind},id={memdev_id(node)},size={_size(node.memory_bytes)}{after}{bind}"))
+    return options
 
 
-def _distance_options(layout: GuestLayout) -> list[str]:
-    if layout.distances is None:
-        return []
-    d = layout.distances
-    ids = [node.node_id for node in layout.nodes]
+@functools.lru_cache(maxsize=65536)
+def _cpu_values(node_id: int, cpus: tuple[int, ...], dies: int, clusters: int, cores: int, threads: int, virt: bool) -> tuple[str, ...]:
+    """The ``-numa cpu`` values of one node (the socket count does not change a position)."""
+    shape = CpuShape(dies=dies, clusters=clusters, cores=cores, threads=threads)
+    values = []
+    for cpu in cpus:
+        pos = shape.position(cpu)
+        props = [f"node-id={node_id}", f"socket-id={pos.socket}"]
+        # Only ids the board exposes are accepted: x86 has die-id only with dies > 1.
+        if not virt and dies > 1:
+            props.append(f"die-id={pos.die}")
+        if virt and clusters > 1:
+            props.append(f"cluster-id={pos.cluster}")
+        props += [f"core-id={pos.core}", f"thread-id={pos.thread}"]
+        values.append("cpu," + ",".join(props))
+    return tuple(values)
+
+
+@functools.lru_cache(maxsize=512)
+def _distance_heads(ids: tuple[int, ...], symmetric: bool) -> tuple[tuple[str, ...], npt.NDArray[np.intp]]:
+    """``-numa dist`` values less the number, and the flat matrix entries they print:
+    one direction per pair when symmetric, every ordered pair otherwise."""
     n = len(ids)
-    symmetric = bool(np.array_equal(d, d.T))
-    # The diagonal is written only where it is not 10, so a bad one reaches QEMU as given.
-    return [
-        f"dist,src={ids[i]},dst={ids[j]},val={int(d[i, j])}"
-        for i in range(n)
-        for j in range(n)
-        if (i != j and (j > i or not symmetric)) or (i == j and int(d[i, i]) != 10)
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j and (j > i or not symmetric)]
+    heads = tuple(f"dist,src={ids[i]},dst={ids[j]},val=" for i, j in pairs)
+    return heads, np.array([i * n + j for i, j in pairs], dtype=np.intp)
+
+
+def _distance_values(layout: GuestLayout) -> list[str]:
+    d = layout.distances
+    if d is None:
+        return []
+    ids = tuple(node.node_id for node in layout.nodes)
+    symmetric = bool((d == d.T).all())
+    if (np.diagonal(d) != LOCAL_DISTANCE).any():
+        # The diagonal is written only where it is not 10, so a bad one reaches QEMU as
+        # given, in its place among the pairs.
+        n = len(ids)
+        return [
+            f"dist,src={ids[i]},dst={ids[j]},val={int(d[i, j])}"
+            for i in range(n)
+            for j in range(n)
+            if (i != j and (j > i or not symmetric)) or (i == j and int(d[i, i]) != LOCAL_DISTANCE)
+        ]
+    heads, flat = _distance_heads(ids, symmetric)
+    return [head + value for head, value in zip(heads, map(str, d.ravel()[flat].tolist()), strict=True)]
+
+
+def _numa_values(layout: GuestLayout) -> list[str]:
+    """The ``-numa`` values: every node, then every vCPU's place, then the distances.
+    Only numbers and ids numaopt chose: nothing here needs shell quotes."""
+    values = [
+        f"node,nodeid={node.node_id},memdev={memdev_id(node)}" if node.memory_bytes else f"node,nodeid={node.node_id}"
+        for node in layout.nodes
     ]
+    shape, virt = layout.shape, layout.machine is Machine.VIRT
+    for node in layout.nodes:
+        values += _cpu_values(node.node_id, node.cpus, shape.dies, shape.clusters, shape.cores, shape.threads, virt)
+    return values + _distance_values(layout)
 
 
 def qemu_args(layout: GuestLayout) -> list[str]:
     """The NUMA-relevant QEMU arguments, in an order QEMU accepts."""
-    args = [*_machine(layout), "-m", format_qemu_size(layout.memory_bytes), "-smp", _smp(layout)]
-    for node in layout.nodes:
-        if node.memory_bytes:
-            args += ["-object", _backend(layout, node)]
-    for node in layout.nodes:
-        memdev = f",memdev={memdev_id(node)}" if node.memory_bytes else ""
-        args += ["-numa", f"node,nodeid={node.node_id}{memdev}"]
-    for node in layout.nodes:
-        for cpu in node.cpus:
-            args += ["-numa", _cpu_option(layout, node, cpu)]
-    for option in _distance_options(layout):
-        args += ["-numa", option]
-    return args
+    args = [word for option in _head(layout) for word in option]
+    return args + [word for value in _numa_values(layout) for word in ("-numa", value)]
 
 
 def qemu_command(plan: Plan | GuestLayout) -> list[str]:
@@ -114,17 +157,17 @@ def qemu_command(plan: Plan | GuestLayout) -> list[str]:
 
 
 def shell_text(plan: Plan | GuestLayout) -> str:
-    """One option and its value per line, with backslash continuations."""
-    argv = qemu_command(plan)
-    lines = [shlex.quote(argv[0])]
-    i = 1
-    while i < len(argv):
-        if i + 1 < len(argv) and not argv[i + 1].startswith("-"):
-            lines.append(f"    {shlex.quote(argv[i])} {shlex.quote(argv[i + 1])}")
-            i += 2
-        else:
-            lines.append(f"    {shlex.quote(argv[i])}")
-            i += 1
+    """``qemu_command`` as shell text: one option and its value per line, with backslash
+    continuations (``numaopt generate`` writes exactly this as a layout's ``.args`` file)."""
+    layout = plan.layout if isinstance(plan, Plan) else plan
+    binary, head = layout.machine.qemu_binary, _head(layout)
+    if _needs_quotes(binary + "".join(word for option in head for word in option)):
+        lines = [shlex.quote(binary), *(f"    {shlex.quote(option)} {shlex.quote(value)}" for option, value in head)]
+    else:  # the usual case; shlex.quote would be most of the cost
+        lines = [binary, *(f"    {option} {value}" for option, value in head)]
+    numa = _numa_values(layout)
+    if numa:  # one join for all the -numa lines: a 32-node layout has hundreds
+        lines.append("    -numa " + " \\\n    -numa ".join(numa))
     return " \\\n".join(lines) + "\n"
 
 

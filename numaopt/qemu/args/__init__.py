@@ -18,6 +18,14 @@ The package, in the order a command line goes through it:
 
 - ``shell.py``: text -> words, as a POSIX shell splits them (linear in the text).
 - ``reader.py``: words -> options, then the option families in the order QEMU applies them.
+- ``grammar.py``: the table of it all: every option, every key, its type, its handler.
+- ``values.py``: QEMU's spellings (numbers, sizes, booleans, lists) and the value types
+  the rows name; ``common.py``: an option as written, the reading's findings, typed values.
+- The families, each what its options mean and what QEMU refuses about them:
+  ``machine.py`` (-machine, -smp), ``memory.py`` (-m, -mem-path, the address space,
+  memory devices), ``backends.py`` (-object memory-backend-*), ``numa.py`` (-numa node,
+  dist, cpu), ``hmat.py`` (-numa hmat-lb, hmat-cache), ``complete.py`` (what QEMU does
+  after the last -numa), on the state in ``state.py``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,219 @@
+"""``-m``, ``-mem-path`` / ``-mem-prealloc``, and what QEMU 7.2 refuses about where memory goes:
+the guest-physical address space (x86 under TCG) and memory devices (``-device pc-dimm``,
+``nvdimm``, ``virtio-mem-pci``).
+
+One family because they are one question, "where does the guest's memory live": ``-m``
+gives RAM and the hotplug area (``maxmem=``, ``slots=``) that both the address-space limit
+and the memory devices depend on; ``-mem-path`` backs RAM no ``-numa`` node's backend
+does. The backends themselves (``-object memory-backend-*``) are in backends.py: they are
+objects QEMU creates before it reads ``-numa``, and nodes name them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from numaopt.model import BackendKind, Machine, MemoryBackend
+from numaopt.rules import Severity
+from numaopt.units import MIB
+
+from .common import Arg, Context, Values
+from .machine import MachineType
+from .values import c_uint, flag, show, split_opts
+
+DEFAULT_RAM_BYTES = 128 * MIB  # mc->default_ram_size of pc, q35 and virt; also what -m 0 means
+_ABOVE_4G_START = 4 << 30  # x86 RAM above 4 GiB starts here ...
+_AMD_HT_START = 0xFD00000000  # ... unless an AMD CPU's addresses reach the HyperTransport hole,
+_AMD_ABOVE_1TB_START = 1 << 40  # then it starts at 1 TiB (QEMU 7.1+ machine types)
+_TCG_PHYS_BITS = 40  # TCG_PHYS_ADDR_BITS: every 64-bit x86 CPU model under TCG
+_AMD_MODELS = ("qemu64", "max", "athlon", "phenom", "Opteron", "EPYC")  # vendor AuthenticAMD under TCG
+_X86_64_MODELS = (
+    *_AMD_MODELS, "kvm64", "core2duo", "Conroe", "Penryn", "Nehalem", "Westmere", "SandyBridge", "IvyBridge",
+    "Haswell", "Broadwell", "Skylake", "Cascadelake", "Cooperlake", "Icelake", "SapphireRapids", "Snowridge",
+    "Denverton", "Dhyana",
+)  # fmt: skip
+_MEMORY_DEVICES = ("pc-dimm", "nvdimm", "virtio-mem-pci")
+
+
+@dataclass(frozen=True, slots=True)
+class Ram:
+    """-m: the RAM size, and the memory-hotplug area (maxmem=, slots=)."""
+
+    size: int
+    slots: int = 0
+    maxmem: int | None = None
+
+
+def read_ram(context: Context, values: Values) -> Ram:
+    """-m size, slots= and maxmem= (keys merged over every -m, the last one winning)."""
+    # vl.c parse_memory_options: a size ending in a digit is in MiB ("legacy suffix-less").
+    size = values.number("size") or DEFAULT_RAM_BYTES  # -m 0 means the machine's default
+    slots = values.number("slots") or 0
+    maxmem = values.number("maxmem")
+    if "slots" in values or "maxmem" in values:
+        arg = values.where("maxmem" if "maxmem" in values else "slots")
+        if "maxmem" not in values:
+            context.add(Severity.ERROR, "memory-slots", "slots specified but no max-size", f"at {show(arg.shown)}")
+        context.add(
+            Severity.WARNING,
+            "memory-hotplug",
+            f"{show(arg.shown)}: memory hotplug (maxmem=, slots=) is not modelled by numaopt; with maxmem "
+            "QEMU adds a hot-pluggable SRAT range on the last node",
+        )
+    return Ram(size, slots, maxmem)
+
+
+def legacy_memory(by_name: dict[str, list[Arg]], backend: MemoryBackend) -> MemoryBackend:
+    """-mem-path DIR / -mem-prealloc: how RAM not given by a memory-backend object is backed
+    (QEMU 7.2 create_default_memdev: a memory-backend-file in DIR, preallocated)."""
+    if backend != MemoryBackend():
+        return backend  # the nodes' memdev= backends say it themselves
+    prealloc = "mem-prealloc" in by_name
+    paths = by_name.get("mem-path", [])
+    if paths and paths[-1].value:
+        return MemoryBackend(kind=BackendKind.FILE, mem_path=paths[-1].value, prealloc=prealloc)
+    return MemoryBackend(prealloc=prealloc)
+
+
+# ---------------------------------------------------------------------------------------
+# The x86 address space (pc_memory_init)
+
+
+def check_address_space(context: Context, machine_type: MachineType, ram: Ram, cpus: list[str]) -> None:
+    """pc_memory_init (QEMU 7.2, x86 under TCG): the highest guest-physical address in use
+    (RAM above 4 GiB, the device-memory region of maxmem/slots, the 64-bit PCI hole) must
+    fit the CPU's physical address bits (40 under TCG)."""
+    model, *props = (cpus[-1] if cpus else "qemu64").split(",")
+    if any(p.split("=")[0] in ("phys-bits", "host-phys-bits", "host-phys-bits-limit") for p in props):
+        return  # the CPU's own width: not modelled
+    if not model.startswith(_X86_64_MODELS) or machine_type.effective_version < (7, 1):
+        return  # 32-bit models, and machine types before 7.1's AMD 1 TiB hole: not modelled
+    amd = model.startswith(_AMD_MODELS)
+    used = _x86_max_used_gpa(machine_type.machine, ram, _ABOVE_4G_START)
+    if amd and used >= _AMD_HT_START:
+        # enforce_amd_1tb_hole: RAM above 4 GiB moves above the HyperTransport hole, to 1 TiB.
+        used = _x86_max_used_gpa(machine_type.machine, ram, _AMD_ABOVE_1TB_START)
+    limit = (1 << _TCG_PHYS_BITS) - 1
+    if used > limit:
+        context.add(
+            Severity.ERROR,
+            "phys-bits",
+            f"Address space limit 0x{limit:x} < 0x{used:x} phys-bits too low ({_TCG_PHYS_BITS})",
+            "lower -m maxmem= (and slots=): every slot reserves 1 GiB more, and the 64-bit PCI hole follows",
+        )
+
+
+def _x86_max_used_gpa(machine: Machine, ram: Ram, above_4g_start: int) -> int:
+    """pc_max_used_gpa: the end of the 64-bit PCI hole, after RAM and device memory."""
+    gib = 1 << 30
+    if machine is Machine.Q35:
+        lowmem, hole64 = (0x80000000 if ram.size >= 0xB0000000 else 0xB0000000), 32 * gib  # Q35 pci-hole64-size
+    else:
+        lowmem, hole64 = (0xC0000000 if ram.size >= 0xE0000000 else 0xE0000000), 2 * gib  # i440fx; gigabyte_align
+    above_4g_end = above_4g_start + max(0, ram.size - lowmem)
+    start = above_4g_end
+    if ram.maxmem is not None and ram.maxmem > ram.size:
+        # pc_get_device_memory_range: maxmem - ram, plus 1 GiB per slot (enforce_aligned_dimm).
+        start = -(-above_4g_end // gib) * gib + ram.maxmem - ram.size + ram.slots * gib
+    return -(-start // gib) * gib + hole64 - 1
+
+
+# ---------------------------------------------------------------------------------------
+# Memory devices (-device pc-dimm, nvdimm, virtio-mem-pci)
+
+
+def device_props(value: str) -> dict[str, Any]:
+    """A -device value as properties, keyval (``pc-dimm,id=d0``) or JSON (``{"driver": ...}``);
+    the first bare element is the driver. Unreadable JSON is no properties (QEMU says why)."""
+    if value.lstrip().startswith("{"):
+        try:
+            data = json.loads(value)
+        except (ValueError, RecursionError):
+            return {}
+        return data if isinstance(data, dict) else {}
+    props: dict[str, Any] = {}
+    for index, element in enumerate(split_opts(value)):
+        key, eq, val = element.partition("=")
+        if eq:
+            props[key] = val
+        elif index == 0:
+            props["driver"] = key
+    return props
+
+
+def check_virt_memory_devices(context: Context, by_name: dict[str, list[Arg]], machine_props: dict[str, str]) -> None:
+    """virt_memory_pre_plug (QEMU 7.2): pc-dimm and nvdimm need the ACPI GED device, which
+    virt creates only with firmware loaded (-bios, -pflash or an if=pflash drive) and ACPI on."""
+    firmware = "bios" in by_name or "pflash" in by_name
+    firmware = firmware or any("if=pflash" in (arg.value or "") for arg in by_name.get("drive", []))
+    if firmware and flag(machine_props.get("acpi", "on")) is not False:
+        return
+    for arg in by_name.get("device", []):
+        if device_props(arg.value or "").get("driver") in ("pc-dimm", "nvdimm"):
+            context.add(
+                Severity.ERROR,
+                "memory-hotplug-disabled",
+                "memory hotplug is not enabled: missing acpi-ged device",
+                f"at {show(arg.shown)}: virt has it only when booting firmware (-bios or -pflash) with ACPI on",
+            )
+            return
+
+
+@dataclass(frozen=True, slots=True)
+class PcBoard:
+    """What pc_memory_pre_plug and a memory device's realize look at on pc and q35."""
+
+    acpi: bool
+    nvdimm: bool  # -machine nvdimm=on
+    slots: int
+    nodes: int  # NUMA nodes, with the one QEMU adds for memory hotplug
+    backend_ids: frozenset[str]
+
+
+def check_pc_memory_devices(context: Context, board: PcBoard, devices: list[Arg]) -> None:
+    """The first pc-dimm, nvdimm or virtio-mem-pci QEMU 7.2 refuses, if any.
+
+    QEMU plugs -device options after the machine is built, so this comes after the
+    machine's own refusals (the address space)."""
+    for arg in devices:
+        props = device_props(arg.value or "")
+        if props.get("driver") not in _MEMORY_DEVICES:
+            continue
+        message = _pc_device_refusal(board, props)
+        if message:
+            context.add(Severity.ERROR, "memory-device", message, f"at {show(arg.shown)}")
+            return
+
+
+def pc_board(
+    by_name: dict[str, list[Arg]], machine_props: dict[str, str], ram: Ram, backend_ids: set[str], nodes: int
+) -> PcBoard:
+    """The pc/q35 board as its memory devices see it."""
+    acpi = flag(machine_props.get("acpi", "on")) is not False and "no-acpi" not in by_name
+    # auto_enable_numa_with_memhp: pc and q35 make one node when memory hotplug is on.
+    hotplug_nodes = nodes or (1 if ram.slots or ram.maxmem is not None else 0)
+    nvdimm = flag(machine_props.get("nvdimm", "off")) is True
+    return PcBoard(acpi, nvdimm, ram.slots, hotplug_nodes, frozenset(backend_ids))
+
+
+def _pc_device_refusal(board: PcBoard, props: dict[str, Any]) -> str | None:
+    """QEMU 7.2's checks of one memory device, in its order: its memdev (a property, set
+    first), pc_memory_pre_plug (ACPI, nvdimm=on, slots), then the device's realize (node=)."""
+    driver = props.get("driver")
+    memdev, node = props.get("memdev"), c_uint(str(props.get("node", 0)))
+    if isinstance(memdev, str) and memdev not in board.backend_ids:
+        return f"Device '{show(memdev, 60)}' not found"
+    if driver != "virtio-mem-pci" and not board.acpi:
+        return "memory hotplug is not enabled: missing acpi device or acpi disabled"
+    if driver == "nvdimm" and not board.nvdimm:
+        return "nvdimm is not enabled: missing 'nvdimm' in '-M'"
+    if driver != "virtio-mem-pci" and not board.slots:
+        return "no slots where allocated, please specify the 'slots' option"
+    nodes = board.nodes
+    if node is not None and (node >= nodes if nodes else node > 0):
+        if driver == "virtio-mem-pci":  # sic: QEMU 7.2's message lacks the space
+            return f"'node' property has value '{node}', which exceedsthe number of numa nodes: {nodes}"
+        return f"'DIMM property node has value {node}' which exceeds the number of numa nodes: {nodes}"
+    return None

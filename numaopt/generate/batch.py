@@ -15,6 +15,7 @@ process or in a pool of worker processes, and yields results in index order.
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import signal
@@ -86,18 +87,30 @@ class Generated:
         start = 0
         nodes = []
         for node_id, (count, size) in enumerate(zip(self.cpus, self.memory, strict=True)):
-            nodes.append(GuestNode(node_id=node_id, cpus=tuple(range(start, start + count)), memory_bytes=size))
+            nodes.append(_guest_node(node_id, start, count, size))
             start += count
-        sockets, dies, cores, threads = self.shape
         return GuestLayout(
             vcpus=start,
             memory_bytes=sum(self.memory),
             nodes=tuple(nodes),
-            shape=CpuShape(sockets=sockets, dies=dies, cores=cores, threads=threads),
+            shape=_cpu_shape(*self.shape),
             distances=self.distances,
             machine=self.machine,
             rules=self.rules,
         )
+
+
+# Every written layout is built as a GuestLayout to be rendered, and building frozen,
+# self-checking nodes costs more than rendering them: batches repeat the same nodes and
+# shapes, and frozen objects can be shared.
+@functools.lru_cache(maxsize=65536)
+def _guest_node(node_id: int, start: int, count: int, size: int) -> GuestNode:
+    return GuestNode(node_id=node_id, cpus=tuple(range(start, start + count)), memory_bytes=size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cpu_shape(sockets: int, dies: int, cores: int, threads: int) -> CpuShape:
+    return CpuShape(sockets=sockets, dies=dies, cores=cores, threads=threads)
 
 
 @dataclass(frozen=True, slots=True)

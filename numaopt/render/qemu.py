@@ -11,6 +11,7 @@ itself (one direction per symmetric pair, every ordered pair when any is asymmet
 from __future__ import annotations
 
 import functools
+import operator
 import re
 import shlex
 
@@ -18,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from numaopt.distances import LOCAL_DISTANCE
-from numaopt.model import BackendKind, CpuShape, GuestLayout, GuestNode, Machine, MemoryBackend, Plan
+from numaopt.model import BackendKind, GuestLayout, GuestNode, Machine, MemoryBackend, Plan
 from numaopt.units import format_cpulist, format_qemu_size
 
 # Batches of generated layouts render the same sizes, nodes and matrices over and over:
@@ -30,7 +31,11 @@ _needs_quotes = re.compile(r"[^\w@%+=:,./-]", re.ASCII).search
 
 def memdev_id(node: GuestNode) -> str:
     """The backend id of a node: only [a-z0-9-], so it is a valid QOM id."""
-    return f"mem-node{node.node_id}"
+    return _memdev(node.node_id)
+
+
+def _memdev(node_id: int) -> str:
+    return f"mem-node{node_id}"
 
 
 def _host_nodes_options(host_nodes: tuple[int, ...]) -> list[str]:
@@ -76,29 +81,45 @@ def _head(layout: GuestLayout) -> list[tuple[str, str]]:
     the options that can hold text from the user (a backend's mem-path)."""
     options = [*_machine(layout), ("-m", _size(layout.memory_bytes)), ("-smp", _smp(layout))]
     kind, after = _backend_options(layout.backend)
-    for node in layout.nodes:
-        if node.memory_bytes:
-            bind = "," + ",".join(_host_nodes_options(node.host_nodes)) if node.host_nodes else ""
-            options.append(("-object", f"{kind},id={memdev_id(node)},size={_size(node.memory_bytes)}{after}{bind}"))
+    options += [
+        ("-object", _backend_object(kind, after, node.node_id, node.memory_bytes, node.host_nodes))
+        for node in layout.nodes
+        if node.memory_bytes
+    ]
     return options
 
 
 @functools.lru_cache(maxsize=65536)
+def _backend_object(kind: str, after: str, node_id: int, memory_bytes: int, host_nodes: tuple[int, ...]) -> str:
+    bind = "," + ",".join(_host_nodes_options(host_nodes)) if host_nodes else ""
+    return f"{kind},id={_memdev(node_id)},size={_size(memory_bytes)}{after}{bind}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _node_value(node_id: int, has_memory: bool) -> str:
+    return f"node,nodeid={node_id},memdev={_memdev(node_id)}" if has_memory else f"node,nodeid={node_id}"
+
+
+@functools.lru_cache(maxsize=65536)
 def _cpu_values(node_id: int, cpus: tuple[int, ...], dies: int, clusters: int, cores: int, threads: int, virt: bool) -> tuple[str, ...]:
-    """The ``-numa cpu`` values of one node (the socket count does not change a position)."""
-    shape = CpuShape(dies=dies, clusters=clusters, cores=cores, threads=threads)
-    values = []
-    for cpu in cpus:
-        pos = shape.position(cpu)
-        props = [f"node-id={node_id}", f"socket-id={pos.socket}"]
-        # Only ids the board exposes are accepted: x86 has die-id only with dies > 1.
-        if not virt and dies > 1:
-            props.append(f"die-id={pos.die}")
-        if virt and clusters > 1:
-            props.append(f"cluster-id={pos.cluster}")
-        props += [f"core-id={pos.core}", f"thread-id={pos.thread}"]
-        values.append("cpu," + ",".join(props))
-    return tuple(values)
+    """The ``-numa cpu`` values of one node. The ids are ``CpuShape.position``'s (QEMU's
+    x86_topo_ids_from_idx), worked out here with plain integers: building a position
+    object per vCPU was most of a large layout's rendering; the socket count changes none."""
+    per_cluster = cores * threads
+    per_die = clusters * per_cluster
+    per_socket = dies * per_die
+    # Only ids the board exposes are accepted: x86 has die-id only with dies > 1, virt
+    # cluster-id only with clusters > 1.
+    if not virt and dies > 1:
+        middle = [f",die-id={cpu // per_die % dies}" for cpu in cpus]
+    elif virt and clusters > 1:
+        middle = [f",cluster-id={cpu // per_cluster % clusters}" for cpu in cpus]
+    else:
+        middle = [""] * len(cpus)
+    return tuple(
+        f"cpu,node-id={node_id},socket-id={cpu // per_socket}{extra},core-id={cpu // threads % cores},thread-id={cpu % threads}"
+        for cpu, extra in zip(cpus, middle, strict=True)
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -117,7 +138,7 @@ def _distance_values(layout: GuestLayout) -> list[str]:
         return []
     ids = tuple(node.node_id for node in layout.nodes)
     symmetric = bool((d == d.T).all())
-    if (np.diagonal(d) != LOCAL_DISTANCE).any():
+    if (d.diagonal() != LOCAL_DISTANCE).any():
         # The diagonal is written only where it is not 10, so a bad one reaches QEMU as
         # given, in its place among the pairs.
         n = len(ids)
@@ -128,20 +149,18 @@ def _distance_values(layout: GuestLayout) -> list[str]:
             if (i != j and (j > i or not symmetric)) or (i == j and int(d[i, i]) != LOCAL_DISTANCE)
         ]
     heads, flat = _distance_heads(ids, symmetric)
-    return [head + value for head, value in zip(heads, map(str, d.ravel()[flat].tolist()), strict=True)]
+    return list(map(operator.add, heads, map(str, d.ravel()[flat].tolist())))  # as many values as heads
 
 
 def _numa_values(layout: GuestLayout) -> list[str]:
     """The ``-numa`` values: every node, then every vCPU's place, then the distances.
     Only numbers and ids numaopt chose: nothing here needs shell quotes."""
-    values = [
-        f"node,nodeid={node.node_id},memdev={memdev_id(node)}" if node.memory_bytes else f"node,nodeid={node.node_id}"
-        for node in layout.nodes
-    ]
+    values = [_node_value(node.node_id, node.memory_bytes > 0) for node in layout.nodes]
     shape, virt = layout.shape, layout.machine is Machine.VIRT
     for node in layout.nodes:
         values += _cpu_values(node.node_id, node.cpus, shape.dies, shape.clusters, shape.cores, shape.threads, virt)
-    return values + _distance_values(layout)
+    values += _distance_values(layout)
+    return values
 
 
 def qemu_args(layout: GuestLayout) -> list[str]:
@@ -161,7 +180,7 @@ def shell_text(plan: Plan | GuestLayout) -> str:
     continuations (``numaopt generate`` writes exactly this as a layout's ``.args`` file)."""
     layout = plan.layout if isinstance(plan, Plan) else plan
     binary, head = layout.machine.qemu_binary, _head(layout)
-    if _needs_quotes(binary + "".join(word for option in head for word in option)):
+    if _needs_quotes(binary + "".join(map("".join, head))):
         lines = [shlex.quote(binary), *(f"    {shlex.quote(option)} {shlex.quote(value)}" for option, value in head)]
     else:  # the usual case; shlex.quote would be most of the cost
         lines = [binary, *(f"    {option} {value}" for option, value in head)]

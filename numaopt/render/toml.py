@@ -32,15 +32,17 @@ PROBLEM_MATRICES = ("guest.distances",)
 # so the quoted placeholder is a string no numaopt document holds.
 _PLACEHOLDER = "\0numaopt-matrix-"
 _DEFAULT_BACKEND = MemoryBackend()
-_NOT_IN_COMMENTS = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # TOML 1.0: no control character but tab
+# TOML 1.0 allows no control character in a comment but tab; these are the ones that do
+# not end a line for str.splitlines (which makes each piece a comment line of its own).
+_NOT_IN_COMMENTS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f]")
+_size = functools.lru_cache(maxsize=4096)(format_size)
 
 
 def comment_lines(header: str) -> str:
     """``header`` as TOML comment lines (``#`` alone for an empty line)."""
-    lines = header.splitlines()
-    if any(_NOT_IN_COMMENTS.search(line) for line in lines):
+    if _NOT_IN_COMMENTS.search(header):
         raise ValueError(f"a TOML comment cannot hold control characters: {header!r}")
-    return "".join(f"# {line}\n" if line else "#\n" for line in lines)
+    return "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
 
 
 def matrix_text(rows: Iterable[Sequence[int]]) -> str:
@@ -139,7 +141,7 @@ def problem_toml(layout: GuestLayout, header: str = "") -> str:
     lines = [_node_line(node.cpus, node.memory_bytes) for node in layout.nodes]
     if not all(lines):  # a node too long for one line: tomli-w writes [[guest.nodes]] tables
         return dumps(problem_dict(layout), header=header, matrices=PROBLEM_MATRICES)
-    head = _head(layout.rules.value, layout.vcpus, format_size(layout.memory_bytes), layout.machine.value)
+    head = _head(layout.rules.value, layout.vcpus, _size(layout.memory_bytes), layout.machine.value)
     matrix = "" if layout.distances is None else f"distances = {matrix_text(layout.distances.tolist())}\n"
     nodes = f"nodes = [\n{''.join(lines)}]\n" if lines else "nodes = []\n"
     shape = layout.shape

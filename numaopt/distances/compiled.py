@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,14 @@ def _serial(fn: _F) -> _F:
     if numba is None:
         return fn
     return cast(_F, numba.njit(cache=True, nogil=True)(fn))
+
+
+def _inlined(fn: _F) -> _F:
+    """Compiled into its caller by numba (not called): for pieces whose callers must see
+    what they build (see ``_scratch``)."""
+    if numba is None:
+        return fn
+    return cast(_F, numba.njit(inline="always", cache=True, nogil=True)(fn))
 
 
 def _chunks(units: int) -> int:
@@ -535,120 +543,248 @@ def _topology_masked(src: npt.NDArray[np.uint8], mrow: npt.NDArray[np.bool_], le
     return 2
 
 
-@_serial
-def _check_blocks(
-    batch: npt.NDArray[np.uint8],
-    words: npt.NDArray[np.uint64],
-    mask: npt.NDArray[np.bool_],
-    masked: bool,
-    shortcut: bool,
-    first_block: int,
-    end_block: int,
-    counts_out: npt.NDArray[np.int64],
-    metric_out: npt.NDArray[np.bool_],
-) -> None:
-    """Blocks ``first_block`` to ``end_block`` of the batch; runs without the GIL, so
-    threads can share a batch (numba's own parallel loop doubled the compile time)."""
-    b, n, _ = batch.shape
+class _Work(NamedTuple):
+    """What the block kernel reads: the matrices as bytes; the same as uint64 words of 8
+    entries for ``_gather_bytes`` (a (1, 1) stand-in when n * n is not a multiple of 8);
+    the CPU mask, (1, n) for one mask shared by all or (b, n); whether some node lacks
+    CPUs (levels and topology then go matrix by matrix); whether to try the triangle
+    shortcut first."""
+
+    matrices: npt.NDArray[np.uint8]
+    words: npt.NDArray[np.uint64]
+    mask: npt.NDArray[np.bool_]
+    masked: bool
+    shortcut: bool
+
+
+class _Results(NamedTuple):
+    """What the block kernel writes, one column per matrix. ``counts`` rows: bad diagonal,
+    below 10, equal 10, above 255, asymmetric pairs, levels, topology type code;
+    ``metric`` rows: triangle inequality on raw values, on d - 10."""
+
+    counts: npt.NDArray[np.int64]
+    metric: npt.NDArray[np.bool_]
+
+
+class _Scratch(NamedTuple):
+    """One thread's working arrays for a block of _LANES matrices, made once per run."""
+
+    z: npt.NDArray[np.uint8]  # (n, n, lanes): the block, one matrix per lane
+    zw: npt.NDArray[np.uint64]  # z seen as (n * n, lanes / 8) words
+    y: npt.NDArray[np.uint8]  # (pad, pad, lanes): d - 10 for the byte triangle, 255 padding
+    upper: npt.NDArray[np.int64]  # flat cells of the upper triangle, diagonal included
+    every: npt.NDArray[np.int64]  # every flat cell
+    stats: npt.NDArray[np.int16]  # (5, lanes): _block_stats' counts
+    part: npt.NDArray[np.uint8]  # (2, lanes): _block_stats' byte partial sums
+    levels: npt.NDArray[np.int64]
+    topology: npt.NDArray[np.int64]  # topology type code per lane
+    bits: npt.NDArray[np.uint64]  # (4, lanes): _block_levels' 256-bit sets
+    top: npt.NDArray[np.uint8]  # largest entry per lane
+    low: npt.NDArray[np.uint8]  # smallest off-diagonal entry per lane
+    row: npt.NDArray[np.uint8]  # first (row-major) place of the largest entry
+    col: npt.NDArray[np.uint8]
+    near: npt.NDArray[np.uint8]  # (n, lanes): _block_mesh's flags
+    mesh: npt.NDArray[np.bool_]
+    acc: npt.NDArray[np.int16]  # (n, lanes): _block_triangle's running minima
+    acc8: npt.NDArray[np.uint8]  # (n, lanes): the byte triangle's running minima
+    bad: npt.NDArray[np.uint8]  # triangle violations per lane (bit 0 raw, bit 1 d - 10)
+
+
+@_inlined
+def _scratch(n: int) -> _Scratch:
+    """The working arrays for n-node matrices. Inlined: a caller that sees the arrays made
+    knows their shapes (mostly constants), which made the kernel a fifth faster at n = 4
+    than receiving them from a call."""
     nn = n * n
-    by_words = words.shape[1] * 8 == nn
-    per_matrix_mask = mask.shape[0] > 1
-    every = np.arange(nn)
+    z = np.zeros((n, n, _LANES), np.uint8)
+    span = _LONG_SPAN if _SHORT_SPAN < n <= _LONG_SPAN else _SHORT_SPAN
+    pad = (n + span - 1) // span * span
     upper = np.empty(n * (n + 1) // 2, np.int64)
     p = 0
     for i in range(n):
         for j in range(i, n):
             upper[p] = i * n + j
             p += 1
-    z = np.zeros((n, n, _LANES), np.uint8)
-    zw = z.reshape(nn, _LANES).view(np.uint64)
-    acc = np.empty((n, _LANES), np.int16)
-    acc8 = np.empty((n, _LANES), np.uint8)
+    return _Scratch(
+        z,
+        z.reshape(nn, _LANES).view(np.uint64),
+        np.full((pad, pad, _LANES), 255, np.uint8),
+        upper,
+        np.arange(nn),
+        np.empty((5, _LANES), np.int16),
+        np.empty((2, _LANES), np.uint8),
+        np.empty(_LANES, np.int64),
+        np.empty(_LANES, np.int64),
+        np.empty((4, _LANES), np.uint64),
+        np.empty(_LANES, np.uint8),
+        np.empty(_LANES, np.uint8),
+        np.zeros(_LANES, np.uint8),
+        np.zeros(_LANES, np.uint8),
+        np.empty((n, _LANES), np.uint8),
+        np.empty(_LANES, np.bool_),
+        np.empty((n, _LANES), np.int16),
+        np.empty((n, _LANES), np.uint8),
+        np.empty(_LANES, np.uint8),
+    )
+
+
+@_serial
+def _copy_bytes(matrices: npt.NDArray[np.uint8], m0: int, active: int, z: npt.NDArray[np.uint8]) -> None:
+    """Matrices m0 .. m0 + active - 1 into the lanes of ``z`` byte by byte (when n * n is
+    not a multiple of 8, so ``_gather_bytes`` cannot take them 8 entries at a time)."""
+    n = matrices.shape[1]
+    for lane in range(active):
+        src = matrices[m0 + lane]
+        for i in range(n):
+            for j in range(n):
+                z[i, j, lane] = src[i, j]
+
+
+@_serial
+def _levels_topology_masked(
+    matrices: npt.NDArray[np.uint8],
+    mask: npt.NDArray[np.bool_],
+    m0: int,
+    active: int,
+    levels: npt.NDArray[np.int64],
+    topology: npt.NDArray[np.int64],
+) -> None:
+    """Levels and topology type codes per lane under a CPU mask, matrix by matrix."""
+    per_matrix_mask = mask.shape[0] > 1
+    for lane in range(active):
+        m = m0 + lane
+        mrow = mask[m if per_matrix_mask else 0]
+        levels[lane] = _levels_masked(matrices[m], mrow)
+        topology[lane] = _topology_masked(matrices[m], mrow, levels[lane])
+
+
+@_serial
+def _block_symmetric(stats: npt.NDArray[np.int16], active: int) -> bool:
+    """No matrix of the block has an asymmetric pair (then the upper triangle is enough)."""
+    asymmetric = 0
+    for lane in range(active):
+        asymmetric += stats[4, lane] != 0
+    return asymmetric == 0
+
+
+@_serial
+def _topology_codes(levels: npt.NDArray[np.int64], mesh: npt.NDArray[np.bool_], active: int, topology: npt.NDArray[np.int64]) -> None:
+    """Topology type codes per lane from the levels and ``_block_mesh`` (no CPU mask)."""
+    for lane in range(active):
+        topology[lane] = 0 if levels[lane] <= 2 else 1 if mesh[lane] else 2
+
+
+@_serial
+def _store_counts(
+    stats: npt.NDArray[np.int16],
+    levels: npt.NDArray[np.int64],
+    topology: npt.NDArray[np.int64],
+    m0: int,
+    active: int,
+    counts: npt.NDArray[np.int64],
+) -> None:
+    """The block's entry counts, levels and topology codes into ``counts``."""
+    for lane in range(active):
+        m = m0 + lane
+        counts[0, m] = stats[0, lane]
+        counts[1, m] = stats[1, lane]
+        counts[2, m] = stats[2, lane]
+        counts[3, m] = 0  # a byte is never above 255
+        counts[4, m] = stats[4, lane]
+        counts[5, m] = levels[lane]
+        counts[6, m] = topology[lane]
+
+
+@_serial
+def _triangle_shortcut(low: npt.NDArray[np.uint8], top: npt.NDArray[np.uint8], active: int, shortcut: bool) -> tuple[bool, bool]:
+    """(decided, in_bytes): whether the exact shortcut of distances.triangle_ok decides
+    every matrix of the block (if every off-diagonal d - 10 is at most twice the smallest,
+    both forms hold), and whether every off-diagonal entry is 10..255 (the byte triangle's
+    domain). A block runs the cubic loop only if one of its matrices is undecided.
+    (``top`` includes the diagonal, which can only leave more undecided.)"""
+    decided = shortcut
+    in_bytes = True
+    for lane in range(active):
+        lo = np.int64(low[lane]) - 10
+        if lo < 0:
+            in_bytes = False
+            decided = False
+        elif np.int64(top[lane]) - 10 > 2 * lo:
+            decided = False
+    return decided, in_bytes
+
+
+@_serial
+def _excess_bytes(z: npt.NDArray[np.uint8], y: npt.NDArray[np.uint8]) -> None:
+    """d - 10 off the diagonal into ``y``; 255 on it (the padding keeps its 255)."""
+    n = z.shape[0]
+    for i in range(n):
+        for j in range(n):
+            for lane in range(_LANES):
+                y[i, j, lane] = z[i, j, lane] - 10 if i != j else 255
+
+
+@_serial
+def _diagonal_255(z: npt.NDArray[np.uint8]) -> None:
+    """255 on the diagonal, as ``_block_triangle`` wants it."""
+    for i in range(z.shape[0]):
+        for lane in range(_LANES):
+            z[i, i, lane] = 255
+
+
+@_serial
+def _store_metric(bad: npt.NDArray[np.uint8], m0: int, active: int, metric: npt.NDArray[np.bool_]) -> None:
+    """Triangle results from the violation bits into ``metric``."""
+    for lane in range(active):
+        metric[0, m0 + lane] = (bad[lane] & 1) == 0
+        metric[1, m0 + lane] = (bad[lane] & 2) == 0
+
+
+@_serial
+def _check_blocks(work: _Work, first_block: int, end_block: int, results: _Results) -> None:
+    """Blocks ``first_block`` to ``end_block`` of the batch; runs without the GIL, so
+    threads can share a batch (numba's own parallel loop doubled the compile time).
+
+    Every array is taken out of its tuple here, once: taken out inside the loop, each
+    would cost a reference count per block.
+    """
+    matrices, words, mask, masked, shortcut = work
+    counts, metric = results
+    b, n, _ = matrices.shape
+    by_words = words.shape[1] * 8 == n * n
     long_span = _SHORT_SPAN < n <= _LONG_SPAN
-    span = _LONG_SPAN if long_span else _SHORT_SPAN
-    pad = (n + span - 1) // span * span
-    y = np.full((pad, pad, _LANES), 255, np.uint8)
-    stats = np.empty((5, _LANES), np.int16)
-    part = np.empty((2, _LANES), np.uint8)
-    top = np.empty(_LANES, np.uint8)
-    low = np.empty(_LANES, np.uint8)
-    row = np.zeros(_LANES, np.uint8)
-    col = np.zeros(_LANES, np.uint8)
-    near = np.empty((n, _LANES), np.uint8)
-    mesh = np.empty(_LANES, np.bool_)
-    levels = np.empty(_LANES, np.int64)
-    bits = np.empty((4, _LANES), np.uint64)
-    bad = np.empty(_LANES, np.uint8)
+    s = _scratch(n)
+    z, zw, y, upper, every = s.z, s.zw, s.y, s.upper, s.every
+    stats, part, levels, topology, bits, bad = s.stats, s.part, s.levels, s.topology, s.bits, s.bad
+    top, low, row, col, near, mesh, acc, acc8 = s.top, s.low, s.row, s.col, s.near, s.mesh, s.acc, s.acc8
     for blk in range(first_block, end_block):
         m0 = blk * _LANES
         active = min(_LANES, b - m0)
         if by_words:
             _gather_bytes(words, m0, active, zw)
         else:
-            for lane in range(active):
-                src = batch[m0 + lane]
-                for i in range(n):
-                    for j in range(n):
-                        z[i, j, lane] = src[i, j]
+            _copy_bytes(matrices, m0, active, z)
         _block_stats(z, stats, part, top, row, col, low)
         if masked:
-            for lane in range(active):
-                m = m0 + lane
-                mrow = mask[m if per_matrix_mask else 0]
-                levels[lane] = _levels_masked(batch[m], mrow)
-                counts_out[6, m] = _topology_masked(batch[m], mrow, levels[lane])
+            _levels_topology_masked(matrices, mask, m0, active, levels, topology)
         else:
-            symmetric = True
-            for lane in range(active):
-                if stats[4, lane] != 0:
-                    symmetric = False
-            _block_levels(z, upper if symmetric else every, bits, levels)
+            _block_levels(z, upper if _block_symmetric(stats, active) else every, bits, levels)
             _block_mesh(z, top, row, col, near, mesh)
-            for lane in range(active):
-                counts_out[6, m0 + lane] = 0 if levels[lane] <= 2 else 1 if mesh[lane] else 2
-        for lane in range(active):
-            m = m0 + lane
-            counts_out[0, m] = stats[0, lane]
-            counts_out[1, m] = stats[1, lane]
-            counts_out[2, m] = stats[2, lane]
-            counts_out[3, m] = 0  # a byte is never above 255
-            counts_out[4, m] = stats[4, lane]
-            counts_out[5, m] = levels[lane]
-        # The exact shortcut of distances.triangle_ok: if every off-diagonal d - 10 is
-        # at most twice the smallest, both forms hold; a block runs the cubic loop only
-        # if one of its matrices is undecided. (``top`` includes the diagonal, which can
-        # only leave more undecided.)
-        decided = shortcut
-        valid = True
-        for lane in range(active):
-            lo = np.int64(low[lane]) - 10
-            if lo < 0:
-                valid = False
-                decided = False
-            elif np.int64(top[lane]) - 10 > 2 * lo:
-                decided = False
+            _topology_codes(levels, mesh, active, topology)
+        _store_counts(stats, levels, topology, m0, active, counts)
+        decided, in_bytes = _triangle_shortcut(low, top, active, shortcut)
         if decided:
-            for lane in range(active):
-                metric_out[0, m0 + lane] = True
-                metric_out[1, m0 + lane] = True
-            continue
-        if valid:
-            for i in range(n):  # d - 10 off the diagonal; 255 on it and in the padding
-                for j in range(n):
-                    for lane in range(_LANES):
-                        y[i, j, lane] = z[i, j, lane] - 10 if i != j else 255
+            bad[:] = 0  # both forms hold for every matrix of the block
+        elif in_bytes:
+            _excess_bytes(z, y)
             if long_span:
                 _triangle_long(y, n, acc8, active, bad)
             else:
                 _triangle_short(y, n, acc8, active, bad)
         else:
-            for i in range(n):
-                for lane in range(_LANES):
-                    z[i, i, lane] = 255
+            _diagonal_255(z)
             _block_triangle(z, acc, active, bad)
-        for lane in range(active):
-            metric_out[0, m0 + lane] = (bad[lane] & 1) == 0
-            metric_out[1, m0 + lane] = (bad[lane] & 2) == 0
+        _store_metric(bad, m0, active, metric)
 
 
 CheckAll = tuple[
@@ -669,12 +805,7 @@ _pool_threads = 0
 
 
 def _run_blocks(
-    batch: npt.NDArray[Any],
-    mask: npt.NDArray[np.bool_],
-    masked: bool,
-    shortcut: bool,
-    counts: npt.NDArray[np.int64],
-    metric: npt.NDArray[np.bool_],
+    batch: npt.NDArray[Any], mask: npt.NDArray[np.bool_], masked: bool, shortcut: bool, results: _Results
 ) -> None:
     """All blocks of ``batch``, split over numba's thread count (``numba.set_num_threads``)."""
     global _pool, _pool_threads
@@ -683,13 +814,14 @@ def _run_blocks(
     # multiple of 8 (the kernel then copies byte by byte).
     whole = (n * n) % 8 == 0
     words = batch.reshape(b, n * n).view(np.uint64) if whole else np.zeros((1, 1), dtype=np.uint64)
+    work = _Work(batch, words, mask, masked, shortcut)
     blocks = (b + _LANES - 1) // _LANES
-    threads = numba.get_num_threads()
+    threads = int(numba.get_num_threads())
     tasks = min(blocks, threads * _CHUNKS_PER_THREAD) if threads > 1 else 1
     bounds = [blocks * t // tasks for t in range(tasks + 1)]
 
     def run(t: int) -> None:
-        _check_blocks(batch, words, mask, masked, shortcut, bounds[t], bounds[t + 1], counts, metric)
+        _check_blocks(work, bounds[t], bounds[t + 1], results)
 
     if tasks == 1:
         run(0)
@@ -728,7 +860,7 @@ def check_all(
     metric = np.empty((2, b), dtype=bool)
     if batch.dtype == np.uint8:
         part = batch if batch.flags.c_contiguous and batch.flags.writeable else np.array(batch, order="C")
-        _run_blocks(part, mask, masked, shortcut, counts, metric)
+        _run_blocks(part, mask, masked, shortcut, _Results(counts, metric))
     else:
         step = max(_LANES, _CONVERT_BYTES // (n * n))
         for start in range(0, b, step):
@@ -739,7 +871,7 @@ def check_all(
             part_counts = np.empty((7, stop - start), dtype=np.int64)  # contiguous: one compiled kernel
             part_metric = np.empty((2, stop - start), dtype=bool)
             part_mask = mask if mask.shape[0] == 1 else mask[start:stop]
-            _run_blocks(wide.astype(np.uint8, order="C"), part_mask, masked, shortcut, part_counts, part_metric)
+            _run_blocks(wide.astype(np.uint8, order="C"), part_mask, masked, shortcut, _Results(part_counts, part_metric))
             counts[:, start:stop] = part_counts
             metric[:, start:stop] = part_metric
     return (counts[0], counts[1], counts[2], counts[3], counts[4], metric[0], metric[1], counts[5], counts[6])

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from numaopt.cli.errors import naming
+from numaopt.cli.findings import finding_line, qemu_refuses
 from numaopt.errors import InputError
 from numaopt.layout import check_layout
 from numaopt.model import GuestLayout
@@ -63,7 +64,7 @@ def check_command(
 
     FILE is a problem file (.toml; a search problem is solved first and its plan checked) or QEMU arguments as people paste them (backslash continuations and the binary name are fine).
 
-    Prints one line per finding as `FILE: RULESET: SEVERITY: message (fix: ...)`, or `FILE: RULESET: ok`. Exits 1 if any chosen rule set has an error.
+    Prints one line per finding as `FILE: RULESET: SEVERITY: WHO: message (fix: ...)`, or `FILE: RULESET: ok`. WHO says who complains: "QEMU refuses" (QEMU 7.2's own message), "QEMU starts it, but in the guest" (only the guest kernel's rules fail), "libvirt refuses". Exits 1 if any chosen rule set has an error.
     """
     try:
         chosen = None if rules.strip() == "auto" else RuleSet.parse_list(rules)
@@ -83,15 +84,12 @@ def check_command(
             # repeating QEMU's refusals, then add what this target has to say on its own.
             found = [f for f in check_layout(layout, rule_set) if (f.code, f.message) not in qemu_errors]
             if qemu_errors:
-                found.insert(
-                    0,
-                    Finding(rule_set, Severity.ERROR, "qemu-refuses", "QEMU refuses this configuration (see the qemu lines), so the guest never runs"),
-                )
+                found.insert(0, qemu_refuses(rule_set))
         shown = [f for f in dict.fromkeys(found) if show_info or f.severity is not Severity.INFO]
         failed |= any(f.severity is Severity.ERROR for f in shown)
         if not any(f.severity is not Severity.INFO for f in shown):
             typer.echo(f"{file}: {rule_set.value}: ok")
         for finding in shown:
-            typer.echo(f"{file}: {finding}")
+            typer.echo(f"{file}: {finding_line(finding, qemu_refused=bool(qemu_errors))}")
     if failed:
         raise typer.Exit(1)

@@ -21,7 +21,7 @@ __all__ = ["error_text", "in_file", "naming", "seconds", "warn"]
 
 
 def error_text(exc: NumaoptError) -> str:
-    """The lines printed for ``exc``: each one line of at most 300 characters with the prefix
+    """The lines printed for ``exc``: each one line of at most 420 characters with the prefix
     (a refused layout has one line per finding)."""
     lines = [one_line_message(line) for line in str(exc).split("\n")]
     return "numaopt: error: " + "\n".join(lines)

@@ -10,6 +10,7 @@ import typer
 
 from numaopt.api import render_plan
 from numaopt.cli.errors import naming, warn
+from numaopt.cli.findings import finding_line
 from numaopt.errors import InputError, LayoutError
 from numaopt.files import check_output_file, write_atomically
 from numaopt.layout import check_layout
@@ -130,7 +131,9 @@ def solve_command(
         assert loaded.layout is not None
         errors = refusals(loaded.layout)
         if errors:
-            raise LayoutError("\n".join(f"{problem}: {finding}" for finding in errors))
+            refused = any(finding.rule_set is RuleSet.QEMU for finding in errors)
+            lines = (f"{problem}: {finding_line(finding, qemu_refused=refused)}" for finding in errors)
+            raise LayoutError("\n".join(lines))
         plan = Plan(layout=loaded.layout)
         if plot_file is not None and loaded.layout.distances is not None:
             from numaopt.cli.plot import plot_guest_distances

@@ -135,17 +135,39 @@ def test_help_explains_commands() -> None:
     assert "solve" in result.stdout and "check" in result.stdout
 
 
+def test_check_says_who_complains_when_only_the_guest_does(tmp_path: Path) -> None:
+    """QEMU 7.2 starts a guest with a remote distance of 10 without a word; Linux then
+    discards the SLIT. The guest's line says so, and never that QEMU refuses."""
+    args = tmp_path / "d10.sh"
+    args.write_text(
+        "qemu-system-x86_64 -machine q35 -smp 4,sockets=2,cores=2 -m 1G "
+        "-object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M "
+        "-numa node,nodeid=0,cpus=0-1,memdev=m0 -numa node,nodeid=1,cpus=2-3,memdev=m1 -numa dist,src=0,dst=1,val=10\n"
+    )
+    result = run("check", str(args))
+    assert result.returncode == 1
+    lines = [line.removeprefix(f"{args}: ") for line in result.stdout.splitlines()]
+    assert lines[0] == "qemu: ok"
+    assert lines[1].startswith("linux-acpi: error: QEMU starts it, but in the guest: distance[0][1] = 10 between two")
+    assert "'ACPI: SLIT table looks invalid. Not used.'" in lines[1]
+    assert lines[2].startswith("libvirt: error: libvirt refuses: ")
+    assert not any("QEMU refuses" in line for line in lines)
+
+
 def test_check_the_seed_articles_command_line() -> None:
     result = run("check", "tests/data/qemu-args/seed-article-x86.sh")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        "tests/data/qemu-args/seed-article-x86.sh: qemu: error: total memory for NUMA nodes (0x0) should equal RAM size "
+        "tests/data/qemu-args/seed-article-x86.sh: qemu: error: QEMU refuses: total memory for NUMA nodes (0x0) should equal RAM size "
         "(0x80000000) (fix: since QEMU 5.2 every node's memory must be given: one memory-backend object per node and "
         "-numa node,memdev=ID)"
     )
-    assert any("linux-acpi: warning: socket of vCPUs 0-15" in line and "llc-sibling" in line for line in lines)
+    # QEMU refuses: the guest's own findings say what the guest would do, never that QEMU starts it.
+    assert any("linux-acpi: warning: were QEMU to start it, in the guest: socket of vCPUs 0-15" in line and "llc-sibling" in line
+               for line in lines)
     assert any("linux-acpi: error: QEMU refuses this configuration" in line for line in lines)
+    assert not any("QEMU starts it" in line for line in lines)
     aarch64 = run("check", "tests/data/qemu-args/seed-article.sh", "--rules", "qemu")
     assert "total memory for NUMA nodes (0x0) should equal RAM size (0x80000000)" in aarch64.stdout
 

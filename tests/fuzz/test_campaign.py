@@ -134,7 +134,8 @@ def test_a_killed_campaign_resumes_without_redoing_or_losing_work(tmp_path: Path
 
 def test_dask_local_cluster(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=BOOT_SLOTS, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=BOOT_SLOTS, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0") as cluster:  # any free port: two runs at once must not clash on 8787
         summary = run_campaign([tiny(0), tiny(1), tiny(2)], tmp_path, {"test": "dask"}, RunSettings(shrink=False), total=3,
                                dask_address=cluster.scheduler_address)
     assert summary.verdicts == {"pass": 3} and summary.ran == 3

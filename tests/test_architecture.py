@@ -51,7 +51,7 @@ OWNED_IMPORTS = {"ortools": {"solver"}, "typer": {"cli"}, "click": {"cli"}, "ric
 
 
 def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+    parts = path.resolve().relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -67,12 +67,16 @@ def _imports(path: Path) -> Iterator[tuple[str, int]]:
 
 
 def _imports_from(path: Path) -> Iterator[tuple[str, str, int]]:
-    """(imported module or module.name, the module it is imported from, line)."""
+    """(imported module or module.name, the module it is imported from, line); relative
+    imports (``from .state import X``) are made absolute."""
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             yield from ((alias.name, alias.name, node.lineno) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield from ((f"{node.module}.{alias.name}", node.module, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]) if node.level else ""
+            source = ".".join(part for part in (base, node.module or "") if part)
+            yield from ((f"{source}.{alias.name}", source, node.lineno) for alias in node.names)
 
 
 MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}

@@ -31,7 +31,6 @@ ALLOWED = {
     "numaopt/cli/solve.py:solve_command": "not split yet",
     "numaopt/guest/oracles.py:expected_view": "not split yet",
     "numaopt/guest/oracles.py:topology_failures": "not split yet",
-    "numaopt/hosts/hwloc.py:render_hwloc_xml": "not split yet",
     "numaopt/layout.py:_guest_findings": "not split yet",
     "numaopt/layout.py:_qemu_findings": "not split yet",
     "numaopt/solver/placement.py:solve_placement": "not split yet",

@@ -315,92 +315,113 @@ def render_hwloc_xml(host: HostTopology) -> str:
     (hwloc has no place for it). Raises ``ValueError`` for a host whose nodes and
     packages do not nest (a package split across nodes that also span packages).
     """
-    writer = _Writer()
     root = ET.Element("topology", {"version": "2.0"})
-    all_cpus = [cpu for node in host.nodes for cpu in node.cpus]
-    all_nodes = [node.node_id for node in host.nodes]
-    machine = writer.element(root, "Machine", all_cpus, all_nodes, os_index="0")
-    node_of = host.cpu_to_node()
-    cpu_nodes = [node for node in host.nodes if node.cpus]
-
-    def attach(parent: ET.Element, node: HostNode) -> None:
-        writer.element(
-            parent,
-            "NUMANode",
-            node.cpus,
-            [node.node_id],
-            os_index=str(node.node_id),
-            local_memory=str(node.memory_bytes),
-        )
-
-    def cores_under(parent: ET.Element, cores: list[HostCore]) -> None:
-        for core in cores:
-            core_element = writer.element(
-                parent, "Core", core.cpus, {node_of[c] for c in core.cpus}, os_index=str(core.cpus[0])
-            )
-            for cpu in core.cpus:
-                writer.element(core_element, "PU", [cpu], [node_of[cpu]], os_index=str(cpu))
-
-    for node in host.nodes:
-        if not node.cpus:
-            attach(machine, node)
-    if not host.cores:
-        for node in cpu_nodes:
-            group = writer.element(machine, "Group", node.cpus, [node.node_id]) if len(cpu_nodes) > 1 else machine
-            attach(group, node)
-            for cpu in node.cpus:
-                writer.element(group, "PU", [cpu], [node.node_id], os_index=str(cpu))
-    else:
-        packages: dict[int, list[HostCore]] = {}
-        for core in host.cores:
-            packages.setdefault(core.socket, []).append(core)
-        package_nodes = {s: sorted({node_of[c] for core in cores for c in core.cpus}) for s, cores in packages.items()}
-        node_packages = {
-            n.node_id: sorted({s for s, ids in package_nodes.items() if n.node_id in ids}) for n in cpu_nodes
-        }
-        if all(len(p) == 1 for p in node_packages.values()):
-            for socket, cores in sorted(packages.items()):
-                cpus = [c for core in cores for c in core.cpus]
-                package = writer.element(machine, "Package", cpus, package_nodes[socket], os_index=str(socket))
-                inside = [n for n in cpu_nodes if n.node_id in package_nodes[socket]]
-                for node in inside:
-                    parent = package
-                    if len(inside) > 1:
-                        parent = writer.element(package, "Group", node.cpus, [node.node_id])
-                    attach(parent, node)
-                    cores_under(parent, [core for core in cores if node_of[core.cpus[0]] == node.node_id])
-        elif all(len(ids) == 1 for ids in package_nodes.values()):
-            for node in cpu_nodes:
-                group = writer.element(machine, "Group", node.cpus, [node.node_id]) if len(cpu_nodes) > 1 else machine
-                attach(group, node)
-                for socket in node_packages[node.node_id]:
-                    cpus = [c for core in packages[socket] for c in core.cpus]
-                    package = writer.element(group, "Package", cpus, [node.node_id], os_index=str(socket))
-                    cores_under(package, packages[socket])
-        else:
-            raise ValueError("nodes and packages do not nest: a package is split across nodes that also span packages")
+    _XmlTree(host, root).build()
     if host.num_nodes > 1:
-        distances = ET.SubElement(
-            root,
-            "distances2",
-            {
-                "type": "NUMANode",
-                "nbobjs": str(host.num_nodes),
-                "kind": str(KIND_FROM_OS | KIND_LATENCY),
-                "name": "NUMALatency",
-                "indexing": "os",
-            },
-        )
-        indexes = ET.SubElement(distances, "indexes")
-        indexes.text = " ".join(map(str, all_nodes))
-        indexes.set("length", str(len(indexes.text)))
-        for row in host.distances.tolist():
-            values = ET.SubElement(distances, "u64values")
-            values.text = " ".join(map(str, row))
-            values.set("length", str(len(values.text)))
+        _distances_element(root, host)
     ET.indent(root)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE topology SYSTEM "hwloc2.dtd">\n'
         + ET.tostring(root, encoding="unicode")
         + "\n"
     )
+
+
+class _XmlTree:
+    """The object tree of one host under ``root``: machine, packages, groups, cores, PUs."""
+
+    def __init__(self, host: HostTopology, root: ET.Element) -> None:
+        self.host = host
+        self.writer = _Writer()
+        self.node_of = host.cpu_to_node()
+        self.cpu_nodes = [node for node in host.nodes if node.cpus]
+        all_cpus = [cpu for node in host.nodes for cpu in node.cpus]
+        all_nodes = [node.node_id for node in host.nodes]
+        self.machine = self.writer.element(root, "Machine", all_cpus, all_nodes, os_index="0")
+
+    def build(self) -> None:
+        for node in self.host.nodes:
+            if not node.cpus:
+                self.attach(self.machine, node)
+        if not self.host.cores:
+            self.nodes_of_pus()
+            return
+        packages: dict[int, list[HostCore]] = {}
+        for core in self.host.cores:
+            packages.setdefault(core.socket, []).append(core)
+        package_nodes = {s: sorted({self.node_of[c] for core in cores for c in core.cpus}) for s, cores in packages.items()}
+        node_packages = {
+            n.node_id: sorted({s for s, ids in package_nodes.items() if n.node_id in ids}) for n in self.cpu_nodes
+        }
+        if all(len(p) == 1 for p in node_packages.values()):
+            self.nodes_in_packages(packages, package_nodes)
+        elif all(len(ids) == 1 for ids in package_nodes.values()):
+            self.packages_in_nodes(packages, node_packages)
+        else:
+            raise ValueError("nodes and packages do not nest: a package is split across nodes that also span packages")
+
+    def attach(self, parent: ET.Element, node: HostNode) -> None:
+        self.writer.element(
+            parent, "NUMANode", node.cpus, [node.node_id], os_index=str(node.node_id), local_memory=str(node.memory_bytes)
+        )
+
+    def cores_under(self, parent: ET.Element, cores: list[HostCore]) -> None:
+        for core in cores:
+            nodes = {self.node_of[c] for c in core.cpus}
+            core_element = self.writer.element(parent, "Core", core.cpus, nodes, os_index=str(core.cpus[0]))
+            for cpu in core.cpus:
+                self.writer.element(core_element, "PU", [cpu], [self.node_of[cpu]], os_index=str(cpu))
+
+    def node_group(self, node: HostNode) -> ET.Element:
+        """A Group per CPU node when there are several, else the machine itself."""
+        if len(self.cpu_nodes) > 1:
+            return self.writer.element(self.machine, "Group", node.cpus, [node.node_id])
+        return self.machine
+
+    def nodes_of_pus(self) -> None:
+        """No core facts: each node's PUs directly under its group."""
+        for node in self.cpu_nodes:
+            group = self.node_group(node)
+            self.attach(group, node)
+            for cpu in node.cpus:
+                self.writer.element(group, "PU", [cpu], [node.node_id], os_index=str(cpu))
+
+    def nodes_in_packages(self, packages: dict[int, list[HostCore]], package_nodes: dict[int, list[int]]) -> None:
+        """Every node inside one package (SNC, NPS): Package > Group per node > Core."""
+        for socket, cores in sorted(packages.items()):
+            cpus = [c for core in cores for c in core.cpus]
+            package = self.writer.element(self.machine, "Package", cpus, package_nodes[socket], os_index=str(socket))
+            inside = [n for n in self.cpu_nodes if n.node_id in package_nodes[socket]]
+            for node in inside:
+                parent = self.writer.element(package, "Group", node.cpus, [node.node_id]) if len(inside) > 1 else package
+                self.attach(parent, node)
+                self.cores_under(parent, [core for core in cores if self.node_of[core.cpus[0]] == node.node_id])
+
+    def packages_in_nodes(self, packages: dict[int, list[HostCore]], node_packages: dict[int, list[int]]) -> None:
+        """Every package inside one node (several sockets per node): Group per node > Package > Core."""
+        for node in self.cpu_nodes:
+            group = self.node_group(node)
+            self.attach(group, node)
+            for socket in node_packages[node.node_id]:
+                cpus = [c for core in packages[socket] for c in core.cpus]
+                package = self.writer.element(group, "Package", cpus, [node.node_id], os_index=str(socket))
+                self.cores_under(package, packages[socket])
+
+
+def _distances_element(root: ET.Element, host: HostTopology) -> None:
+    """The SLIT as hwloc's ``NUMALatency`` matrix, rows in OS index order."""
+    attributes = {
+        "type": "NUMANode",
+        "nbobjs": str(host.num_nodes),
+        "kind": str(KIND_FROM_OS | KIND_LATENCY),
+        "name": "NUMALatency",
+        "indexing": "os",
+    }
+    distances = ET.SubElement(root, "distances2", attributes)
+    indexes = ET.SubElement(distances, "indexes")
+    indexes.text = " ".join(str(node.node_id) for node in host.nodes)
+    indexes.set("length", str(len(indexes.text)))
+    for row in host.distances.tolist():
+        values = ET.SubElement(distances, "u64values")
+        values.text = " ".join(map(str, row))
+        values.set("length", str(len(values.text)))

@@ -31,6 +31,18 @@ __all__ = ["fuzz_command", "guest_build_command", "verify_command"]
 
 ACCEL_HELP = "kvm or tcg; default: kvm when /dev/kvm works for this host CPU (vmx/svm), else tcg."
 MAX_SHRINK_BOOTS = 1000
+COMPARE_HELP = (
+    "Given twice (--kernel A --kernel B): every layout boots under both, and an item fails only where "
+    "the two guests fail differently (a kernel regression finder)."
+)
+EXPECT_HELP = (
+    "Known failure signatures (a JSON file written by --write-expect): items failing only in these ways "
+    "are listed apart and do not make the campaign fail."
+)
+WRITE_EXPECT_HELP = (
+    "Write the campaign's failure signatures (with those of --expect) to this JSON file, for the next "
+    "campaign's --expect."
+)
 KERNEL_HELP = (
     "Boot this kernel image (bzImage for x86, Image/vmlinuz for arm64) instead of Debian's "
     "linux-image-cloud-amd64, which numaopt fetches once with apt-get into its cache."
@@ -148,9 +160,13 @@ def _summary_text(summary: Any, out: Path) -> str:
     ]
     if summary.by_oracle:
         lines.append("failing items per oracle: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.by_oracle.items())))
-    if summary.reasons:
-        lines.append("unique failure reasons:")
-        for reason, count in summary.reasons.most_common():
+    if summary.expected.source:
+        lines.append(f"failing items: {summary.new_items} new, {summary.known_items} known (in {summary.expected.source})")
+    for title, reasons in (("new failure signatures:" if summary.expected.source else "unique failure reasons:",
+                            summary.new_reasons), ("known failure signatures:", summary.known_reasons)):
+        if reasons:
+            lines.append(title)
+        for reason, count in reasons:
             item, message = summary.examples[reason]
             lines.append(f"  {count:>4} x {reason} (first: item {item}: {message})")
     if summary.reproducers:
@@ -174,7 +190,9 @@ def fuzz_command(
     dask: Annotated[
         str | None, typer.Option("--dask", help="Run on this dask.distributed scheduler (e.g. tcp://host:8786) instead of --jobs.")
     ] = None,
-    kernel: Annotated[Path | None, typer.Option("--kernel", help=KERNEL_HELP)] = None,
+    kernel: Annotated[list[Path] | None, typer.Option("--kernel", help=KERNEL_HELP + " " + COMPARE_HELP)] = None,
+    expect: Annotated[Path | None, typer.Option("--expect", help=EXPECT_HELP)] = None,
+    write_expect: Annotated[Path | None, typer.Option("--write-expect", help=WRITE_EXPECT_HELP)] = None,
     accel: Annotated[str | None, typer.Option("--accel", help=ACCEL_HELP)] = None,
     timeout: Annotated[
         float | None,
@@ -194,15 +212,22 @@ def fuzz_command(
 
     Layouts come from the generator (the knobs are those of numaopt generate, with small defaults so that boots stay fast). Each is booted (KVM when usable, else TCG) and judged: (a) the guest sees the topology Linux's rules predict (nodes renumbered first-seen, empty nodes unseen, a SLIT with remote 10 replaced by 10/20); (b) no unexpected kernel error or warning, and every expected one (e.g. 'SLIT table looks invalid') present; (c) scheduler domains consistent (child spans inside parents, groups covering spans, NUMA domains as predicted, levels = distinct distances among CPU nodes, the topology type); (d) the guest kept making progress until its report was out (a hang: --timeout seconds without a console line, not counting time QEMU waits for a host CPU).
 
-    Every result is appended to OUT/journal.jsonl (flushed and fsync'd), so --resume continues a killed campaign without redoing or losing an item. Each failure gets OUT/failures/item-NNNNNN/ (problem.toml, qemu-args.txt, guest-report.txt, reason.txt) and is shrunk (fewer nodes, fewer vCPUs, simpler distances) while the same oracle still fails, into shrunk/.
+    Every result is appended to OUT/journal.jsonl (flushed and fsync'd), so --resume continues a killed campaign without redoing or losing an item. Each failure gets OUT/failures/item-NNNNNN/ (problem.toml, qemu-args.txt, guest-report.txt, reason.txt, failures.json, and kernel.json: the kernel's path, source, release and sha256 and the QEMU version; `numaopt replay DIR` boots it again) and is shrunk (fewer nodes, fewer vCPUs, simpler distances) while the same oracle still fails, into shrunk/.
 
-    Prints a progress bar on a terminal and a summary (pass / fail per oracle, unique failure reasons). Exit 0 when every layout passed, 4 when any failed, 130 when interrupted.
+    A failure's signature is its oracle and its kernel message (numbers as N) or mismatch kind; --expect FILE names known ones (--write-expect FILE writes them from a campaign), and items failing only in known ways are listed apart.
+
+    Prints a progress bar on a terminal and a summary (pass / fail per oracle, failure signatures, new and known). Exit 0 when no item failed in a new way, 4 when one did, 130 when interrupted.
     """
     from numaopt.fuzz.executor import run_campaign
     from numaopt.fuzz.items import generated_items, parse_shard, shard_ids
+    from numaopt.fuzz.signatures import expect_text, read_expect
+    from numaopt.fuzz.signatures import write_expect as save_expect
     from numaopt.generate import resolve
 
-    settings = _run_settings(kernel, accel, timeout, not no_shrink, shrink_boots)
+    settings = _run_settings(kernel or [], accel, timeout, not no_shrink, shrink_boots)
+    expected = read_expect(expect) if expect is not None else None
+    if write_expect is not None:
+        check_output_file(write_expect, "--write-expect")
     shard_index = parse_shard(shard)
     resolve(knobs)  # impossible knobs fail here, in one line, before anything boots
     ids = shard_ids(count, shard_index)
@@ -210,33 +235,41 @@ def fuzz_command(
     with _progress_bar(len(ids)) as on_result:
         summary = run_campaign(
             generated_items(knobs, seed, ids), out, header, settings, total=len(ids), jobs=jobs, resume=resume,
-            dask_address=dask, on_result=on_result,
+            dask_address=dask, on_result=on_result, expected=expected,
         )
     typer.echo(_summary_text(summary, out), nl=False)
+    if write_expect is not None:
+        save_expect(write_expect, expect_text(summary.reasons, summary.examples, summary.expected))
+        known = len(set(summary.reasons) | summary.expected.signatures)
+        typer.echo(f"failure signatures: {known} written to {write_expect} (use it with --expect)")
     if summary.interrupted:
         raise typer.Exit(130)
-    if summary.verdicts["fail"] or summary.verdicts["error"]:
+    if summary.new_items:
         raise typer.Exit(4)
 
 
 def _run_settings(
-    kernel: Path | None, accel: str | None, timeout: float | None, shrink: bool, shrink_boots: int
+    kernels: list[Path], accel: str | None, timeout: float | None, shrink: bool, shrink_boots: int
 ) -> RunSettings:
-    """How every item boots (a RunSettings), after checking --accel and --kernel."""
+    """How every item boots (a RunSettings), after checking --accel and --kernel (once, or twice to compare)."""
     from numaopt.fuzz.executor import RunSettings
 
     if accel is not None and accel not in ("kvm", "tcg"):
         raise typer.BadParameter("expected kvm or tcg", param_hint="--accel")
-    if kernel is not None:
-        from numaopt.guest.kit import check_kernel
+    if len(kernels) > 2:
+        raise typer.BadParameter(f"given {len(kernels)} times; expected once, or twice to compare two kernels", param_hint="--kernel")
+    from numaopt.guest.kit import check_kernel
 
+    for kernel in kernels:
         check_kernel(kernel, "x86_64")
+    resolved = [str(kernel.resolve()) for kernel in kernels]
     return RunSettings(
-        kernel=str(kernel.resolve()) if kernel else None,
+        kernel=resolved[0] if resolved else None,
         accel=accel,
         timeout_s=timeout,
         shrink=shrink,
         shrink_checks=shrink_boots,
+        compare_kernel=resolved[1] if len(resolved) == 2 else None,
     )
 
 
@@ -253,6 +286,8 @@ def _journal_header(seed: int, count: int, shard: tuple[int, int], knobs: Knobs,
         "timeout_s": settings.timeout_s,
         "shrink": settings.shrink,
         "shrink_checks": settings.shrink_checks,
+        # Only when comparing: a one-kernel campaign's header stays as it was, so it resumes.
+        **({"compare_kernel": settings.compare_kernel} if settings.compare_kernel else {}),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import functools
 import importlib
 import itertools
+import json
 import multiprocessing
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -36,7 +36,9 @@ from typing import Any
 from numaopt.files import make_temporary_dir, prepare_output_dir, remove_stale, writing
 from numaopt.fuzz.items import WorkItem
 from numaopt.fuzz.journal import Journal
+from numaopt.fuzz.provenance import KERNEL_FILE, kernel_record, qemu_version
 from numaopt.fuzz.shrink import shrink
+from numaopt.fuzz.signatures import Expected, signature, signatures_of
 from numaopt.guest.boot import BootResult, boot
 from numaopt.guest.kit import GuestKit, load_kit
 from numaopt.guest.oracles import Failure, Oracle, judge
@@ -65,13 +67,22 @@ ORACLE_ORDER = (Oracle.HANG, Oracle.MESSAGES, Oracle.SCHED, Oracle.TOPOLOGY)
 
 @dataclass(frozen=True, slots=True)
 class RunSettings:
-    """How every item is booted and judged (the same for all workers)."""
+    """How every item is booted and judged (the same for all workers).
+
+    ``compare_kernel`` set: every layout boots under ``kernel`` (A) and this kernel (B),
+    and an item fails only where the two guests' failure signatures differ.
+    """
 
     kernel: str | None = None
     accel: str | None = None
     timeout_s: float | None = None
     shrink: bool = True
     shrink_checks: int = 12
+    compare_kernel: str | None = None
+
+    @property
+    def kernels(self) -> tuple[str | None, ...]:
+        return (self.kernel,) if self.compare_kernel is None else (self.kernel, self.compare_kernel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +93,16 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One boot of one layout, as a reproducer needs it."""
+    """One boot of one layout (under each kernel of the run), as a reproducer needs it."""
 
     layout_toml: str
     argv: list[str]
     console: str
     failures: list[dict[str, str]]
     wall_s: float
+    kernels: tuple[dict[str, Any], ...] = ()  # provenance.kernel_record of each kernel booted
+    qemu: str = ""
+    others: tuple[Attempt, ...] = ()  # kernel B's boot when two kernels are compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +147,52 @@ def _kit(kernel: str | None, arch: str) -> GuestKit:
     return load_kit(Path(kernel) if kernel else None, arch)
 
 
-def _boot_and_judge(layout: GuestLayout, settings: RunSettings) -> tuple[BootResult, list[Failure]]:
-    result = boot(layout, _kit(settings.kernel, layout.machine.arch), timeout_s=settings.timeout_s, accel=settings.accel)
-    return result, _ordered(judge(layout, result))
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A layout booted under each kernel of the run: the boots and the run's failures."""
+
+    boots: tuple[BootResult, ...]
+    failures: list[dict[str, str]]  # one kernel: the oracles'; two: one "kernels" failure where they differ
+    kernels: tuple[dict[str, Any], ...]
+    per_kernel: tuple[list[dict[str, str]], ...]  # each boot's own oracle failures
+
+    def attempt(self, layout_toml: str) -> Attempt:
+        first = self.boots[0]
+        others = tuple(
+            Attempt(layout_toml, b.argv, b.console, failures, b.wall_time_s, (kernel,))
+            for b, failures, kernel in zip(self.boots[1:], self.per_kernel[1:], self.kernels[1:], strict=True)
+        )
+        return Attempt(layout_toml, first.argv, first.console, self.failures, first.wall_time_s, self.kernels,
+                       qemu_version(first.argv[0]), others)
+
+
+def boot_and_judge(layout: GuestLayout, settings: RunSettings) -> Judged:
+    """Boot ``layout`` under each kernel of ``settings`` and judge it (QemuRefused passes through)."""
+    boots: list[BootResult] = []
+    judged: list[list[dict[str, str]]] = []
+    kernels: list[dict[str, Any]] = []
+    for kernel in settings.kernels:
+        kit = _kit(kernel, layout.machine.arch)
+        result = boot(layout, kit, timeout_s=settings.timeout_s, accel=settings.accel)
+        boots.append(result)
+        judged.append([_failure_dict(f) for f in _ordered(judge(layout, result))])
+        kernels.append(kernel_record(kit, result.report.kernel if result.report is not None else ""))
+    failures = judged[0] if len(judged) == 1 else kernel_difference(judged[0], judged[1])
+    return Judged(tuple(boots), failures, tuple(kernels), tuple(judged))
+
+
+def _outcome(signatures: tuple[str, ...]) -> str:
+    return " | ".join(signatures) if signatures else "pass"
+
+
+def kernel_difference(a: list[dict[str, str]], b: list[dict[str, str]]) -> list[dict[str, str]]:
+    """No failure when both kernels' guests fail the same ways (or both pass); else one
+    ``kernels`` failure naming each side's signatures (its own signature, numbers as N)."""
+    under_a, under_b = signatures_of(a), signatures_of(b)
+    if set(under_a) == set(under_b):
+        return []
+    message = f"kernel A: {_outcome(under_a)}; kernel B: {_outcome(under_b)}"
+    return [{"oracle": "kernels", "code": "message:differ", "message": message}]
 
 
 def run_item(task: Task) -> ItemResult:
@@ -148,48 +205,45 @@ def run_item(task: Task) -> ItemResult:
     layout = item.layout
     header = f"numaopt fuzz item {item.item_id} (child seed {item.child_seed}, {item.label})"
     try:
-        result, failures = _boot_and_judge(layout, settings)
+        judged = boot_and_judge(layout, settings)
     except QemuRefused as exc:
         failure = {"oracle": "qemu", "code": "refused", "message": str(exc)}
         attempt = Attempt(_toml(layout, header), [], exc.stderr, [failure], time.monotonic() - started)
         return ItemResult(item.item_id, item.child_seed, item.label, "error", [failure], time.monotonic() - started,
                           vcpus=layout.vcpus, nodes=layout.num_nodes, original=attempt)
-    if not failures:
+    accel = judged.boots[0].accel
+    if not judged.failures:
         return ItemResult(item.item_id, item.child_seed, item.label, "pass", [], time.monotonic() - started,
-                          accel=result.accel, vcpus=layout.vcpus, nodes=layout.num_nodes)
-    as_dicts = [_failure_dict(f) for f in failures]
-    original = Attempt(_toml(layout, header), result.argv, result.console, as_dicts, result.wall_time_s)
-    shrunk: Attempt | None = None
-    steps: tuple[str, ...] = ()
-    checks = 0
-    if settings.shrink:
-        target = (failures[0].oracle, failures[0].code)
-        last: list[tuple[BootResult, list[Failure]]] = []
-
-        def still_fails(candidate: GuestLayout) -> bool:
-            try:
-                candidate_result, candidate_failures = _boot_and_judge(candidate, settings)
-            except QemuRefused:
-                return False
-            if any((f.oracle, f.code) == target for f in candidate_failures):
-                last.append((candidate_result, candidate_failures))  # the shrinker keeps this candidate
-                return True
-            return False
-
-        outcome = shrink(layout, still_fails, max_checks=settings.shrink_checks)
-        steps, checks = outcome.steps, outcome.checks
-        if steps:
-            small_result, small_failures = last[-1]
-            shrunk = Attempt(
-                _toml(outcome.layout, header + ", shrunk: " + "; ".join(steps)),
-                small_result.argv,
-                small_result.console,
-                [_failure_dict(f) for f in small_failures],
-                small_result.wall_time_s,
-            )
-    return ItemResult(item.item_id, item.child_seed, item.label, "fail", as_dicts, time.monotonic() - started,
-                      accel=result.accel, vcpus=layout.vcpus, nodes=layout.num_nodes,
+                          accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes)
+    original = judged.attempt(_toml(layout, header))
+    shrunk, steps, checks = _shrink(layout, judged.failures[0], settings, header) if settings.shrink else (None, (), 0)
+    return ItemResult(item.item_id, item.child_seed, item.label, "fail", judged.failures, time.monotonic() - started,
+                      accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes,
                       original=original, shrunk=shrunk, shrink_steps=steps, shrink_checks=checks)
+
+
+def _shrink(
+    layout: GuestLayout, first: dict[str, str], settings: RunSettings, header: str
+) -> tuple[Attempt | None, tuple[str, ...], int]:
+    """Shrink while the item's first failure (oracle and code) still shows: the shrunk attempt, steps, boots."""
+    target = (first["oracle"], first["code"])
+    last: list[Judged] = []
+
+    def still_fails(candidate: GuestLayout) -> bool:
+        try:
+            judged = boot_and_judge(candidate, settings)
+        except QemuRefused:
+            return False
+        if any((f["oracle"], f["code"]) == target for f in judged.failures):
+            last.append(judged)  # the shrinker keeps this candidate
+            return True
+        return False
+
+    outcome = shrink(layout, still_fails, max_checks=settings.shrink_checks)
+    if not outcome.steps:
+        return None, (), outcome.checks
+    attempt = last[-1].attempt(_toml(outcome.layout, header + ", shrunk: " + "; ".join(outcome.steps)))
+    return attempt, outcome.steps, outcome.checks
 
 
 # ---------------------------------------------------------------------------------------
@@ -205,6 +259,17 @@ def _write_attempt(directory: Path, attempt: Attempt, reason: str) -> None:
     (directory / "reason.txt").write_text(reason + "\n", encoding="utf-8")
     lines = [f"{f['oracle']}: {f['message']}" for f in attempt.failures]
     (directory / "failures.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # The failures as data (replay compares its signatures with these) and what ran them.
+    (directory / "failures.json").write_text(json.dumps(attempt.failures, indent=1) + "\n", encoding="utf-8")
+    if attempt.kernels:
+        provenance = {"kernels": list(attempt.kernels), "qemu": attempt.qemu}
+        (directory / KERNEL_FILE).write_text(json.dumps(provenance, indent=1) + "\n", encoding="utf-8")
+    for other in attempt.others:  # kernel B's guest, when two kernels are compared
+        _write_attempt(directory / "kernel-b", other, _reason_of(other.failures) or "pass")
+
+
+def _reason_of(failures: list[dict[str, str]]) -> str:
+    return f"{failures[0]['oracle']}: {failures[0]['message']}" if failures else ""
 
 
 def write_reproducer(out: Path, result: ItemResult) -> Path:
@@ -226,8 +291,7 @@ def _write_reproducer(final: Path, result: ItemResult) -> None:
         assert result.original is not None
         _write_attempt(scratch, result.original, result.reason)
         if result.shrunk is not None:
-            small_reason = f"{result.shrunk.failures[0]['oracle']}: {result.shrunk.failures[0]['message']}"
-            _write_attempt(scratch / "shrunk", result.shrunk, small_reason)
+            _write_attempt(scratch / "shrunk", result.shrunk, _reason_of(result.shrunk.failures))
             (scratch / "shrunk" / "steps.txt").write_text("\n".join(result.shrink_steps) + "\n", encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)  # left by a run killed between writing it and journaling it
@@ -242,16 +306,18 @@ def _write_reproducer(final: Path, result: ItemResult) -> None:
 
 
 def reason_key(failure: dict[str, str]) -> str:
-    """A failure without its numbers: failures that are the same defect share it."""
-    text = failure["message"] if failure["code"].startswith("message:") else failure["code"]
-    if failure["code"].startswith("message:"):
-        text = re.sub(r"\d+", "N", text)
-    return f"{failure['oracle']}: {text}"
+    """A failure without its numbers: failures that are the same defect share it (its signature)."""
+    return signature(failure)
 
 
 @dataclass
 class CampaignSummary:
-    """Counts over every journaled item (a resumed campaign included)."""
+    """Counts over every journaled item (a resumed campaign included).
+
+    ``reasons`` counts the items showing each signature; with known signatures (``--expect``)
+    an item whose signatures are all known is counted in ``known_items``, any other failing
+    item in ``new_items``, and only the latter make a campaign fail.
+    """
 
     total: int = 0  # items of this campaign (this shard)
     done: int = 0
@@ -264,33 +330,52 @@ class CampaignSummary:
     ran: int = 0  # items run by this run (not counting resumed ones)
     shrunk: int = 0
     interrupted: bool = False
+    expected: Expected = field(default_factory=Expected)
+    new_items: int = 0
+    known_items: int = 0
 
     @property
     def per_minute(self) -> float:
         return 60.0 * self.ran / self.wall_s if self.wall_s > 0 else 0.0
 
+    @property
+    def new_reasons(self) -> list[tuple[str, int]]:
+        return [(key, n) for key, n in self.reasons.most_common() if key not in self.expected.signatures]
 
-def summarise(records: list[dict[str, Any]], total: int) -> CampaignSummary:
-    summary = CampaignSummary(total=total)
+    @property
+    def known_reasons(self) -> list[tuple[str, int]]:
+        return [(key, n) for key, n in self.reasons.most_common() if key in self.expected.signatures]
+
+
+def summarise(records: list[dict[str, Any]], total: int, expected: Expected | None = None) -> CampaignSummary:
+    summary = CampaignSummary(total=total, expected=expected or Expected())
     for record in records:
         if record.get("type") != "item":
             continue
         summary.done += 1
         summary.verdicts[record["verdict"]] += 1
         if record["verdict"] in ("fail", "error"):
-            for oracle in dict.fromkeys(f["oracle"] for f in record["failures"]):
-                summary.by_oracle[oracle] += 1
-            keys: dict[str, str] = {}
-            for failure in record["failures"]:
-                keys.setdefault(reason_key(failure), failure["message"])
-            for key, message in keys.items():
-                summary.reasons[key] += 1
-                summary.examples.setdefault(key, (record["item"], message))
-            if record.get("reproducer"):
-                summary.reproducers.append(record["reproducer"])
-            if record.get("shrink_steps"):
-                summary.shrunk += 1
+            _count_failure(summary, record)
     return summary
+
+
+def _count_failure(summary: CampaignSummary, record: dict[str, Any]) -> None:
+    for oracle in dict.fromkeys(f["oracle"] for f in record["failures"]):
+        summary.by_oracle[oracle] += 1
+    keys: dict[str, str] = {}
+    for failure in record["failures"]:
+        keys.setdefault(signature(failure), failure["message"])
+    for key, message in keys.items():
+        summary.reasons[key] += 1
+        summary.examples.setdefault(key, (record["item"], message))
+    if summary.expected.new(keys):
+        summary.new_items += 1
+    else:
+        summary.known_items += 1
+    if record.get("reproducer"):
+        summary.reproducers.append(record["reproducer"])
+    if record.get("shrink_steps"):
+        summary.shrunk += 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -390,6 +475,7 @@ def run_campaign(
     resume: bool = False,
     dask_address: str | None = None,
     on_result: Callable[[ItemResult, CampaignSummary], None] | None = None,
+    expected: Expected | None = None,
 ) -> CampaignSummary:
     """Run ``items`` (those not journaled yet), journal each, write reproducers; the summary.
 
@@ -402,7 +488,7 @@ def run_campaign(
     started = time.monotonic()
     with Journal(out / JOURNAL_NAME, {"type": "campaign", **header}, resume=resume) as journal:
         done = journal.done
-        summary = summarise(journal.records, total)
+        summary = summarise(journal.records, total, expected)
         todo = (Task(item, settings) for item in items if item.item_id not in done)
         results = _dask(todo, dask_address) if dask_address else _local(todo, jobs)
         ran = 0
@@ -413,7 +499,7 @@ def run_campaign(
                 journal.append(_record(result, reproducer, out))
                 ran += 1
                 if on_result is not None:
-                    summary = summarise(journal.records, total)
+                    summary = summarise(journal.records, total, expected)
                     summary.ran, summary.wall_s = ran, time.monotonic() - started
                     on_result(result, summary)
         except KeyboardInterrupt:
@@ -422,7 +508,7 @@ def run_campaign(
             close = getattr(results, "close", None)
             if close is not None:
                 close()
-        summary = summarise(journal.records, total)
+        summary = summarise(journal.records, total, expected)
     summary.ran = ran
     summary.wall_s = time.monotonic() - started
     summary.interrupted = interrupted

@@ -5,6 +5,7 @@ Dask LocalCluster (as many workers)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -69,8 +70,15 @@ def test_failures_get_reproducers_and_are_shrunk(tmp_path: Path) -> None:
     failed = next(r for r in records if r["verdict"] == "fail")
     assert failed["reproducer"] == "failures/item-000000"
     repro = tmp_path / failed["reproducer"]
-    assert sorted(p.name for p in repro.iterdir()) == ["failures.txt", "guest-report.txt", "problem.toml", "qemu-args.txt",
-                                                      "reason.txt", "shrunk"]
+    assert sorted(p.name for p in repro.iterdir()) == ["failures.json", "failures.txt", "guest-report.txt", "kernel.json",
+                                                      "problem.toml", "qemu-args.txt", "reason.txt", "shrunk"]
+    # Which kernel and QEMU it ran: the image's sha256, the release the guest printed.
+    provenance = json.loads((repro / "kernel.json").read_text())
+    [kernel] = provenance["kernels"]
+    assert kernel["sha256"] == hashlib.sha256(Path(kernel["path"]).read_bytes()).hexdigest()
+    assert kernel["release"] and kernel["release"] in (repro / "guest-report.txt").read_text()
+    assert provenance["qemu"].startswith("QEMU emulator version ")
+    assert json.loads((repro / "failures.json").read_text()) == failed["failures"]
     assert (repro / "reason.txt").read_text() == "messages: the guest kernel printed: ERROR: groups don't span domain->span\n"
     assert load_problem(repro / "problem.toml").layout == items[0].layout
     assert "-kernel" in (repro / "qemu-args.txt").read_text() and "@numaopt-report" in (repro / "guest-report.txt").read_text()

@@ -321,9 +321,11 @@ def verify_shared(request: SharedHostRequest, plans: dict[str, Plan], objective:
             if cpu in owner:
                 problems.append(f"host CPU {cpu} is pinned by VM {owner[cpu]} and VM {vm.name}")
             owner[cpu] = vm.name
-        for node in plan.layout.nodes:
+        # An unbound node is verify_plan's finding above; here it shares nothing.
+        bound = [node for node in plan.layout.nodes if node.host_nodes]
+        for node in bound:
             memory_on[node.host_nodes[0]] += node.memory_bytes
-        nodes_of[vm.name] = {node.host_nodes[0] for node in plan.layout.nodes}
+        nodes_of[vm.name] = {node.host_nodes[0] for node in bound}
     page = request.vms[0].workload.page_size_bytes if request.vms else None
     for node_id, used in sorted(memory_on.items()):
         free = free_guest_memory(host.nodes[host.node_position(node_id)], page)

@@ -195,3 +195,16 @@ def test_no_plan_for_several_vms_names_the_file(tmp_path: Path) -> None:
     result = run("solve", str(problem), "-q")
     assert result.returncode == 3
     assert result.stderr == f"numaopt: error: {problem}: no plan: the workload needs 6 vCPUs; the host has 4 free CPUs\n"
+
+
+def test_a_plan_with_an_unbound_guest_node_is_a_finding_not_a_crash() -> None:
+    from dataclasses import replace
+
+    problem = load_problem(EXAMPLE)
+    assert problem.shared is not None
+    shared = place_vms(problem.shared)
+    db = shared.plan("db")
+    first = replace(db.layout.nodes[0], host_nodes=())
+    broken = replace(db, layout=replace(db.layout, nodes=(first, *db.layout.nodes[1:])))
+    found = verify_shared(problem.shared, {**dict(shared.plans), "db": broken})
+    assert "VM db: guest node 0 is bound to host nodes (), expected one" in found

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import json
 import math
 import os
 import platform
@@ -62,17 +63,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results_file import RESULTS, cpu_model, free_memory_table, write_section
 
-from numaopt.audit import locality_cost, verify_plan
+from numaopt.audit import locality_cost, verify_plan, verify_shared
 from numaopt.errors import NumaoptError
 from numaopt.hosts.shapes import GIB, block_host, grid_slit, matrix_host, random_slit, random_traffic
 from numaopt.hosts.toml import host_to_toml
-from numaopt.model import Group, HostTopology, PlacementRequest, Plan, SolveStatus, Traffic
+from numaopt.model import Group, HostTopology, PlacementRequest, Plan, SharedHostRequest, SolveStatus, Traffic
 from numaopt.problem import load_problem
 from numaopt.render.json import plan_from_json
 from numaopt.solver.heuristic import initial_placement
 from numaopt.solver.instance import Instance, Placement, build_instance, split_memory
 from numaopt.solver.place import NoPlanError, place
 from numaopt.solver.plan import build_plan
+from numaopt.solver.shared_host import combine
 from numaopt.units import format_size
 
 SECTION = "## Placement search (issues 3 and 10)"
@@ -998,13 +1000,260 @@ def report(outcomes: list[Outcome], limits: Limits, command: str, machine: list[
     return "\n".join(lines)
 
 
+# -- several VMs on one host (issue 10, item 6) --------------------------------------------
+
+VM_SECTION = "## Placement search: several VMs on one host (issue 10.6)"
+
+
+@dataclass(frozen=True)
+class VmCase:
+    """A problem with [[vm]] tables: 2-4 VMs on a 4-16 node host."""
+
+    host_name: str
+    name: str
+    host: HostTopology
+    vms: tuple[dict[str, Any], ...]  # the [[vm]] tables
+    sockets_apart: tuple[tuple[str, str], ...]
+    limit_s: float
+
+    @property
+    def text(self) -> str:
+        top: dict[str, Any] = {"sockets_apart": [list(pair) for pair in self.sockets_apart]} if self.sockets_apart else {}
+        top |= {"vm": list(self.vms), "objective": {"time_limit": f"{self.limit_s:g}s"}}
+        # The VMs first: after the host's [[host.sockets]] tables they would belong to a socket.
+        return tomli_w.dumps(top) + "\n" + host_to_toml(self.host)
+
+
+def vm_table(name: str, rng: np.random.Generator, vcpus: int, priority: int) -> dict[str, Any]:
+    """One VM of ``vcpus`` vCPUs: either no groups (one VM that may split) or 2-4 groups
+    with clustered traffic among them."""
+    table: dict[str, Any] = {"name": name}
+    if priority != 1:
+        table["priority"] = priority
+    if vcpus <= 4 or rng.random() < 0.3:
+        return table | {"vcpus": vcpus, "memory": format_size(vcpus * GIB // 2)}
+    # Groups of at most 4 vCPUs: two fit a node of 8 CPUs, so a VM never needs a whole node per group.
+    count = max(int(rng.integers(2, min(4, vcpus // 2) + 1)), math.ceil(vcpus / 4))
+    sizes = np.full(count, vcpus // count)
+    sizes[: vcpus - int(sizes.sum())] += 1
+    table["groups"] = [group_table(g) for g in groups_of(sizes.tolist(), memory_gib=1)]
+    pairs = [(a, b) for a in range(count) for b in range(a + 1, count)]
+    table["traffic"] = [{"between": [f"g{a}", f"g{b}"], "weight": int(rng.integers(1, 100))} for a, b in pairs if rng.random() < 0.7]
+    return table
+
+
+def several_vms(seeds: range, limit: float, quick: bool) -> Iterator[VmCase]:
+    """2-4 VMs filling 50-85 % of the host's CPUs, one reserved CPU, random priorities; on
+    the 2-socket hosts half the instances keep the first two VMs on different sockets."""
+    hosts = {
+        "4-node 2x2": block_host(2, 2, cpus_per_node=8, memory_gib=16),
+        "8-node 2x4": block_host(2, 4, cpus_per_node=8, memory_gib=16),
+        "16-node 4x4": block_host(4, 4, cpus_per_node=8, memory_gib=16),
+    }
+    counts = (3,) if quick else (2, 3, 4)
+    for (host_name, host), count, seed in itertools.product(hosts.items(), counts, seeds):
+        rng = np.random.default_rng(800 + 10 * count + seed + 100 * host.num_nodes)
+        total = sum(len(node.cpus) for node in host.nodes) - 1
+        fill = rng.uniform(0.5, 0.85)
+        shares = rng.dirichlet(np.ones(count))
+        sizes = [max(2, int(fill * total * share)) for share in shares]
+        vms = tuple(vm_table(f"vm{k}", rng, size, int(rng.choice([1, 1, 2, 4]))) for k, size in enumerate(sizes))
+        apart = (("vm0", "vm1"),) if host_name != "16-node 4x4" and seed % 2 == 1 else ()
+        label = f"{count} VMs, {sum(sizes)} vCPUs{', vm0/vm1 sockets apart' if apart else ''}/{seed}"
+        yield VmCase(host_name, label, host, vms, apart, limit)
+
+
+def load_shared_text(text: str) -> SharedHostRequest:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "problem.toml"
+        path.write_text(text)
+        request = load_problem(path).shared
+    assert request is not None
+    return request
+
+
+def sequential_peer(request: SharedHostRequest, budget_s: float) -> tuple[dict[str, Plan] | None, str]:
+    """The simple peer: each VM placed alone by numaopt (optimal for that VM, the highest
+    priority first, a share of the time limit each) on what the VMs before it left free.
+    No sockets_apart: a VM alone has no one to keep apart from."""
+    host, reserved = request.host, set(request.reserved_cpus)
+    plans: dict[str, Plan] = {}
+    for vm in sorted(request.vms, key=lambda vm: -vm.priority):
+        alone = PlacementRequest(
+            host, vm.workload, tuple(sorted(reserved)), replace(request.settings, time_limit_s=budget_s / len(request.vms)), vm.machine, vm.backend
+        )
+        try:
+            plan = place(alone)
+        except NoPlanError as exc:
+            return None, f"{vm.name}: {exc}"
+        plans[vm.name] = plan
+        reserved |= {cpu for _, cpu in plan.vcpu_to_host_cpu}
+        used = {node.host_nodes[0]: node.memory_bytes for node in plan.layout.nodes}
+        host = replace(host, nodes=tuple(
+            replace(n, free_bytes=(n.memory_bytes if n.free_bytes is None else n.free_bytes) - used.get(n.node_id, 0)) for n in host.nodes
+        ))
+    return plans, ""
+
+
+def weighted_cost(request: SharedHostRequest, plans: dict[str, Plan]) -> float:
+    return sum(vm.priority * locality_cost(request.vm_request(vm), plans[vm.name]) for vm in request.vms)
+
+
+@dataclass
+class VmOutcome:
+    case: VmCase
+    code: int
+    wall_s: float
+    rss_mb: float
+    status: str
+    objective: float | None
+    bound: float | None
+    problems: list[str]
+    peers: dict[str, PeerResult] = field(default_factory=dict)
+
+
+def run_vm_case(case: VmCase, workdir: Path) -> VmOutcome:
+    """`numaopt solve` as a user runs it, every VM's plan read back and checked together by
+    verify_shared (the weighted objective included); the peers checked the same way."""
+    path = workdir / f"vms--{slug(case.host_name)}--{slug(case.name)}.toml"
+    path.write_text(case.text)
+    request = load_shared_text(case.text)
+    out, err, rss = (path.with_suffix(suffix) for suffix in (".json", ".stderr", ".rss"))
+    with out.open("w") as stdout, err.open("w") as stderr:
+        start = time.perf_counter()
+        code = subprocess.run([TIME, "-f", "%M", "-o", str(rss), *numaopt_command(), "solve", str(path), "--format", "json"],
+                              stdout=stdout, stderr=stderr, timeout=3 * case.limit_s + 30, check=False).returncode
+        wall = time.perf_counter() - start
+    usage = rss.read_text().split() if rss.exists() else []
+    peak = int(usage[-1]) / 1024 if usage and usage[-1].isdigit() else float("nan")
+    if code != 0:
+        message = (err.read_text().strip().splitlines() or [f"exit {code}"])[-1]
+        return VmOutcome(case, code, wall, peak, "none", None, None, [f"exit {code}: {message}"])
+    facts = json.loads(out.read_text())
+    plans = {vm.name: plan_from_json(out.read_text(), str(out), vm=vm.name) for vm in request.vms}
+    objective = float(facts["objective"])
+    outcome = VmOutcome(case, code, wall, peak, str(facts["status"]), objective, facts.get("best_bound"),
+                        verify_shared(request, plans, objective))
+    combined = build_instance(combine(request))
+    peers: dict[str, Callable[[], tuple[dict[str, Plan] | None, str]]] = {
+        "sequential": lambda: sequential_peer(request, case.limit_s),
+        "nova": lambda: nova_plans(request, combined),
+    }
+    for name, solve in peers.items():
+        started = time.perf_counter()
+        found, note = solve()
+        seconds = time.perf_counter() - started
+        if found is None:
+            outcome.peers[name] = PeerResult(None, seconds, note or "no answer")
+            continue
+        cost = weighted_cost(request, found)
+        problems = verify_shared(request, found, cost)
+        outcome.peers[name] = PeerResult(None if problems else cost, seconds, f"invalid answer: {problems[0]}" if problems else note)
+    return outcome
+
+
+def nova_plans(request: SharedHostRequest, combined: Instance) -> tuple[dict[str, Plan] | None, str]:
+    """Nova-style first fit of every VM's groups on the shared host, split back per VM."""
+    placement = nova_first_fit(combined)
+    if placement is None:
+        return None, "no fit"
+    taken: dict[int, int] = {}
+    plans = {}
+    for vm, partition in zip(request.vms, combined.request.partitions, strict=True):
+        plan = build_plan(combined, placement, status=SolveStatus.FEASIBLE, objective=None, best_bound=None, wall_time_s=0.0,
+                          only=partition, cores_taken=taken)
+        plans[vm.name] = replace(plan, layout=replace(plan.layout, machine=vm.machine, backend=vm.backend, rules=vm.machine.default_rules))
+    return plans, ""
+
+
+def vm_line(o: VmOutcome) -> str:
+    peers = "  ".join(
+        f"{name}={'-' if p.objective is None or not o.objective else f'{p.objective / o.objective:.3f}'}" for name, p in o.peers.items()
+    )
+    head = f"{o.case.host_name:12s} {o.case.name:45s} wall {o.wall_s:5.2f}s/{o.case.limit_s:g}s rss {o.rss_mb:4.0f}MB"
+    objective = "-" if o.objective is None else f"{o.objective:g}"
+    return f"{head} obj {objective} {o.status}  peer/numaopt: {peers}"
+
+
+def vm_report(outcomes: list[VmOutcome], command: str, machine: list[str]) -> str:
+    lines = [VM_SECTION, "", *machine, "", f"Command: `{command}`", ""]
+    lines += [
+        "Each instance is a problem with `[[vm]]` tables (2-4 VMs, priorities 1, 2 or 4, half of the 2-socket ones "
+        "with `sockets_apart` on the first two VMs) on a block host (10 local, 12 in a socket, 32 across; 8 CPUs and "
+        "16 GiB a node, CPU 0 reserved), the VMs filling 50-85 % of the free CPUs. numaopt runs as `numaopt solve FILE "
+        "--format json` in its own process (wall clock and peak RSS from outside); every VM's plan is read back and "
+        "checked with `numaopt.audit.verify_shared` (each plan against the whole host, no CPU twice, memory shared, "
+        "sockets apart, the reported priority-weighted objective recomputed). Peers, checked the same way: "
+        "`sequential` places one VM at a time, highest priority first, with numaopt's own search (each VM optimal "
+        "alone, on what the VMs before it left; the time limit shared among them; it cannot keep sockets apart) and `nova` is capacity-only first fit "
+        "of every group. Ratios are peer / numaopt (above 1: the peer is worse; - : no valid answer).",
+        "",
+        "| host | instances | proven | wall median / worst (s) | peak RSS (MB) | verify_shared clean | sequential: worse / equal / better / no plan | median sequential / numaopt | median nova / numaopt |",
+        "|---|---:|---:|---|---:|---:|---|---:|---:|",
+    ]
+    for host_name in dict.fromkeys(o.case.host_name for o in outcomes):
+        mine = [o for o in outcomes if o.case.host_name == host_name]
+        seq = [o.peers["sequential"].objective if "sequential" in o.peers else None for o in mine]
+        ratios = {name: [o.peers[name].objective / o.objective for o in mine
+                         if name in o.peers and o.peers[name].objective is not None and o.objective] for name in ("sequential", "nova")}
+        counts = [
+            sum(1 for o, v in zip(mine, seq, strict=True) if v is not None and o.objective is not None and v > o.objective * (1 + 1e-9)),
+            sum(1 for o, v in zip(mine, seq, strict=True) if v is not None and o.objective is not None and abs(v - o.objective) <= 1e-9 * max(1.0, v)),
+            sum(1 for o, v in zip(mine, seq, strict=True) if v is not None and o.objective is not None and v < o.objective * (1 - 1e-9)),
+            sum(1 for o, v in zip(mine, seq, strict=True) if v is None and "sequential" in o.peers),
+        ]
+        walls = [o.wall_s for o in mine]
+        lines.append(
+            f"| {host_name} | {len(mine)} | {sum(o.status == 'OPTIMAL' for o in mine)} | {median(walls):.2f} / {max(walls):.2f} | "
+            f"{max(o.rss_mb for o in mine):.0f} | {sum(not o.problems for o in mine)} of {len(mine)} | "
+            f"{' / '.join(map(str, counts))} | "
+            + " | ".join(f"{median(r):.3f}" if r else "-" for r in ratios.values()) + " |"
+        )
+    lines += ["", "Per instance:", "", "```", *(vm_line(o) for o in outcomes), "```"]
+    suspicious = [f"- {o.case.host_name} {o.case.name}: {p}" for o in outcomes for p in o.problems]
+    suspicious += [f"- {o.case.host_name} {o.case.name}: wall {o.wall_s:.2f} s over the limit" for o in outcomes
+                   if o.wall_s > o.case.limit_s + max(0.5, 0.1 * o.case.limit_s)]
+    lines += ["", f"Everything suspicious ({len(suspicious)}):", *suspicious]
+    return "\n".join(lines) + "\n"
+
+
+def main_vms(args: argparse.Namespace) -> None:
+    limits = QUICK if args.quick else FULL
+    selected = [c for c in several_vms(range(1) if args.quick else range(2), limits.numaopt, args.quick) if args.only in f"{c.host_name} {c.name}"]
+    print(f"{len(selected)} several-VM instances; numaopt: {' '.join(numaopt_command())}", file=sys.stderr)
+    loads = [" ".join(f"{x:.2f}" for x in os.getloadavg())]
+    started, busy0, ours0, code0 = time.perf_counter(), busy_seconds(), own_cpu_seconds(), code_state()
+    outcomes = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for case in selected:
+            outcomes.append(run_vm_case(case, workdir))
+            print(vm_line(outcomes[-1]), flush=True)
+            for problem in outcomes[-1].problems:
+                print(f"    SUSPICIOUS: {problem}", flush=True)
+    wall = time.perf_counter() - started
+    others = max(0.0, busy_seconds() - busy0 - (own_cpu_seconds() - ours0)) / wall
+    loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
+    command = "PYTHONPATH=. python3 benchmarks/bench_placement.py --vms" + (" --quick" if args.quick else "") + (f" --only '{args.only}'" if args.only else "")
+    section = vm_report(outcomes, command, machine_lines(code_line(code0, code_state()), others, wall, (loads[0], loads[1])))
+    print(section)
+    if args.write:
+        write_section(VM_SECTION, section)
+        print(f"wrote the section into {RESULTS}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one instance per kind, 3 s limits (a smoke run, ~2-3 min)")
     parser.add_argument("--only", default="", help="run only the instances whose 'family name' contains this text")
     parser.add_argument("--keep", type=Path, help="write the problem files and numaopt's outputs here (kept)")
     parser.add_argument("--write", action="store_true", help=f"write the section into {RESULTS}")
+    parser.add_argument("--vms", action="store_true", help="run the several-VMs-on-one-host family alone (its own section)")
     args = parser.parse_args()
+    if args.vms:
+        main_vms(args)
+        return
     limits = QUICK if args.quick else FULL
     selected = [c for c in cases(args.quick, limits) if args.only in f"{c.family} {c.name}"]
     print(f"{len(selected)} instances; numaopt: {' '.join(numaopt_command())}", file=sys.stderr)

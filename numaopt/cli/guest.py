@@ -27,7 +27,7 @@ from numaopt.model import GuestLayout
 if TYPE_CHECKING:
     from numaopt.fuzz.executor import RunSettings
 
-__all__ = ["fuzz_command", "guest_build_command", "verify_command"]
+__all__ = ["fuzz_command", "guest_build_command", "replay_command", "verify_command"]
 
 ACCEL_HELP = "kvm or tcg; default: kvm when /dev/kvm works for this host CPU (vmx/svm), else tcg."
 MAX_SHRINK_BOOTS = 1000
@@ -238,6 +238,9 @@ def fuzz_command(
             dask_address=dask, on_result=on_result, expected=expected,
         )
     typer.echo(_summary_text(summary, out), nl=False)
+    if settings.compare_kernel is not None:
+        typer.echo(f"kernel A {settings.kernel} and kernel B {settings.compare_kernel}: "
+                   f"the guests differ on {summary.by_oracle['kernels']} of {summary.done} layouts")
     if write_expect is not None:
         save_expect(write_expect, expect_text(summary.reasons, summary.examples, summary.expected))
         known = len(set(summary.reasons) | summary.expected.signatures)
@@ -246,6 +249,55 @@ def fuzz_command(
         raise typer.Exit(130)
     if summary.new_items:
         raise typer.Exit(4)
+
+
+def replay_command(
+    directory: Annotated[Path, typer.Argument(help="A reproducer: OUT/failures/item-NNNNNN of a fuzz campaign, or its shrunk/.")],
+    kernel: Annotated[
+        list[Path] | None,
+        typer.Option("--kernel", help="Boot this image instead of the recorded one(s) (twice: compare two kernels)."),
+    ] = None,
+    accel: Annotated[str | None, typer.Option("--accel", help=ACCEL_HELP)] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Seconds a guest may show no progress before it counts as a hang (default as fuzz).", callback=seconds),
+    ] = None,
+) -> None:
+    """Boot a fuzz reproducer again and judge it with the campaign's oracles.
+
+    The layout is the reproducer's problem.toml; the kernel is the image its kernel.json records (the same path, checked by sha256, so a replay boots exactly what the campaign booted), or --kernel's. A reproducer of a two-kernel campaign boots under both and is judged on where they differ.
+
+    Prints each failure and whether the failure signatures are the recorded ones. Exit 0 when the guest passes, 4 when it fails (the same way or not), 1 when the reproducer or its kernel cannot be used.
+    """
+    from numaopt.errors import InputError
+    from numaopt.fuzz.replay import read_reproducer, recorded_kernels, replay
+
+    if accel is not None and accel not in ("kvm", "tcg"):
+        raise typer.BadParameter("expected kvm or tcg", param_hint="--accel")
+    problem = directory / "problem.toml"
+    if not problem.is_file():
+        raise InputError("no problem.toml here: expected a reproducer directory (failures/item-NNNNNN or its shrunk/)",
+                         source=str(directory))
+    reproducer = read_reproducer(directory, load_layout(problem))
+    kernels = _run_settings(kernel, accel, timeout, False, 1).kernels if kernel else tuple(recorded_kernels(reproducer))
+    outcome = replay(reproducer, [k for k in kernels if k], accel, timeout)
+    for record, boot in zip(outcome.judged.kernels, outcome.judged.boots, strict=True):
+        typer.echo(f"booted {record['release'] or record['path']} (sha256 {record['sha256'][:12]}) under {boot.accel} "
+                   f"in {boot.wall_time_s:.1f} s")
+    for failure in outcome.judged.failures:
+        typer.echo(f"{directory}: {failure['oracle']}: {failure['message']}")
+    typer.echo(_replay_verdict(outcome))
+    if outcome.judged.failures:
+        raise typer.Exit(4)
+
+
+def _replay_verdict(outcome: Any) -> str:
+    recorded = outcome.reproducer.signatures
+    now = "fails: " + " | ".join(outcome.signatures) if outcome.signatures else "passes"
+    if outcome.same:
+        return f"the guest {now}: as recorded"
+    before = "failed: " + " | ".join(recorded) if recorded else "passed"
+    return f"the guest {now}; the campaign's {before}"
 
 
 def _run_settings(

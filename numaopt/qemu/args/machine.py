@@ -244,3 +244,90 @@ def _check_maxcpus(context: Context, topology: _Topology, levels: str, unsupport
             f"-smp maxcpus={maxcpus} > cpus={cpus}: numaopt does not model CPU hotplug; the layout holds all "
             f"{maxcpus} possible vCPUs, {cpus} of them present at boot",
         )
+
+
+# ---------------------------------------------------------------------------------------
+# -cpu: the x86 model's vendor and topoext, as far as they decide whether the guest sees
+# SMT threads (target/i386/cpu.c x86_cpu_realizefn, 7.2)
+
+# Models whose vendor is AuthenticAMD under TCG; with their -vN versions. Measured: each
+# model of `qemu-system-x86_64 -cpu help` (7.2) under TCG with -smp 4,threads=2 -S; these
+# and no others print the warning (Dhyana is HygonGenuine; `base` has no vendor).
+_AMD_MODELS = frozenset({"qemu64", "max", "athlon", "phenom", "EPYC", "EPYC-IBPB", "EPYC-Rome", "EPYC-Milan"})
+_AMD_MODELS_PREFIX = ("Opteron_G",)
+# Models that list topoext themselves: under KVM on an AMD host they keep it (measured:
+# EPYC and Dhyana quiet, EPYC,-topoext warns); TCG never provides topoext.
+_TOPOEXT_MODELS = ("EPYC", "Dhyana")
+AMD_VENDOR = "AuthenticAMD"
+SMT_WARNING = (
+    "This family of AMD CPU doesn't support hyperthreading({threads}) "
+    "Please configure -smp options properly or try enabling topoext feature."
+)
+# What the Debian 6.1 guest then sees (booted under TCG, -smp 4,sockets=2,threads=2 with
+# -cpu max and qemu64; tests/guest/test_boot.py keeps the boot).
+SMT_GUEST = (
+    "no SMT at all: every thread is a core of its own (thread_siblings_list of vCPU 0 is '0', core_id 0 and "
+    "1 for the two threads, both in core_siblings_list), so the scheduler has no SMT level"
+)
+SMT_FIX = "-cpu max,vendor=GenuineIntel (or an Intel model such as Skylake-Server) under TCG; an EPYC model under KVM"
+
+
+@dataclass(frozen=True, slots=True)
+class X86Cpu:
+    """The last -cpu: its model and the +/- features and properties given (later wins)."""
+
+    model: str
+    features: dict[str, bool]  # feature -> on/off as given (+f, -f, f=on|off, bare f)
+    vendor: str | None  # vendor= as given
+
+    @property
+    def base_model(self) -> str:
+        return re.sub(r"-v\d+$", "", self.model)
+
+
+def read_x86_cpu(values: list[str]) -> X86Cpu:
+    """The last -cpu wins, as in QEMU; no -cpu is qemu64 (the pc and q35 default)."""
+    model, *props = (values[-1] if values else "qemu64").split(",")
+    features: dict[str, bool] = {}
+    vendor = None
+    for prop in props:
+        key, eq, value = prop.partition("=")
+        if key[:1] in "+-" and not eq:
+            features[key[1:]] = key[0] == "+"
+        elif key == "vendor":
+            vendor = value
+        else:
+            on = flag(value) if eq else True
+            if on is not None:
+                features[key] = on
+    return X86Cpu(model, features, vendor)
+
+
+def check_smt(context: Context, cpu: X86Cpu, threads: int, kvm: bool) -> None:
+    """x86_cpu_realizefn: an AMD-vendor CPU without topoext and threads > 1 warns, once.
+
+    Under TCG the vendor is the model's (or vendor=), and topoext is never there (TCG
+    filters it). Under KVM every named model takes the host's vendor unless vendor= is
+    given, and topoext is there when the model or a +topoext asks and the host has it:
+    numaopt does not know the host, so it warns only when the answer is the same on any
+    host that would warn (an AMD host; an Intel one never does)."""
+    if threads <= 1:
+        return
+    base = cpu.base_model
+    amd_model = base in _AMD_MODELS or base.startswith(_AMD_MODELS_PREFIX)
+    if not kvm:
+        if (cpu.vendor or (AMD_VENDOR if amd_model else "")) != AMD_VENDOR:
+            return
+        where = "under TCG"
+    else:
+        if base in ("host", "max") or (cpu.vendor is not None and cpu.vendor != AMD_VENDOR):
+            return  # the host's own CPU, or not AMD whatever the host
+        if cpu.features.get("topoext", base.startswith(_TOPOEXT_MODELS)):
+            return
+        where = "under KVM on an AMD host (on an Intel host the vendor is Intel and QEMU says nothing)"
+    context.add(
+        Severity.WARNING,
+        "smt-amd-no-topoext",
+        f"{SMT_WARNING.format(threads=threads)} ({where}, -cpu {show(cpu.model, 40)}); in the guest: {SMT_GUEST}",
+        SMT_FIX,
+    )

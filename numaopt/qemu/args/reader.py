@@ -18,7 +18,8 @@ from numaopt.rules import Finding
 from .common import Arg, Context
 from .complete import complete
 from .grammar import OPTIONS, memory_values, read_numa, read_objects, smp_values
-from .machine import Board, check_gic, read_machine, read_smp, uses_kvm
+from .hmat import with_hmat
+from .machine import Board, check_gic, check_smt, read_machine, read_smp, read_x86_cpu, uses_kvm
 from .memory import (
     check_address_space,
     check_pc_memory_devices,
@@ -87,6 +88,7 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
     if board.machine is Machine.VIRT:
         check_virt_memory_devices(context, by_name, machine_props)
     else:
+        check_smt(context, read_x86_cpu([arg.value or "" for arg in by_name.get("cpu", [])]), shape.threads, kvm)
         if not kvm:
             check_address_space(context, machine_type, ram, [arg.value or "" for arg in by_name.get("cpu", [])])
         devices = by_name.get("device", [])
@@ -101,6 +103,7 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
         backend=backend,
         rules=board.machine.default_rules,
     )
+    layout = with_hmat(layout, numa)
     return QemuConfig(layout=layout, findings=list(context.findings), machine_type=machine_type.name)
 
 

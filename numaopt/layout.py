@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from numaopt.distances import distance_findings
+from numaopt.distances.sched_groups import broken_domain_findings
 from numaopt.model import CpuShape, GuestLayout, Machine
 from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.units import MIB, format_cpulist, format_size
@@ -142,7 +143,11 @@ def check_layout(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
         found += _guest_findings(layout, rules)
     if layout.distances is not None:
         ids = [node.node_id for node in layout.nodes]
-        found += distance_findings(layout.distances, rules, layout.cpu_nodes_mask, ids)
+        judged = distance_findings(layout.distances, rules, layout.cpu_nodes_mask, ids)
+        found += judged
+        # The scheduler builds on the table the guest keeps: none when it refuses one.
+        if rules in (RuleSet.LINUX_ACPI, RuleSet.LINUX_DT) and not any(f.severity is Severity.ERROR for f in judged):
+            found += broken_domain_findings(layout.distances, [node.cpus for node in layout.nodes], rules)
     elif rules is not RuleSet.QEMU and layout.num_nodes > 1:
         found.append(
             Finding(rules, Severity.INFO, "default-distances", "no distances given: no SLIT, the guest assumes 10 local and 20 remote")

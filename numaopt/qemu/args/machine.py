@@ -264,7 +264,7 @@ SMT_WARNING = (
     "Please configure -smp options properly or try enabling topoext feature."
 )
 # What the Debian 6.1 guest then sees (booted under TCG, -smp 4,sockets=2,threads=2 with
-# -cpu max and qemu64; tests/guest/test_boot.py keeps the boot).
+# -cpu max and qemu64; tests/guest/test_sched_groups_boot.py keeps the boot).
 SMT_GUEST = (
     "no SMT at all: every thread is a core of its own (thread_siblings_list of vCPU 0 is '0', core_id 0 and "
     "1 for the two threads, both in core_siblings_list), so the scheduler has no SMT level"

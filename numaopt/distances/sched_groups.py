@@ -1,0 +1,152 @@
+"""Which NUMA scheduler domains of a Linux 6.1 guest end up with groups that do not cover them.
+
+With sched_verbose the guest then prints ``ERROR: groups don't span domain->span`` under the
+domain, and the load balancer never sees the CPUs left out from that level. This module
+predicts it from the distance table and the vCPUs of each node, by following what
+kernel/sched/topology.c (6.1) does, at node granularity (every level below NODE stays inside
+a node: x86 clips its LLC to the node, arm64 the cluster):
+
+1. ``sched_init_numa``: the levels are the distinct distances among CPU nodes, ascending;
+   at level ``l`` the mask of node ``j`` holds every CPU node ``k`` with
+   ``distance[j][k] <= levels[l]`` (row ``j``: an asymmetric table gives masks that are not
+   mutually consistent).
+2. ``build_sched_domains``: each CPU climbs NODE (level 0) and the NUMA levels and *stops at
+   the first level that spans every CPU*: on an asymmetric or irregular table some CPUs
+   stop lower than others (the tree has unequal depth), and their domains above that level
+   are never built (empty spans).
+3. ``build_overlap_sched_groups`` for a NUMA domain of CPU ``c`` at level ``l``: walking the
+   domain's CPUs from ``c`` on (wrapping), each CPU ``i`` not yet covered contributes the
+   span of its own level ``l - 1`` domain (descending further while that span reaches out of
+   the domain, ``find_descended_sibling``), *unless its level-``l`` domain was never built*,
+   in which case it is skipped. A CPU that only such skipped CPUs' groups would have covered
+   stays uncovered: that is the error.
+4. ``cpu_attach_domain`` drops a domain whose span equals its child's, or which has one group
+   and no wake-affine flag (a level above node_reclaim_distance, 30): a dropped domain is
+   not printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from numaopt.rules import Finding, RuleSet, Severity
+from numaopt.units import format_cpulist
+
+RECLAIM_DISTANCE = 30  # node_reclaim_distance (distances/__init__.py has the same)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenDomain:
+    """One attached NUMA domain whose groups leave CPUs out."""
+
+    cpus: tuple[int, ...]  # the CPUs whose domain it is (the guest prints the error under each)
+    level: int  # index into the NUMA levels (0 = NODE)
+    distance: int  # the level's distance
+    span: tuple[int, ...]  # CPUs of the domain
+    covered: tuple[int, ...]  # CPUs its groups cover
+
+
+def broken_domains(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]]) -> list[BrokenDomain]:
+    """Every attached NUMA domain whose groups do not span it: one per distinct (level,
+    span, covered), with the CPUs that have it, the lowest CPU first."""
+    d = np.asarray(matrix, dtype=np.int64)
+    cpu_nodes = [n for n, cpus in enumerate(node_cpus) if cpus]
+    if len(cpu_nodes) < 2:
+        return []
+    levels = sorted({int(d[j, k]) for j in cpu_nodes for k in cpu_nodes})
+    # spans[n][l]: the CPU nodes in node n's domain at level l (a child is always a subset).
+    spans = {n: [frozenset(k for k in cpu_nodes if d[n, k] <= dist) for dist in levels] for n in cpu_nodes}
+    everything = frozenset(cpu_nodes)
+    depth = {n: next(lv for lv, span in enumerate(spans[n]) if span == everything) for n in cpu_nodes}
+    node_of = {cpu: n for n in cpu_nodes for cpu in node_cpus[n]}
+    all_cpus = sorted(node_of)
+    found: dict[tuple[int, frozenset[int], frozenset[int]], list[int]] = {}
+    for start, run in _runs(all_cpus, node_of):
+        n = node_of[start]
+        for level in range(1, depth[n] + 1):
+            span = spans[n][level]
+            if span == spans[n][level - 1]:
+                continue  # degenerate: dropped before sched_verbose prints the tree
+            covered, groups = _overlap_groups(start, span, level, all_cpus, node_of, spans, depth)
+            if covered == span or (groups == 1 and levels[level] > RECLAIM_DISTANCE):
+                continue
+            found.setdefault((level, span, covered), []).extend(run)
+    broken = [
+        BrokenDomain(
+            cpus=tuple(sorted(cpus)),
+            level=level,
+            distance=levels[level],
+            span=tuple(sorted(c for k in span for c in node_cpus[k])),
+            covered=tuple(sorted(c for k in covered for c in node_cpus[k])),
+        )
+        for (level, span, covered), cpus in found.items()
+    ]
+    return sorted(broken, key=lambda b: (b.cpus[0], b.level))
+
+
+def _runs(all_cpus: list[int], node_of: dict[int, int]) -> list[tuple[int, list[int]]]:
+    """The runs of consecutive CPUs of one node, each with its first CPU: a walk from c and
+    one from c + 1 in the same node meet the nodes in the same order, so a run walks once."""
+    runs: list[tuple[int, list[int]]] = []
+    for i, cpu in enumerate(all_cpus):
+        if i and node_of[all_cpus[i - 1]] == node_of[cpu]:
+            runs[-1][1].append(cpu)
+        else:
+            runs.append((cpu, [cpu]))
+    return runs
+
+
+def _overlap_groups(
+    start: int,
+    span: frozenset[int],
+    level: int,
+    all_cpus: list[int],
+    node_of: dict[int, int],
+    spans: dict[int, list[frozenset[int]]],
+    depth: dict[int, int],
+) -> tuple[frozenset[int], int]:
+    """build_overlap_sched_groups at node granularity: the nodes covered, and the group count."""
+    covered: set[int] = set()
+    groups = 0
+    at = all_cpus.index(start)
+    for cpu in all_cpus[at:] + all_cpus[:at]:
+        i = node_of[cpu]
+        if i not in span or i in covered:
+            continue
+        if depth[i] < level:
+            continue  # its domain at this level was never built: empty span, skipped
+        sibling = level
+        # find_descended_sibling: down while the child reaches out of the domain ...
+        if not spans[i][sibling - 1] <= span:
+            while sibling > 0 and not spans[i][sibling - 1] <= span:
+                sibling -= 1
+            # ... then past children the guest drops as degenerate (same span).
+            while sibling > 0 and spans[i][sibling - 1] == spans[i][sibling]:
+                sibling -= 1
+        group = spans[i][sibling - 1] if sibling > 0 else frozenset({i})
+        covered |= group
+        groups += 1
+    return frozenset(covered), groups
+
+
+def broken_domain_findings(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]], rules: RuleSet) -> list[Finding]:
+    """A guest rule set's warning for the first broken domain, in the guest's words."""
+    broken = broken_domains(matrix, node_cpus)
+    if not broken:
+        return []
+    first = broken[0]
+    missing = sorted(set(first.span) - set(first.covered))
+    others = f" (and {len(broken) - 1} more such domain(s))" if len(broken) > 1 else ""
+    message = (
+        f"broken scheduler domains: with sched_verbose the guest prints 'ERROR: groups don't span domain->span' "
+        f"for CPU(s) {format_cpulist(first.cpus)}: their domain at distance {first.distance} spans CPUs "
+        f"{format_cpulist(first.span)}, but its groups cover only {format_cpulist(first.covered)}, so load "
+        f"balancing at that level never reaches CPUs {format_cpulist(missing)}{others}. Cause: the CPUs of the "
+        "other nodes reach every node at a lower distance, so their domain trees stop lower (unequal depth)"
+    )
+    fix = "make the table symmetric among CPU nodes (distance[i][j] = distance[j][i])"
+    return [Finding(rules, Severity.WARNING, "sched-groups-span", message, fix)]

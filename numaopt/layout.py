@@ -7,6 +7,7 @@ rule a layout breaks, because ``numaopt check`` must be able to say all of them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from numaopt.distances import distance_findings
@@ -124,6 +125,25 @@ def guest_node_order(layout: GuestLayout) -> list[int]:
     return order
 
 
+def memory_tier_initiators(layout: GuestLayout) -> GuestLayout:
+    """``layout`` with each CPU-less node that has memory (a CXL-like tier) given the
+    initiator of the vCPU node nearest to it (lowest distance, then lowest id), and HMAT on
+    when any is: the guest then links the tier to that node (access0/initiators)."""
+    distances = layout.effective_distances
+    with_cpus = [position for position, node in enumerate(layout.nodes) if node.cpus]
+    if not with_cpus:
+        return layout
+    nodes = list(layout.nodes)
+    for position, node in enumerate(nodes):
+        if node.cpus or not node.memory_bytes or node.initiator is not None:
+            continue
+        nearest = min(with_cpus, key=lambda cpu_node: (int(distances[cpu_node, position]), nodes[cpu_node].node_id))
+        nodes[position] = dataclasses.replace(node, initiator=nodes[nearest].node_id)
+    if nodes == list(layout.nodes):
+        return layout
+    return dataclasses.replace(layout, nodes=tuple(nodes), hmat=True)
+
+
 # ---------------------------------------------------------------------------------------
 # Checks
 
@@ -133,14 +153,14 @@ def check_layout(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
     found: list[Finding] = []
     if rules is not RuleSet.QEMU:
         # A guest or libvirt only ever sees what QEMU accepted; report QEMU's refusals too.
-        found += [f for f in _qemu_findings(layout) if f.severity is Severity.ERROR]
+        found += [f for f in _qemu_findings(layout) + hmat_qemu_findings(layout) if f.severity is Severity.ERROR]
         found = [Finding(rules, f.severity, f.code, f.message, f.fix) for f in found]
     if rules is RuleSet.QEMU:
-        found += _qemu_findings(layout)
+        found += _qemu_findings(layout) + hmat_qemu_findings(layout)
     elif rules is RuleSet.LIBVIRT:
-        found += _libvirt_findings(layout)
+        found += _libvirt_findings(layout) + _hmat_target_findings(layout, rules)
     else:
-        found += _guest_findings(layout, rules)
+        found += _guest_findings(layout, rules) + _hmat_target_findings(layout, rules)
     if layout.distances is not None:
         ids = [node.node_id for node in layout.nodes]
         judged = distance_findings(layout.distances, rules, layout.cpu_nodes_mask, ids)
@@ -385,3 +405,154 @@ def _libvirt_findings(layout: GuestLayout) -> list[Finding]:
                     )
                 )
     return found
+
+
+# ---------------------------------------------------------------------------------------
+# HMAT: initiators, latency/bandwidth and memory-side caches (hw/core/numa.c, QEMU 7.2)
+
+_HMAT_OFF = (
+    "ACPI Heterogeneous Memory Attribute Table (HMAT) is disabled, enable it with -machine hmat=on "
+    "before using any of hmat specific options"
+)
+
+
+def hmat_qemu_findings(layout: GuestLayout) -> list[Finding]:
+    """QEMU 7.2's refusals of a layout's initiators, hmat-lb and hmat-cache, in its words.
+    QEMU itself requires no latency or bandwidth pair: a cache needs both for its node."""
+    def refuse(code: str, message: str, fix: str | None = None) -> Finding:
+        return Finding(RuleSet.QEMU, Severity.ERROR, code, message, fix)
+
+    asked = any(node.initiator is not None for node in layout.nodes) or layout.hmat_lb or layout.hmat_cache
+    if not layout.hmat:
+        return [refuse("hmat-disabled", _HMAT_OFF, "set guest.hmat = true")] if asked else []
+    found = [refuse("hmat-initiator", message) for message in _initiator_refusals(layout)]
+    found += [refuse("hmat-lb", message) for message in _lb_refusals(layout)]
+    found += [refuse("hmat-cache", message) for message in _cache_refusals(layout)]
+    return found[:1]  # QEMU exits at the first
+
+
+def _initiator_refusals(layout: GuestLayout) -> list[str]:
+    ids = {node.node_id for node in layout.nodes}
+    with_cpus = {node.node_id for node in layout.nodes if node.cpus}
+    found = []
+    for node in layout.nodes:  # machine_set_cpu_numa_node, then numa_validate_initiator
+        if node.cpus and node.initiator not in (None, node.node_id):
+            found.append(f"The initiator of CPU NUMA node {node.node_id} should be itself (got {node.initiator})")
+    for node in layout.nodes:
+        if node.initiator is None or node.cpus:
+            continue
+        if node.initiator not in ids:
+            found.append(f"NUMA node {node.initiator} is missing, use '-numa node' option to declare it first")
+        elif node.initiator not in with_cpus:
+            found.append(f"The initiator of NUMA node {node.node_id} is invalid")
+    return found
+
+
+def _lb_refusals(layout: GuestLayout) -> list[str]:
+    """parse_numa_hmat_lb's checks but the 16-bit range of a table's values (level 1 verify
+    hears that one from QEMU itself)."""
+    count, ids = len(layout.nodes), {node.node_id for node in layout.nodes}
+    with_cpus = {node.node_id for node in layout.nodes if node.cpus}
+    seen: set[tuple[str, str, int, int]] = set()
+    for lb in layout.hmat_lb:
+        kind = "latency" if lb.is_latency else "bandwidth"
+        if lb.initiator > count:
+            return [f"Invalid initiator={lb.initiator}, it should be less than {count}"]
+        if lb.target > count:
+            return [f"Invalid target={lb.target}, it should be less than {count}"]
+        if lb.initiator not in with_cpus:
+            return [f"Invalid initiator={lb.initiator}, it isn't an initiator proximity domain"]
+        if lb.target not in ids:
+            return [f"The target={lb.target} should point to an existing node"]
+        if not lb.is_latency and lb.value % MIB:
+            return [f"Bandwidth {lb.value} between initiator={lb.initiator} and target={lb.target} should be 1MB aligned"]
+        key = (lb.hierarchy, lb.data_type, lb.initiator, lb.target)
+        if key in seen:
+            return [f"Duplicate configuration of the {kind} for initiator={lb.initiator} and target={lb.target}"]
+        seen.add(key)
+    return []
+
+
+def _cache_refusals(layout: GuestLayout) -> list[str]:
+    count = len(layout.nodes)
+    given: dict[int, set[bool]] = {}  # target -> {is_latency} of its non-zero memory values
+    for lb in layout.hmat_lb:
+        if lb.value:
+            given.setdefault(lb.target, set()).add(lb.is_latency)
+    sizes: dict[tuple[int, int], int] = {}
+    for cache in layout.hmat_cache:
+        node, level, size = cache.node, cache.level, cache.size_bytes
+        below, above = sizes.get((node, level - 1)), sizes.get((node, level + 1))
+        if node >= count:
+            return [f"Invalid node-id={node}, it should be less than {count}"]
+        if given.get(node) != {True, False}:
+            return [
+                f"The latency and bandwidth information of node-id={node} should be provided before memory side "
+                "cache attributes"
+            ]
+        if not 1 <= level <= 3:
+            return [f"Invalid level={level}, it should be larger than 0 and less than or equal to 3"]
+        if (node, level) in sizes:
+            return [f"Duplicate configuration of the side cache for node-id={node} and level={level}"]
+        if level > 1 and below is None:
+            return [f"Cache level={level - 1} shall be defined first"]
+        if below is not None and size <= below:
+            return [f"Invalid size={size}, the size of level={level} should be larger than the size({below}) of level={level - 1}"]
+        if above is not None and size >= above:
+            return [f"Invalid size={size}, the size of level={level} should be less than the size({above}) of level={level + 1}"]
+        sizes[node, level] = size
+    return []
+
+
+def _hmat_target_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
+    """What a guest or libvirt makes of the HMAT QEMU accepts."""
+    if not layout.hmat:
+        return []
+    if rules is RuleSet.LINUX_DT or layout.machine is Machine.VIRT:
+        return [
+            Finding(
+                rules,
+                Severity.WARNING,
+                "hmat-device-tree",
+                "a guest booted with a device tree reads no ACPI HMAT: its nodes show no initiators, latencies or caches",
+                "boot the virt guest with UEFI and ACPI, or drop the HMAT keys",
+            )
+        ]
+    if rules is RuleSet.LIBVIRT:
+        return _libvirt_hmat_findings(layout)
+    return []
+
+
+def _libvirt_hmat_findings(layout: GuestLayout) -> list[Finding]:
+    """libvirt 9's <interconnects>: a link and its reverse are one link to it, and a CPU-less
+    cell's initiator comes from a link that targets it."""
+    found = []
+    seen: set[tuple[str, str, frozenset[int]]] = set()
+    for lb in layout.hmat_lb:
+        key = (lb.data_type, lb.hierarchy, frozenset((lb.initiator, lb.target)))
+        if key in seen and lb.initiator != lb.target:
+            found.append(
+                Finding(
+                    RuleSet.LIBVIRT,
+                    Severity.ERROR,
+                    "libvirt-link-twice",
+                    f"XML error: Link already defined (libvirt takes {lb.data_type} from node {lb.initiator} to "
+                    f"{lb.target} and from {lb.target} to {lb.initiator} for one link)",
+                    "give each pair of nodes one direction only in a libvirt domain",
+                )
+            )
+            break
+        seen.add(key)
+    linked = {(lb.initiator, lb.target) for lb in layout.hmat_lb}
+    return found + [
+        Finding(
+            RuleSet.LIBVIRT,
+            Severity.WARNING,
+            "libvirt-initiator",
+            f"libvirt has no initiator attribute: it takes node {node.node_id}'s initiator from an "
+            f"<interconnects> latency or bandwidth from node {node.initiator}, and none is given",
+            f"give an hmat_lb entry from initiator {node.initiator} to target {node.node_id}",
+        )
+        for node in layout.nodes
+        if node.initiator is not None and (node.initiator, node.node_id) not in linked
+    ]

@@ -25,6 +25,8 @@ __all__ = [
     "Group",
     "GuestLayout",
     "GuestNode",
+    "HmatCache",
+    "HmatLb",
     "HostCore",
     "HostNode",
     "HostTopology",
@@ -156,6 +158,7 @@ class GuestNode:
     cpus: tuple[int, ...] = ()
     memory_bytes: int = 0
     host_nodes: tuple[int, ...] = ()  # memory binding, set by placement
+    initiator: int | None = None  # HMAT: the node whose vCPUs reach this memory best (-numa node,initiator=)
 
     def __post_init__(self) -> None:
         if self.node_id < 0:
@@ -166,6 +169,60 @@ class GuestNode:
             raise ValueError(f"node {self.node_id}: CPU ids must be >= 0")
         object.__setattr__(self, "cpus", tuple(self.cpus))
         object.__setattr__(self, "host_nodes", tuple(self.host_nodes))
+
+
+HMAT_LB_TYPES = (
+    "access-latency",
+    "read-latency",
+    "write-latency",
+    "access-bandwidth",
+    "read-bandwidth",
+    "write-bandwidth",
+)
+HMAT_HIERARCHIES = ("memory", "first-level", "second-level", "third-level")
+
+
+@dataclass(frozen=True, slots=True)
+class HmatLb:
+    """One HMAT latency (ns) or bandwidth (bytes/s) from an initiator node to a target node."""
+
+    initiator: int
+    target: int
+    data_type: str  # one of HMAT_LB_TYPES
+    value: int
+    hierarchy: str = "memory"  # one of HMAT_HIERARCHIES
+
+    def __post_init__(self) -> None:
+        if self.data_type not in HMAT_LB_TYPES or self.hierarchy not in HMAT_HIERARCHIES:
+            raise ValueError(f"HMAT: unknown data type {self.data_type!r} or hierarchy {self.hierarchy!r}")
+        if min(self.initiator, self.target, self.value) < 0:
+            raise ValueError("HMAT: initiator, target and value must be >= 0")
+
+    @property
+    def is_latency(self) -> bool:
+        return self.data_type.endswith("latency")
+
+
+@dataclass(frozen=True, slots=True)
+class HmatCache:
+    """One memory-side cache level of a node (-numa hmat-cache)."""
+
+    node: int
+    size_bytes: int
+    level: int
+    associativity: str = "direct"  # none, direct, complex
+    policy: str = "write-back"  # none, write-back, write-through
+    line: int = 64  # bytes
+
+    def __post_init__(self) -> None:
+        if self.associativity not in ("none", "direct", "complex") or self.policy not in (
+            "none",
+            "write-back",
+            "write-through",
+        ):
+            raise ValueError(f"HMAT cache: unknown associativity {self.associativity!r} or policy {self.policy!r}")
+        if min(self.node, self.size_bytes, self.level, self.line) < 0:
+            raise ValueError("HMAT cache: node, size, level and line must be >= 0")
 
 
 def _frozen_matrix(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -192,8 +249,13 @@ class GuestLayout:
     machine: Machine = Machine.Q35
     backend: MemoryBackend = field(default_factory=MemoryBackend)
     rules: RuleSet = RuleSet.LINUX_ACPI
+    hmat: bool = False  # -machine hmat=on: an ACPI HMAT with the initiators, latencies and caches below
+    hmat_lb: tuple[HmatLb, ...] = ()
+    hmat_cache: tuple[HmatCache, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "hmat_lb", tuple(self.hmat_lb))
+        object.__setattr__(self, "hmat_cache", tuple(self.hmat_cache))
         if self.vcpus < 1:
             raise ValueError(f"vcpus must be >= 1, got {self.vcpus}")
         if self.memory_bytes < 0:

@@ -94,6 +94,11 @@ $B grep -H . $S/node/possible $S/node/online $S/node/has_cpu $S/node/has_memory 
   $T/physical_package_id $T/die_id $T/core_id $T/thread_siblings_list $T/core_siblings_list \
   $T/cluster_cpus_list $D/name $D/flags > /tmp/sys 2>/dev/null
 $B grep -H MemTotal $S/node/node[0-9]*/meminfo >> /tmp/sys 2>/dev/null
+# HMAT as the guest built it: each memory node's best initiators (symlinks: only their
+# names say anything), their latency and bandwidth, and its memory-side caches.
+$B grep -H . $S/node/node[0-9]*/access0/initiators/*_* \
+  $S/node/node[0-9]*/memory_side_cache/index[0-9]*/* >> /tmp/sys 2>/dev/null
+for f in $S/node/node[0-9]*/access0/initiators/node[0-9]*; do [ -e "$f" ] && echo "$f:" >> /tmp/sys; done
 while IFS= read -r l; do r "sys $l"; done < /tmp/sys
 r "stage read-dmesg"
 $B dmesg > /tmp/dmesg

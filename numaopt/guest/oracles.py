@@ -43,7 +43,7 @@ from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE, TopologyType, dis
 from numaopt.guest.boot import BootResult
 from numaopt.guest.report import GuestReport, KernelMessage, kernel_messages
 from numaopt.layout import check_layout, guest_node_order
-from numaopt.model import CpuPosition, GuestLayout, Machine
+from numaopt.model import CpuPosition, GuestLayout, GuestNode, Machine
 from numaopt.rules import RuleSet
 from numaopt.units import MIB, format_cpulist
 
@@ -505,13 +505,104 @@ def sched_problems(view: ExpectedView, report: GuestReport) -> list[Failure]:
 
 
 # ---------------------------------------------------------------------------------------
+# HMAT (part of oracle (a)): what drivers/acpi/numa/hmat.c made of QEMU's table
+
+# Linux's node_cache_attrs numbers (include/linux/node.h) for QEMU's words.
+_CACHE_INDEXING = {"direct": "0", "complex": "1", "none": "2"}
+_CACHE_POLICY = {"write-back": "0", "write-through": "1", "none": "2"}
+# HmatLb.data_type -> the access0 files it sets: an "access" value sets read and write.
+_PERF_FILES = {
+    "access-latency": ("read_latency", "write_latency"),
+    "read-latency": ("read_latency",),
+    "write-latency": ("write_latency",),
+    "access-bandwidth": ("read_bandwidth", "write_bandwidth"),
+    "read-bandwidth": ("read_bandwidth",),
+    "write-bandwidth": ("write_bandwidth",),
+}
+
+
+def _hmat_initiator(node: GuestNode) -> int | None:
+    """The QEMU node the guest links to ``node``'s memory as access0: QEMU writes an initiator
+    for every node with one (a node with vCPUs is its own), Linux 6.1 links exactly that one.
+    None when no initiator was given: Linux then picks by performance, not predicted here."""
+    if node.initiator is not None:
+        return node.initiator
+    return node.node_id if node.cpus else None
+
+
+def expected_performance(layout: GuestLayout, node: GuestNode, initiator: int) -> dict[str, int]:
+    """access0's latency (ns) and bandwidth (MiB/s) files of ``node``: the memory-level values
+    from its initiator, in QEMU's table order (access before read and write), 0 when not given."""
+    found = dict.fromkeys(("read_bandwidth", "read_latency", "write_bandwidth", "write_latency"), 0)
+    order = list(_PERF_FILES)
+    entries = [
+        lb for lb in layout.hmat_lb if lb.hierarchy == "memory" and lb.target == node.node_id and lb.initiator == initiator
+    ]
+    for lb in sorted(entries, key=lambda lb: order.index(lb.data_type)):
+        if lb.value:  # QEMU leaves a 0 out (and Linux reads it as "not given")
+            for name in _PERF_FILES[lb.data_type]:
+                found[name] = lb.value if lb.is_latency else lb.value // MIB
+    return found
+
+
+def expected_caches(layout: GuestLayout, node: GuestNode) -> dict[int, dict[str, str]]:
+    """memory_side_cache/indexN files of ``node``, by level."""
+    return {
+        cache.level: {
+            "indexing": _CACHE_INDEXING[cache.associativity],
+            "line_size": str(cache.line),
+            "size": str(cache.size_bytes),
+            "write_policy": _CACHE_POLICY[cache.policy],
+        }
+        for cache in layout.hmat_cache
+        if cache.node == node.node_id
+    }
+
+
+def hmat_failures(layout: GuestLayout, report: GuestReport) -> list[Failure]:
+    """Each memory node's access0 initiator, its latency and bandwidth and its memory-side
+    caches as the guest shows them, against the layout's HMAT (x86 ACPI guests only: a
+    device-tree guest has no HMAT)."""
+    if not layout.hmat or layout.machine is Machine.VIRT:
+        return []
+    ids = guest_node_ids(layout)
+    found: list[Failure] = []
+    for node in layout.nodes:
+        guest = ids.get(node.node_id)
+        seen = report.nodes.get(guest) if guest is not None else None
+        initiator = _hmat_initiator(node)
+        if seen is None or not node.memory_bytes or initiator is None or initiator not in ids:
+            continue  # a node the guest lacks is the topology oracle's to report
+        label = f"guest node {guest}" + ("" if guest == node.node_id else f" (QEMU node {node.node_id})")
+        if seen.initiators != (ids[initiator],):
+            shown = ", ".join(f"node{i}" for i in seen.initiators) or "none"
+            found.append(
+                Failure(Oracle.TOPOLOGY, "hmat-initiator", f"{label}: access0 initiators are {shown}, asked node{ids[initiator]}")
+            )
+        performance = dict(seen.performance)
+        for name, value in expected_performance(layout, node, initiator).items():
+            if performance.get(name) != value:
+                found.append(
+                    Failure(Oracle.TOPOLOGY, "hmat-performance", f"{label}: access0 {name} is {performance.get(name)}, asked {value}")
+                )
+        caches = {index: dict(files) for index, files in seen.caches}
+        for level, files in expected_caches(layout, node).items():
+            got = {name: caches.get(level, {}).get(name) for name in files}
+            if got != files:
+                found.append(
+                    Failure(Oracle.TOPOLOGY, "hmat-cache", f"{label}: memory_side_cache/index{level} is {got}, asked {files}")
+                )
+    return found
+
+
+# ---------------------------------------------------------------------------------------
 # All four
 
 
 def judge_report(layout: GuestLayout, report: GuestReport, *, accel: str = "tcg") -> list[Failure]:
     """Oracles (a), (b) and (c) on a complete report."""
     view = expected_view(layout, linux=True, accel=accel)
-    failures = topology_failures(view, report)
+    failures = topology_failures(view, report) + hmat_failures(layout, report)
     failures += message_problems(view, report.messages())
     failures += sched_problems(view, report)
     return failures

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +98,9 @@ class NodeView:
     cpus: tuple[int, ...]
     distances: tuple[int, ...]  # to each online node, in id order
     memtotal_kb: int | None
+    initiators: tuple[int, ...] = ()  # access0/initiators/nodeN: the nodes that reach this memory best (HMAT)
+    performance: tuple[tuple[str, int], ...] = ()  # access0/initiators/read_latency (ns), read_bandwidth (MB/s), ...
+    caches: tuple[tuple[int, tuple[tuple[str, str], ...]], ...] = ()  # memory_side_cache/indexN: (N, (file, value)...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +259,8 @@ _NODE_FILE = re.compile(r"^/sys/devices/system/node/node(\d+)/(cpulist|distance|
 _CPU_FILE = re.compile(r"^/sys/devices/system/cpu/cpu(\d+)/topology/(\w+)$")
 _SD_FILE = re.compile(r"^/sys/kernel/debug/sched/domains/cpu(\d+)/domain(\d+)/(name|flags)$")
 _SET_FILE = re.compile(r"^/sys/devices/system/(node|cpu)/(possible|online|present|has_cpu|has_memory)$")
+_ACCESS_FILE = re.compile(r"^/sys/devices/system/node/node(\d+)/access0/initiators/(?:node(\d+)|(\w+))$")
+_CACHE_FILE = re.compile(r"^/sys/devices/system/node/node(\d+)/memory_side_cache/index(\d+)/(\w+)$")
 _MEMTOTAL = re.compile(r"MemTotal:\s*(\d+)\s*kB")
 
 
@@ -267,6 +273,9 @@ class _Sysfs:
         self.node_files: dict[int, dict[str, str]] = {}
         self.cpu_files: dict[int, dict[str, str]] = {}
         self.sd_files: dict[int, dict[int, dict[str, str]]] = {}
+        self.initiators: dict[int, list[int]] = {}
+        self.performance: dict[int, dict[str, int]] = {}
+        self.caches: dict[int, dict[int, dict[str, str]]] = {}
 
     def add(self, path: str, value: str) -> None:
         if match := _SET_FILE.match(path):
@@ -279,8 +288,28 @@ class _Sysfs:
         elif match := _SD_FILE.match(path):
             cpu, index = int(match.group(1)), int(match.group(2))
             self.sd_files.setdefault(cpu, {}).setdefault(index, {})[match.group(3)] = value
+        elif match := _ACCESS_FILE.match(path):
+            self._access(int(match.group(1)), match.group(2), match.group(3), value)
+        elif match := _CACHE_FILE.match(path):
+            node, index = int(match.group(1)), int(match.group(2))
+            self.caches.setdefault(node, {}).setdefault(index, {})[match.group(3)] = value
         else:
             raise ReportError(f"unexpected file {path}")
+
+    def _access(self, node: int, initiator: str | None, name: str | None, value: str) -> None:
+        if initiator is not None:
+            self.initiators.setdefault(node, []).append(int(initiator))
+        elif name is not None:
+            self.performance.setdefault(node, {})[name] = int(value)
+
+    def hmat_of(self, node: int) -> dict[str, Any]:
+        """The NodeView fields of one node's HMAT files, sorted."""
+        caches = self.caches.get(node, {})
+        return {
+            "initiators": tuple(sorted(self.initiators.get(node, ()))),
+            "performance": tuple(sorted(self.performance.get(node, {}).items())),
+            "caches": tuple((index, tuple(sorted(caches[index].items()))) for index in sorted(caches)),
+        }
 
     def views(self) -> tuple[dict[int, NodeView], dict[int, CpuView], dict[int, dict[int, tuple[str, tuple[str, ...]]]]]:
         nodes = {}
@@ -291,6 +320,7 @@ class _Sysfs:
                 cpus=_cpulist(files.get("cpulist", ""), f"node{node}/cpulist"),
                 distances=_ints(files.get("distance", ""), f"node{node}/distance"),
                 memtotal_kb=int(memory.group(1)) if memory else None,
+                **self.hmat_of(node),
             )
         cpus = {}
         for cpu, files in sorted(self.cpu_files.items()):

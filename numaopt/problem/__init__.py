@@ -90,7 +90,9 @@ def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = 
         raise top.error(
             "missing the [guest] table (vcpus, memory, nodes, distances), or [host] and [workload] for a search", "guest"
         )
-    layout = _read_guest(guest, top)
+    from numaopt.problem.hmat import read_hmat
+
+    layout = read_hmat(guest, _read_guest(guest, top))
     check_shape(data, schema.Explicit, source)
     return Problem(source=source, layout=layout)
 

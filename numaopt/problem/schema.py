@@ -104,6 +104,34 @@ class GuestNode(_Table):
 
     cpus: Annotated[CpuList, _say('its vCPUs ("" for none); left out: a share of the vCPUs no node lists')] | None = None
     memory: Annotated[Size, _say("its memory (0 for none); left out: a share of what the other nodes leave")] | None = None
+    initiator: Annotated[int, _say("HMAT: the node (with vCPUs) that reaches this memory best; turns hmat on", 0)] | None = None
+
+
+class HmatLb(_Table):
+    """HMAT latency (ns) and bandwidth (per second) from an initiator node to a target node."""
+
+    initiator: Annotated[int, _say("a node with vCPUs", 0)]
+    target: Annotated[int, _say("a node with memory", 0)]
+    hierarchy: Annotated[
+        Literal["memory", "first-level", "second-level", "third-level"], _say("memory (default) or a cache level")
+    ] | None = None
+    latency: Annotated[int, _say("access latency in ns", 0)] | None = None
+    read_latency: Annotated[int, _say("read latency in ns", 0)] | None = None
+    write_latency: Annotated[int, _say("write latency in ns", 0)] | None = None
+    bandwidth: Annotated[Size, _say("access bandwidth per second, a multiple of 1MiB")] | None = None
+    read_bandwidth: Annotated[Size, _say("read bandwidth per second, a multiple of 1MiB")] | None = None
+    write_bandwidth: Annotated[Size, _say("write bandwidth per second, a multiple of 1MiB")] | None = None
+
+
+class HmatCache(_Table):
+    """One memory-side cache level of a node (HMAT)."""
+
+    node: Annotated[int, _say("the node whose memory it caches", 0)]
+    size: Size
+    level: Annotated[int, _say("1..3, each level larger than the one below", 1, 3)]
+    associativity: Literal["none", "direct", "complex"] | None = None
+    policy: Literal["none", "write-back", "write-through"] | None = None
+    line: Annotated[int, _say("the cache line in bytes (default 64)", 0, 65535)] | None = None
 
 
 class DistancePair(_Table):
@@ -137,6 +165,9 @@ class Guest(_Table):
     ) = None
     default_distance: Annotated[Distance, _say("the distance of every pair not given")] | None = None
     memory_backend: Backend | None = None
+    hmat: Annotated[bool, _say("-machine hmat=on; default: on when a node has an initiator or hmat_lb is given")] | None = None
+    hmat_lb: list[HmatLb] | None = None
+    hmat_cache: list[HmatCache] | None = None
 
 
 class Explicit(_Table):

@@ -106,6 +106,7 @@ class QemuReadback:
     ram_bytes: int = 0  # -m as QEMU applied it (query-memory-size-summary base-memory)
     absent_cpu_slots: tuple[dict[str, int], ...] = ()  # possible but not present vCPU slots (maxcpus > cpus)
     warnings: tuple[str, ...] = ()  # QEMU's stderr warnings, program name removed
+    hmat: bool | None = None  # qom-get /machine hmat; None where the board has no such property
 
     @property
     def num_nodes(self) -> int:
@@ -434,6 +435,10 @@ async def _queries(client: QMPClient) -> dict[str, Any]:
     raw["numa_text"] = (await _execute(client, "x-query-numa"))["human-readable-text"]
     raw["memdevs"] = await _execute(client, "query-memdev")
     raw["memory"] = await _execute(client, "query-memory-size-summary")
+    try:  # QMP shows whether the HMAT is on; its initiators and latencies it does not show
+        raw["hmat"] = bool(await _execute(client, "qom-get", {"path": "/machine", "property": "hmat"}))
+    except ExecuteError:
+        raw["hmat"] = None
     return raw
 
 
@@ -473,6 +478,7 @@ def _readback(raw: dict[str, Any], warnings: tuple[str, ...]) -> QemuReadback:
         ram_bytes=int(raw["memory"].get("base-memory", 0)),
         absent_cpu_slots=tuple(absent),
         warnings=warnings,
+        hmat=raw.get("hmat"),
     )
 
 
@@ -499,6 +505,9 @@ def compare(layout: GuestLayout, readback: QemuReadback) -> list[str]:
     found: list[str] = []
     if readback.num_nodes != layout.num_nodes:
         found.append(f"QEMU built {readback.num_nodes} NUMA node(s), the layout has {layout.num_nodes}")
+
+    if readback.hmat is not None and readback.hmat != layout.hmat:
+        found.append(f"QEMU has hmat={'on' if readback.hmat else 'off'}, the layout asks {'on' if layout.hmat else 'off'}")
 
     ram = -(-layout.memory_bytes // RAM_ALIGN) * RAM_ALIGN  # QEMU rounds -m up to 8 KiB
     if readback.ram_bytes and readback.ram_bytes != ram:

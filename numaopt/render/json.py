@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from numaopt.errors import InputError
-from numaopt.model import BackendKind, CpuShape, GuestLayout, GuestNode, Machine, MemoryBackend, Plan, SolveStatus
+from numaopt.model import (
+    BackendKind,
+    CpuShape,
+    GuestLayout,
+    GuestNode,
+    HmatCache,
+    HmatLb,
+    Machine,
+    MemoryBackend,
+    Plan,
+    SolveStatus,
+)
 from numaopt.render.qemu import qemu_command
 from numaopt.rules import RuleSet
 from numaopt.units import format_cpulist, parse_cpulist
@@ -53,15 +65,36 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                     "cpus": format_cpulist(node.cpus),
                     "memory_bytes": node.memory_bytes,
                     "host_nodes": format_cpulist(node.host_nodes),
+                    **({} if node.initiator is None else {"initiator": node.initiator}),
                 }
                 for node in layout.nodes
             ],
             "distances": None if layout.distances is None else layout.distances.tolist(),
+            **_hmat_dict(layout),
         },
         "adjusted_distances": [
             {"a": a, "b": b, "host": host, "shown": shown} for a, b, host, shown in plan.adjusted_distances
         ],
         "qemu": qemu_command(plan),
+    }
+
+
+def _hmat_dict(layout: GuestLayout) -> dict[str, Any]:
+    """The HMAT keys, only where a layout has them (plans without HMAT keep their bytes)."""
+    if not (layout.hmat or layout.hmat_lb or layout.hmat_cache):
+        return {}
+    return {
+        "hmat": layout.hmat,
+        "hmat_lb": [dataclasses.asdict(lb) for lb in layout.hmat_lb],
+        "hmat_cache": [dataclasses.asdict(cache) for cache in layout.hmat_cache],
+    }
+
+
+def _hmat_from(guest: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "hmat": bool(guest.get("hmat", False)),
+        "hmat_lb": tuple(HmatLb(**lb) for lb in guest.get("hmat_lb", [])),
+        "hmat_cache": tuple(HmatCache(**cache) for cache in guest.get("hmat_cache", [])),
     }
 
 
@@ -111,6 +144,7 @@ def plan_from_json(text: str, source: str = "<plan>", vm: str | None = None) -> 
                     cpus=parse_cpulist(node["cpus"]),
                     memory_bytes=int(node["memory_bytes"]),
                     host_nodes=parse_cpulist(node.get("host_nodes", "")),
+                    initiator=node.get("initiator"),
                 )
                 for node in guest["nodes"]
             ),
@@ -125,6 +159,7 @@ def plan_from_json(text: str, source: str = "<plan>", vm: str | None = None) -> 
                 prealloc=bool(backend["prealloc"]),
             ),
             rules=RuleSet(guest["rules"]),
+            **_hmat_from(guest),
         )
         return Plan(
             layout=layout,

@@ -9,7 +9,10 @@ tree, with ``<gic version='3'/>`` because GICv2 stops at 8 vCPUs); ``<cpu>`` wit
 model for the accelerator (see ``numaopt.render.target.cpu_model``), the -smp
 topology and one ``<cell>`` per guest node with its distances; a serial console.
 
-Not rendered: HMAT (``<interconnects>``, ``<cache>``), which plans do not carry yet;
+HMAT: each cell's memory-side caches (``<cache>``) and ``<interconnects>`` with one
+``<latency>`` or ``<bandwidth>`` per hmat-lb value. libvirt has no initiator attribute:
+it gives a CPU-less cell the initiator of an interconnect that targets it, so an initiator
+with no latency or bandwidth of its own is lost (``numaopt check`` warns). Not rendered:
 disks and network devices, which are the user's. Built with ElementTree, never by
 pasting strings; checked against libvirt's RelaxNG schema and its test driver in
 tests/render/test_libvirt.py.
@@ -137,3 +140,41 @@ def _cpu(domain: ET.Element, layout: GuestLayout, accel: Accel) -> None:
             distances = ET.SubElement(cell, "distances")
             for other in range(layout.num_nodes):
                 ET.SubElement(distances, "sibling", id=str(other), value=str(int(layout.distances[position, other])))
+        _caches(cell, layout, node.node_id)
+    _interconnects(numa, layout)
+
+
+# QEMU's words -> libvirt's (src/conf/numa_conf.c virNumaCacheAssociativity, virNumaCachePolicy)
+_ASSOCIATIVITY = {"none": "none", "direct": "direct", "complex": "full"}
+_POLICY = {"none": "none", "write-back": "writeback", "write-through": "writethrough"}
+_HIERARCHY = {"first-level": "1", "second-level": "2", "third-level": "3"}
+
+
+def _caches(cell: ET.Element, layout: GuestLayout, node_id: int) -> None:
+    for cache in layout.hmat_cache:
+        if cache.node != node_id:
+            continue
+        element = ET.SubElement(
+            cell, "cache", level=str(cache.level), associativity=_ASSOCIATIVITY[cache.associativity], policy=_POLICY[cache.policy]
+        )
+        ET.SubElement(element, "size", value=str(cache.size_bytes // KIB), unit="KiB")
+        ET.SubElement(element, "line", value=str(cache.line), unit="B")
+
+
+def _interconnects(numa: ET.Element, layout: GuestLayout) -> None:
+    """``-numa hmat-lb`` as libvirt writes it: latency in ns, bandwidth in KiB per second."""
+    if not layout.hmat_lb:
+        return
+    position = {node.node_id: index for index, node in enumerate(layout.nodes)}
+    interconnects = ET.SubElement(numa, "interconnects")
+    initiator = {node.node_id: node.initiator for node in layout.nodes}
+    # libvirt takes a CPU-less cell's initiator from the first interconnect to it: its own first.
+    for lb in sorted(layout.hmat_lb, key=lambda lb: initiator[lb.target] not in (None, lb.initiator)):
+        attributes = {"initiator": str(position[lb.initiator]), "target": str(position[lb.target])}
+        if lb.hierarchy in _HIERARCHY:
+            attributes["cache"] = _HIERARCHY[lb.hierarchy]
+        attributes["type"] = lb.data_type.split("-")[0]
+        if lb.is_latency:
+            ET.SubElement(interconnects, "latency", attributes, value=str(lb.value))
+        else:
+            ET.SubElement(interconnects, "bandwidth", attributes, value=str(lb.value // KIB), unit="KiB")

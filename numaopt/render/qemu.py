@@ -53,14 +53,15 @@ def _smp(layout: GuestLayout) -> str:
 
 
 def _machine(layout: GuestLayout) -> list[tuple[str, str]]:
+    hmat = ",hmat=on" if layout.hmat else ""
     if layout.machine is Machine.VIRT:
         # GICv3 takes up to 512 vCPUs (GICv2: 8); "max" is a 64-bit CPU under TCG and KVM.
-        return [("-machine", "virt,gic-version=3"), ("-cpu", "max")]
+        return [("-machine", f"virt,gic-version=3{hmat}"), ("-cpu", "max")]
     if layout.shape.threads > 1:
         # QEMU's default x86 CPU (qemu64, an AMD family) has no SMT: the guest would be
         # told "doesn't support hyperthreading". "max" has the topology leaves it needs.
-        return [("-machine", layout.machine.value), ("-cpu", "max")]
-    return [("-machine", layout.machine.value)]
+        return [("-machine", layout.machine.value + hmat), ("-cpu", "max")]
+    return [("-machine", layout.machine.value + hmat)]
 
 
 @functools.lru_cache(maxsize=64)
@@ -96,8 +97,9 @@ def _backend_object(kind: str, after: str, node_id: int, memory_bytes: int, host
 
 
 @functools.lru_cache(maxsize=4096)
-def _node_value(node_id: int, has_memory: bool) -> str:
-    return f"node,nodeid={node_id},memdev={_memdev(node_id)}" if has_memory else f"node,nodeid={node_id}"
+def _node_value(node_id: int, has_memory: bool, initiator: int | None = None) -> str:
+    value = f"node,nodeid={node_id},memdev={_memdev(node_id)}" if has_memory else f"node,nodeid={node_id}"
+    return value if initiator is None else f"{value},initiator={initiator}"
 
 
 @functools.lru_cache(maxsize=65536)
@@ -155,12 +157,27 @@ def _distance_values(layout: GuestLayout) -> list[str]:
 def _numa_values(layout: GuestLayout) -> list[str]:
     """The ``-numa`` values: every node, then every vCPU's place, then the distances.
     Only numbers and ids numaopt chose: nothing here needs shell quotes."""
-    values = [_node_value(node.node_id, node.memory_bytes > 0) for node in layout.nodes]
+    values = [_node_value(node.node_id, node.memory_bytes > 0, node.initiator) for node in layout.nodes]
     shape, virt = layout.shape, layout.machine is Machine.VIRT
     for node in layout.nodes:
         values += _cpu_values(node.node_id, node.cpus, shape.dies, shape.clusters, shape.cores, shape.threads, virt)
     values += _distance_values(layout)
-    return values
+    return values + _hmat_values(layout)
+
+
+def _hmat_values(layout: GuestLayout) -> list[str]:
+    """``-numa hmat-lb`` then ``hmat-cache`` (QEMU takes a cache only after its node's
+    latency and bandwidth), after the ``-numa cpu`` lines that make the initiators."""
+    values = [
+        f"hmat-lb,initiator={lb.initiator},target={lb.target},hierarchy={lb.hierarchy},data-type={lb.data_type},"
+        + (f"latency={lb.value}" if lb.is_latency else f"bandwidth={_size(lb.value)}")
+        for lb in layout.hmat_lb
+    ]
+    return values + [
+        f"hmat-cache,node-id={cache.node},size={_size(cache.size_bytes)},level={cache.level},"
+        f"associativity={cache.associativity},policy={cache.policy},line={cache.line}"
+        for cache in layout.hmat_cache
+    ]
 
 
 def qemu_args(layout: GuestLayout) -> list[str]:

@@ -32,6 +32,7 @@ def _placement_lines(plan: Plan) -> list[str]:
             + (f" ({', '.join(groups)})" if groups else "")
             + f", {format_size(node.memory_bytes)} -> host node {format_cpulist(node.host_nodes) or '-'}, "
             f"host CPUs {format_cpulist(host_cpu[v] for v in node.cpus if v in host_cpu) or '-'}"
+            + ("" if node.initiator is None else f", initiator guest node {node.initiator} (HMAT)")
         )
     return lines
 

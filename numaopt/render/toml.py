@@ -108,9 +108,57 @@ def problem_dict(layout: GuestLayout) -> dict[str, Any]:
     if layout.distances is not None:
         guest["distances"] = layout.distances.tolist()
     guest["nodes"] = [_node(node.cpus, node.memory_bytes) for node in layout.nodes]
+    for entry, node in zip(guest["nodes"], layout.nodes, strict=True):
+        if node.initiator is not None:
+            entry["initiator"] = node.initiator
+    if _has_hmat(layout):
+        guest.update(_hmat_keys(layout))
     shape = layout.shape
     guest["smp"] = {"sockets": shape.sockets, "dies": shape.dies, "cores": shape.cores, "threads": shape.threads}
     return {"rules": layout.rules.value, "guest": guest}
+
+
+def _has_hmat(layout: GuestLayout) -> bool:
+    return layout.hmat or bool(layout.hmat_lb) or any(node.initiator is not None for node in layout.nodes)
+
+
+# HmatLb.data_type -> the problem file's key (problem/hmat.py reads them back)
+_LB_KEYS = {
+    "access-latency": "latency",
+    "read-latency": "read_latency",
+    "write-latency": "write_latency",
+    "access-bandwidth": "bandwidth",
+    "read-bandwidth": "read_bandwidth",
+    "write-bandwidth": "write_bandwidth",
+}
+
+
+def _hmat_keys(layout: GuestLayout) -> dict[str, Any]:
+    """``hmat``, ``hmat_lb`` (one table per value) and ``hmat_cache``, as the reader takes them."""
+    keys: dict[str, Any] = {"hmat": layout.hmat}
+    lbs = []
+    for lb in layout.hmat_lb:
+        entry: dict[str, Any] = {"initiator": lb.initiator, "target": lb.target}
+        if lb.hierarchy != "memory":
+            entry["hierarchy"] = lb.hierarchy
+        entry[_LB_KEYS[lb.data_type]] = lb.value if lb.is_latency else format_size(lb.value)
+        lbs.append(entry)
+    if lbs:
+        keys["hmat_lb"] = lbs
+    caches = [
+        {
+            "node": cache.node,
+            "size": format_size(cache.size_bytes),
+            "level": cache.level,
+            "associativity": cache.associativity,
+            "policy": cache.policy,
+            "line": cache.line,
+        }
+        for cache in layout.hmat_cache
+    ]
+    if caches:
+        keys["hmat_cache"] = caches
+    return keys
 
 
 def _node(cpus: Sequence[int], memory_bytes: int) -> dict[str, Any]:
@@ -139,7 +187,7 @@ def problem_toml(layout: GuestLayout, header: str = "") -> str:
     """``dumps(problem_dict(layout), header=header, matrices=PROBLEM_MATRICES)``, from cached pieces."""
     _writable(layout)
     lines = [_node_line(node.cpus, node.memory_bytes) for node in layout.nodes]
-    if not all(lines):  # a node too long for one line: tomli-w writes [[guest.nodes]] tables
+    if not all(lines) or _has_hmat(layout):  # HMAT keys: rare, written by tomli-w whole  # a node too long for one line: tomli-w writes [[guest.nodes]] tables
         return dumps(problem_dict(layout), header=header, matrices=PROBLEM_MATRICES)
     head = _head(layout.rules.value, layout.vcpus, _size(layout.memory_bytes), layout.machine.value)
     matrix = "" if layout.distances is None else f"distances = {matrix_text(layout.distances.tolist())}\n"

@@ -9,7 +9,7 @@ import numpy as np
 
 from numaopt.distances import LOCAL_DISTANCE, MAX_DISTANCE
 from numaopt.errors import LayoutError, NumaoptError
-from numaopt.layout import MAX_CPUS, check_layout
+from numaopt.layout import MAX_CPUS, check_layout, memory_tier_initiators
 from numaopt.model import GuestLayout, PlacementRequest, Plan, SolveStatus
 from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.solver.explain import conflicting_requirements
@@ -161,7 +161,9 @@ def _layout_errors(layout: GuestLayout) -> list[Finding]:
 
 
 def as_the_guest_keeps_it(plan: Plan, adjust: bool) -> Plan:
-    """The plan, checked against QEMU and its guest; distances adjusted only when asked."""
+    """The plan, checked against QEMU and its guest; distances adjusted only when asked.
+    A memory-only tier gets its nearest vCPU node as initiator (``memory_tier_initiators``)."""
+    plan = replace(plan, layout=memory_tier_initiators(plan.layout))
     errors = _layout_errors(plan.layout)
     if not errors:
         return plan

@@ -1,12 +1,12 @@
 qemu-system-x86_64 \
-    -machine q35 \
+    -machine q35,hmat=on \
     -cpu max \
     -m 160G \
     -smp 16,sockets=1,dies=1,cores=8,threads=2,maxcpus=16 \
     -object memory-backend-ram,id=mem-node0,size=64G,host-nodes=0,policy=bind \
     -object memory-backend-ram,id=mem-node1,size=96G,host-nodes=2,policy=bind \
     -numa node,nodeid=0,memdev=mem-node0 \
-    -numa node,nodeid=1,memdev=mem-node1 \
+    -numa node,nodeid=1,memdev=mem-node1,initiator=0 \
     -numa cpu,node-id=0,socket-id=0,core-id=0,thread-id=0 \
     -numa cpu,node-id=0,socket-id=0,core-id=0,thread-id=1 \
     -numa cpu,node-id=0,socket-id=0,core-id=1,thread-id=0 \

@@ -18,10 +18,12 @@ from typer.testing import CliRunner
 
 from numaopt.cli import app
 from numaopt.hosts.shapes import GIB, block_host
+from numaopt.layout import check_layout
 from numaopt.model import Group, PlacementRequest, Plan, SearchSettings, Traffic, Workload
 from numaopt.qemu.qmp import QemuRefused, compare, probe
 from numaopt.render.libvirt import domain_xml
 from numaopt.render.target import Accel, VmOptions
+from numaopt.rules import RuleSet, Severity
 from numaopt.solver.place import place
 from numaopt.units import KIB, format_cpulist, parse_cpulist
 from tests.support.golden import assert_golden
@@ -229,3 +231,32 @@ def test_libvirt_9_gives_a_memory_less_cell_a_backend_qemu_refuses() -> None:
     argv = libvirt_qemu_argv(domain_xml(plan_for(ROOT / "problems" / "memoryless-node.toml"), VmOptions(accel=Accel.TCG)))
     with pytest.raises(QemuRefused, match="doesn't take value '0'"):
         probe(argv)
+
+
+HMAT_TIER = ROOT / "tests" / "data" / "hmat" / "cxl-tier-hmat.toml"
+
+
+@pytest.mark.qemu
+def test_libvirts_qemu_driver_builds_the_same_hmat_from_our_domain(tmp_path: Path) -> None:
+    # <cache> and <interconnects>: libvirt writes hmat=on, the tier's initiator (from the
+    # first interconnect to it) and every hmat-lb and hmat-cache, and QEMU builds it.
+    plan = plan_for(HMAT_TIER)
+    xml = domain_xml(plan, VmOptions(accel=Accel.TCG))
+    validate(xml, tmp_path)
+    argv = libvirt_qemu_argv(xml)
+    assert "node,nodeid=2,initiator=1,memdev=ram-node2" in argv
+    assert "hmat-cache,node-id=2,size=16384K,level=1,associativity=direct,policy=write-back,line=64" in argv
+    assert sum(word.startswith("hmat-lb,") for word in argv) == len(plan.layout.hmat_lb)
+    assert compare(plan.layout, probe(argv)) == []
+
+
+def test_libvirt_refuses_a_pair_in_both_directions_and_check_says_so() -> None:
+    layout = plan_for(HMAT_TIER).layout
+    both = dataclasses.replace(layout, hmat_lb=(*layout.hmat_lb, dataclasses.replace(layout.hmat_lb[4], initiator=1, target=0)))
+    findings = [f for f in check_layout(both, RuleSet.LIBVIRT) if f.severity is Severity.ERROR]
+    assert [f.message.split(" (")[0] for f in findings] == ["XML error: Link already defined"]
+    result = subprocess.run(
+        ["virsh", "-c", "test:///default", "define /dev/stdin"], input=domain_xml(Plan(both)), capture_output=True, text=True
+    )
+    assert "Link already defined" in result.stderr
+

@@ -8,6 +8,9 @@ adds nothing to the layout: it only decides what QEMU refuses.
 
 from __future__ import annotations
 
+import dataclasses
+
+from numaopt.model import GuestLayout, HmatCache, HmatLb
 from numaopt.rules import Severity
 from numaopt.units import MIB
 
@@ -67,6 +70,7 @@ def _lb_refusal(
     if value:  # a 0 counts as not given (lb_info_provided)
         numa.lb_provided[target] = numa.lb_provided.get(target, 0) | (1 if is_latency else 2)
     table.pairs.add((initiator, target))
+    numa.lb_entries.append(HmatLb(initiator, target, table_key[1], value, table_key[0]))
     return None
 
 
@@ -91,6 +95,25 @@ def read_hmat_cache(numa: NumaState, arg: Arg, values: Values) -> None:
     refused = _cache_refusal(numa, node_id, size, level)
     if refused:
         numa.context.add(Severity.ERROR, "hmat-cache", refused, f"at {show(arg.shown)}")
+        return
+    line = values.number("line")
+    associativity, policy = values.text("associativity"), values.text("policy")
+    assert line is not None and associativity and policy  # required rows
+    numa.cache_entries.append(HmatCache(node_id, size, level, associativity, policy, line))
+
+
+def with_hmat(layout: GuestLayout, numa: NumaState) -> GuestLayout:
+    """``layout`` with what the HMAT options gave: hmat=, the initiators given explicitly
+    (not those QEMU fills in, a vCPU node's itself), and the accepted hmat-lb and hmat-cache."""
+    nodes = tuple(
+        dataclasses.replace(node, initiator=numa.nodes[node.node_id].initiator)
+        if node.node_id in numa.nodes
+        else node
+        for node in layout.nodes
+    )
+    return dataclasses.replace(
+        layout, nodes=nodes, hmat=numa.hmat_on, hmat_lb=tuple(numa.lb_entries), hmat_cache=tuple(numa.cache_entries)
+    )
 
 
 def _cache_refusal(numa: NumaState, node_id: int, size: int, level: int) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from numaopt.model import CpuPosition
+from numaopt.model import CpuPosition, HmatCache, HmatLb
 from numaopt.rules import Severity
 
 from .backends import Backend
@@ -55,6 +55,8 @@ class NumaState:
     hmat_lb: dict[tuple[str, str], LbTable] = field(default_factory=dict)  # (hierarchy, data-type) -> values so far
     lb_provided: dict[int, int] = field(default_factory=dict)  # target node -> bit 0 latency, bit 1 bandwidth given
     hmat_cache: dict[tuple[int, int], int] = field(default_factory=dict)  # (node-id, level) -> size
+    lb_entries: list[HmatLb] = field(default_factory=list)  # every hmat-lb QEMU accepted, in order
+    cache_entries: list[HmatCache] = field(default_factory=list)  # every hmat-cache QEMU accepted, in order
 
     @property
     def hmat_on(self) -> bool:

@@ -28,12 +28,10 @@ ALLOWED = {
     # 4-8 % slower at n = 4..64 in the same process, so it stays whole.
     "numaopt/distances/compiled.py:_block_stats": "kernel kept whole for speed",
     # Not split yet (issue 12.3 names them for later; their areas belong to other work).
-    "numaopt/cli/solve.py:solve_command": "not split yet",
     "numaopt/guest/oracles.py:expected_view": "not split yet",
     "numaopt/guest/oracles.py:topology_failures": "not split yet",
     "numaopt/layout.py:_guest_findings": "not split yet",
     "numaopt/layout.py:_qemu_findings": "not split yet",
-    "numaopt/solver/placement.py:solve_placement": "not split yet",
     "numaopt/solver/plan.py:build_plan": "not split yet",
 }
 

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from numaopt.cli.knobs import with_knob_options
-from numaopt.generate import BatchReport, Knobs, OutputKind, Space, resolve
+from numaopt.generate import BatchReport, Generated, Knobs, OutputKind, Space, resolve
 from numaopt.generate.knobs import parse_choices
 from numaopt.generate.writer import write_batch, write_item
 from numaopt.inputs import MAX_COUNT, MAX_JOBS, MAX_SEED
@@ -37,6 +37,10 @@ def generate_command(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: every core).", min=1, max=MAX_JOBS)] = None,
     knobs: Knobs,  # --target ... --machine (numaopt.cli.knobs)
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No coverage summary.")] = False,
+    plot_file: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw the batch's coverage (with --index: that layout's distances): .svg or .png."),
+    ] = None,
 ) -> None:
     """Write seeded, varied, valid NUMA layouts: a problem TOML and a QEMU argument file each.
 
@@ -48,13 +52,35 @@ def generate_command(
     """
     formats = parse_choices(fmt, OutputKind, "--format")
     space = resolve(knobs)
+    if plot_file is not None:
+        from numaopt.render.plot import check_picture
+
+        check_picture(plot_file, "--plot")  # before the batch, not after it
     if index is not None:
-        _write_one(space, seed, index, out, formats, quiet)
+        item = _write_one(space, seed, index, out, formats, quiet)
+        if plot_file is not None:
+            _plot_item(item, index, plot_file)
     else:
         _write_all(space, seed, out, count, formats, jobs, quiet)
+        if plot_file is not None:
+            from numaopt.cli.plot import plot_folder_to
+
+            plot_folder_to(out, plot_file)
+            typer.echo(f"wrote {plot_file}", err=True)
 
 
-def _write_one(space: Space, seed: int, index: int, out: Path, formats: tuple[OutputKind, ...], quiet: bool) -> None:
+def _plot_item(item: Generated, index: int, plot_file: Path) -> None:
+    from numaopt.errors import InputError
+
+    if item.distances is None:
+        raise InputError(f"item {index} gives no distance table to draw (family {item.family.value})", where="--plot")
+    from numaopt.cli.plot import plot_guest_distances
+
+    plot_guest_distances(item.distances.tolist(), plot_file, f"item {index}")
+    typer.echo(f"wrote {plot_file}", err=True)
+
+
+def _write_one(space: Space, seed: int, index: int, out: Path, formats: tuple[OutputKind, ...], quiet: bool) -> Generated:
     """--index K: item K's files alone, and (unless --quiet) its family and classes."""
     item, paths = write_item(space, seed, index, out, formats)
     for path in paths:
@@ -62,6 +88,7 @@ def _write_one(space: Space, seed: int, index: int, out: Path, formats: tuple[Ou
     if not quiet:
         classes = ", ".join(f"{k} {v}" for k, v in item.classes.items())
         typer.echo(f"item {index}: family {item.family.value} ({item.method}); {classes}")
+    return item
 
 
 def _write_all(

@@ -193,6 +193,10 @@ def fuzz_command(
     kernel: Annotated[list[Path] | None, typer.Option("--kernel", help=KERNEL_HELP + " " + COMPARE_HELP)] = None,
     expect: Annotated[Path | None, typer.Option("--expect", help=EXPECT_HELP)] = None,
     write_expect: Annotated[Path | None, typer.Option("--write-expect", help=WRITE_EXPECT_HELP)] = None,
+    plot_file: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw the campaign (verdicts per oracle, family and node count; failure classes): .svg or .png."),
+    ] = None,
     accel: Annotated[str | None, typer.Option("--accel", help=ACCEL_HELP)] = None,
     timeout: Annotated[
         float | None,
@@ -220,14 +224,12 @@ def fuzz_command(
     """
     from numaopt.fuzz.executor import run_campaign
     from numaopt.fuzz.items import generated_items, parse_shard, shard_ids
-    from numaopt.fuzz.signatures import expect_text, read_expect
-    from numaopt.fuzz.signatures import write_expect as save_expect
+    from numaopt.fuzz.signatures import read_expect
     from numaopt.generate import resolve
 
     settings = _run_settings(kernel or [], accel, timeout, not no_shrink, shrink_boots)
     expected = read_expect(expect) if expect is not None else None
-    if write_expect is not None:
-        check_output_file(write_expect, "--write-expect")
+    _check_outputs(write_expect, plot_file)
     shard_index = parse_shard(shard)
     resolve(knobs)  # impossible knobs fail here, in one line, before anything boots
     ids = shard_ids(count, shard_index)
@@ -237,6 +239,28 @@ def fuzz_command(
             generated_items(knobs, seed, ids), out, header, settings, total=len(ids), jobs=jobs, resume=resume,
             dask_address=dask, on_result=on_result, expected=expected,
         )
+    _report(summary, out, settings, write_expect, plot_file)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.new_items:
+        raise typer.Exit(4)
+
+
+def _check_outputs(write_expect: Path | None, plot_file: Path | None) -> None:
+    """Before the campaign, not after it: the files it ends with can be written."""
+    if write_expect is not None:
+        check_output_file(write_expect, "--write-expect")
+    if plot_file is not None:
+        from numaopt.render.plot import check_picture
+
+        check_picture(plot_file, "--plot")
+
+
+def _report(summary: Any, out: Path, settings: RunSettings, write_expect: Path | None, plot_file: Path | None) -> None:
+    """The summary, the two kernels' line, and the --write-expect and --plot files."""
+    from numaopt.fuzz.signatures import expect_text
+    from numaopt.fuzz.signatures import write_expect as save_expect
+
     typer.echo(_summary_text(summary, out), nl=False)
     if settings.compare_kernel is not None:
         typer.echo(f"kernel A {settings.kernel} and kernel B {settings.compare_kernel}: "
@@ -245,10 +269,11 @@ def fuzz_command(
         save_expect(write_expect, expect_text(summary.reasons, summary.examples, summary.expected))
         known = len(set(summary.reasons) | summary.expected.signatures)
         typer.echo(f"failure signatures: {known} written to {write_expect} (use it with --expect)")
-    if summary.interrupted:
-        raise typer.Exit(130)
-    if summary.new_items:
-        raise typer.Exit(4)
+    if plot_file is not None and summary.done:
+        from numaopt.cli.plot import plot_folder_to
+
+        plot_folder_to(out, plot_file)
+        typer.echo(f"wrote {plot_file}", err=True)
 
 
 def replay_command(

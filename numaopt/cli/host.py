@@ -80,6 +80,9 @@ def show(
         typer.Argument(metavar="SOURCE", help=f"{SOURCES_HELP} Default: this machine (sysfs:/).", show_default=False),
     ] = None,
     distances: Annotated[str | None, typer.Option("--distances", "-d", help=DISTANCES_HELP)] = None,
+    plot_file: Annotated[
+        Path | None, typer.Option("--plot", help="Also draw the distance matrix (sockets outlined): .svg or .png.")
+    ] = None,
 ) -> None:
     """Print a host as numactl --hardware does, with sockets, cores, SMT and findings.
 
@@ -87,7 +90,15 @@ def show(
 
     Disagreements between sources are warnings on stderr. Exits 1 on bad input.
     """
-    typer.echo(host_summary(_load(sources or ["sysfs:/"], distances)), nl=False)
+    from numaopt.render.plot import check_picture, plot_host
+
+    if plot_file is not None:
+        check_picture(plot_file, "--plot")
+    host = _load(sources or ["sysfs:/"], distances)
+    typer.echo(host_summary(host), nl=False)
+    if plot_file is not None:
+        plot_host(host, plot_file, title=f"host {' + '.join(sources or ['sysfs:/'])}")
+        typer.echo(f"wrote {plot_file}", err=True)
 
 
 @host_app.command(cls=PlainUsage)

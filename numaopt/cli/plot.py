@@ -71,6 +71,16 @@ def plot_command(
     typer.echo(f"wrote {out}", err=True)
 
 
+def plot_folder_to(folder: Path, out: Path) -> None:
+    """`generate --plot` / `fuzz --plot`: the batch's coverage or the campaign, from its folder."""
+    from numaopt.render import plot
+
+    if (folder / "index.jsonl").is_file():
+        plot.plot_coverage(_jsonl(folder / "index.jsonl"), out)
+    else:
+        plot.plot_campaign(_jsonl(folder / "journal.jsonl"), out)
+
+
 def _as_host(distances: Any) -> HostTopology:
     """A guest's distance matrix drawn the way a host's is (nodes 0..n-1, no CPUs)."""
     from numaopt.model import HostNode

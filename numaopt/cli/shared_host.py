@@ -30,9 +30,11 @@ def solve_shared(
     quiet: bool,
     adjust_distances: bool,
     render: Callable[[Plan, str], str],
+    plot_file: Path | None = None,
 ) -> None:
     """Place every VM, print each one's summary, write each one's configuration
-    (``render(plan, vm name)``: the name goes into formats that name the VM)."""
+    (``render(plan, vm name)``: the name goes into formats that name the VM), and with
+    ``plot_file`` draw where every VM landed on the host."""
     from numaopt.cli.progress import search_progress, wanted
     from numaopt.clock import deadline_for
     from numaopt.render.json import shared_plan_to_json
@@ -42,6 +44,10 @@ def solve_shared(
     with search_progress(wanted(quiet), limit) as progress:
         shared = place_vms(request, deadline=deadline_for(limit), adjust_distances=adjust_distances, progress=progress)
     priorities = {vm.name: vm.priority for vm in request.vms}
+    if plot_file is not None:
+        from numaopt.render.plot import plot_shared
+
+        plot_shared(request.host, shared.plans, plot_file)
     if not quiet:
         for name, plan in shared.plans:
             typer.echo(f"== VM {name} (priority {priorities[name]})", err=True)

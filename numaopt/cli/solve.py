@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from pathlib import Path
 from typing import Annotated
@@ -11,10 +12,10 @@ import typer
 from numaopt.api import render_plan
 from numaopt.cli.errors import naming, warn
 from numaopt.cli.findings import finding_line
-from numaopt.errors import InputError, LayoutError
+from numaopt.errors import LayoutError
 from numaopt.files import check_output_file, write_atomically
 from numaopt.layout import check_layout
-from numaopt.model import GuestLayout, Plan
+from numaopt.model import GuestLayout, PlacementRequest, Plan
 from numaopt.problem import load_problem
 from numaopt.render.target import Accel, VmOptions
 from numaopt.render.text import plan_summary
@@ -102,44 +103,62 @@ def solve_command(
         warn(warning, str(problem))
     if out is not None and loaded.shared is None:
         check_output_file(out, "--out")  # before a search that may take minutes
+    if plot_file is not None:
+        from numaopt.render.plot import check_picture
+
+        check_picture(plot_file, "--plot")  # likewise
+    options = VmOptions(accel=accel, kernel=kernel)
     if loaded.shared is not None:
         from numaopt.cli.shared_host import solve_shared
 
-        if plot_file is not None:
-            raise InputError("--plot draws one guest; a problem with several VMs is not drawn yet", where="--plot")
         with naming(problem):
             solve_shared(
                 loaded.shared, fmt.value, out, quiet, adjust_distances,
-                lambda plan, name: _render(plan, fmt, VmOptions(name=name, accel=accel, kernel=kernel)),
+                lambda plan, name: _render(plan, fmt, dataclasses.replace(options, name=name)), plot_file,
             )
         return
     if loaded.placement is not None:
-        from numaopt.cli.progress import search_progress, wanted
-        from numaopt.clock import deadline_for
-        from numaopt.solver import place
-
-        limit = loaded.placement.settings.time_limit_s
-        with search_progress(wanted(quiet), limit) as progress, naming(problem):
-            plan = place(loaded.placement, deadline=deadline_for(limit), adjust_distances=adjust_distances, progress=progress)
-        if plan.adjusted_distances:
-            warn(adjusted_text(plan), str(problem))
-        if plot_file is not None:
-            from numaopt.cli.plot import plot_plan_to
-
-            plot_plan_to(loaded.placement, plan, plot_file)
+        plan = _search(loaded.placement, problem, quiet, adjust_distances, plot_file)
     else:
         assert loaded.layout is not None
-        errors = refusals(loaded.layout)
-        if errors:
-            refused = any(finding.rule_set is RuleSet.QEMU for finding in errors)
-            lines = (f"{problem}: {finding_line(finding, qemu_refused=refused)}" for finding in errors)
-            raise LayoutError("\n".join(lines))
-        plan = Plan(layout=loaded.layout)
-        if plot_file is not None and loaded.layout.distances is not None:
-            from numaopt.cli.plot import plot_guest_distances
+        plan = _explicit(loaded.layout, problem, plot_file)
+    _write(plan, _render(plan, fmt, options), out, quiet)
 
-            plot_guest_distances(loaded.layout.distances, plot_file, problem.name)
-    text = _render(plan, fmt, VmOptions(accel=accel, kernel=kernel))
+
+def _search(request: PlacementRequest, problem: Path, quiet: bool, adjust_distances: bool, plot_file: Path | None) -> Plan:
+    """A search problem's plan (with live progress on a terminal), drawn with --plot."""
+    from numaopt.cli.progress import search_progress, wanted
+    from numaopt.clock import deadline_for
+    from numaopt.solver import place
+
+    limit = request.settings.time_limit_s
+    with search_progress(wanted(quiet), limit) as progress, naming(problem):
+        plan = place(request, deadline=deadline_for(limit), adjust_distances=adjust_distances, progress=progress)
+    if plan.adjusted_distances:
+        warn(adjusted_text(plan), str(problem))
+    if plot_file is not None:
+        from numaopt.cli.plot import plot_plan_to
+
+        plot_plan_to(request, plan, plot_file)
+    return plan
+
+
+def _explicit(layout: GuestLayout, problem: Path, plot_file: Path | None) -> Plan:
+    """An explicit layout as a plan, or every reason QEMU or its rule set refuses it; --plot draws its distances."""
+    errors = refusals(layout)
+    if errors:
+        refused = any(finding.rule_set is RuleSet.QEMU for finding in errors)
+        lines = (f"{problem}: {finding_line(finding, qemu_refused=refused)}" for finding in errors)
+        raise LayoutError("\n".join(lines))
+    if plot_file is not None and layout.distances is not None:
+        from numaopt.cli.plot import plot_guest_distances
+
+        plot_guest_distances(layout.distances, plot_file, problem.name)
+    return Plan(layout=layout)
+
+
+def _write(plan: Plan, text: str, out: Path | None, quiet: bool) -> None:
+    """The summary on stderr (unless --quiet), the configuration on stdout or in --out."""
     if not quiet:
         typer.echo(plan_summary(plan), err=True, nl=False)
     if out is None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from numaopt.errors import NumaoptError
-from numaopt.files import write_atomically_bytes
+from numaopt.files import check_output_file, write_atomically_bytes
 from numaopt.model import HostTopology, Plan
 
 if TYPE_CHECKING:
@@ -38,6 +38,17 @@ def picture_format(path: Path) -> str:
         return FORMATS[path.suffix.lower()]
     except KeyError:
         raise PlotError(f"{path}: a picture is .svg or .png (the name decides the format)") from None
+
+
+def check_picture(path: Path, option: str) -> None:
+    """Before long work whose picture is asked for: the name says a format, matplotlib is
+    there, the file can be written (so a campaign does not end without its picture)."""
+    picture_format(path)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PlotError(f"{option}: pictures need matplotlib: pip install 'numaopt[plot]'") from None
+    check_output_file(path, option)
 
 
 @contextmanager
@@ -196,26 +207,99 @@ def plot_coverage(records: list[dict[str, Any]], path: Path) -> None:
 
 
 def plot_campaign(records: list[dict[str, Any]], path: Path) -> None:
-    """A fuzz campaign: each item's verdict in order, failures per oracle, failure classes."""
+    """A fuzz campaign: each item's verdict per oracle in order, verdicts per distance family
+    and per node count (where the failures are), and the failure classes."""
     items = sorted((r for r in records if r.get("type") == "item"), key=lambda r: int(r.get("item", 0)))
     if not items:
         raise PlotError(f"{path}: no finished items to draw (a fuzz journal has them)")
-    oracles = ("topology", "messages", "sched", "hang", "qemu")
-    with _figure(path, 11, 6.5) as figure:
-        top, bottom = figure.subplots(2, 1, height_ratios=(1, 1.2))
+    from matplotlib.ticker import MaxNLocator
+
+    oracles = ("topology", "messages", "sched", "hang", "qemu", "kernels")
+    with _figure(path, 11, 10) as figure:
+        top, middle, bottom = figure.subplots(3, 1, height_ratios=(1, 1.1, 1.1))
         for row, oracle in enumerate(oracles):
             failed = [r["item"] for r in items if any(f.get("oracle") == oracle for f in r.get("failures") or [])]
-            passed = [r["item"] for r in items if r not in failed and r.get("verdict") == "pass"]
+            passed = [r["item"] for r in items if r.get("verdict") == "pass"]
             top.scatter(passed, [row] * len(passed), marker="|", color="#59a14f", label="pass" if row == 0 else None)
             top.scatter(failed, [row] * len(failed), marker="x", color="#e15759", label="fail" if row == 0 else None)
         top.set_yticks(range(len(oracles)), oracles)
         top.set_xlabel("item (in campaign order)")
+        top.xaxis.set_major_locator(MaxNLocator(integer=True))
         top.set_title(f"{len(items)} layouts booted: " + ", ".join(f"{v} {c}" for v, c in Counter(r.get("verdict") for r in items).most_common()))
         top.legend(loc="upper right", fontsize=7)
+        _verdicts_by_class(middle, items)
         classes = Counter(f"{f.get('oracle')}: {f.get('code')}" for r in items for f in r.get("failures") or [])
         names = [name for name, _ in classes.most_common(12)]
         bottom.barh(range(len(names)), [classes[n] for n in names], color="#e15759")
         bottom.set_yticks(range(len(names)), names, fontsize=7)
         bottom.invert_yaxis()
         bottom.set_xlabel("failures")
+        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
         bottom.set_title("failure classes (oracle: code)", fontsize=9)
+
+
+VERDICT_COLOURS = {"pass": "#59a14f", "fail": "#e15759", "error": "#f28e2b", "skipped": "#bab0ac"}
+
+
+def _verdicts_by_class(axes: Axes, items: list[dict[str, Any]]) -> None:
+    """Stacked bars of verdicts per distance family (the item's label) and per node count."""
+    from matplotlib.ticker import MaxNLocator
+
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in items:
+        rows[f"family {record.get('label') or '?'}"][str(record.get("verdict"))] += 1
+    for record in sorted(items, key=lambda r: int(r.get("nodes") or 0)):
+        rows[f"{record.get('nodes') or '?'} node(s)"][str(record.get("verdict"))] += 1
+    names = list(rows)
+    left = np.zeros(len(names))
+    for verdict, colour in VERDICT_COLOURS.items():
+        counts = np.array([rows[name][verdict] for name in names], dtype=float)
+        if counts.any():
+            axes.barh(range(len(names)), counts, left=left, color=colour, label=verdict)
+            left += counts
+    axes.set_yticks(range(len(names)), names, fontsize=7)
+    axes.invert_yaxis()
+    axes.set_xlabel("layouts")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_title("verdicts per distance family and per node count", fontsize=9)
+    axes.legend(loc="lower right", fontsize=7)
+
+
+def plot_shared(host: HostTopology, plans: tuple[tuple[str, Plan], ...], path: Path) -> None:
+    """Several VMs on one host: host nodes grouped by socket, each with the CPUs and memory
+    all VMs use there, and a label per VM node placed on it ("db: guest node 0"), one
+    colour per VM, so which VMs share a node or a socket is seen at once."""
+    sockets = sockets_of(host)
+    node_of_cpu = host.cpu_to_node()
+    used_cpus: Counter[int] = Counter()
+    used_memory: Counter[int] = Counter()
+    chips: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for k, (name, plan) in enumerate(plans):
+        colour = GROUP_COLOURS[k % len(GROUP_COLOURS)]
+        used_cpus.update(node_of_cpu[cpu] for _, cpu in plan.vcpu_to_host_cpu if cpu in node_of_cpu)
+        for _, node_id, num_bytes in plan.memory_placement:
+            used_memory[node_id] += num_bytes
+        for guest in plan.layout.nodes:
+            for host_node in guest.host_nodes:
+                chips[host_node].append((f"{name}: guest node {guest.node_id}", colour))
+    columns = max(len(s) for s in sockets)
+    rows = max((len(c) for c in chips.values()), default=1)
+    step = 2.4 + 0.28 * max(0, rows - 3)  # a row of boxes grows when a node holds more than three labels
+    with _figure(path, 2.6 * columns + 1, step * len(sockets) + 0.8) as figure:
+        axes = figure.subplots()
+        axes.set_axis_off()
+        for row, members in enumerate(sockets):
+            y = -row * step
+            axes.text(-0.3, y + 0.9, f"socket {row}", rotation=90, ha="center", va="center", fontsize=9)
+            for col, p in enumerate(members):
+                node = host.nodes[p]
+                x = col * 2.6
+                _node_box(axes, x, y, node.node_id, len(node.cpus), used_cpus[node.node_id],
+                          node.memory_bytes, used_memory[node.node_id], None)
+                for k, (text, colour) in enumerate(chips[node.node_id]):
+                    axes.text(x + 1.1, y + 0.55 - 0.28 * k, text, ha="center", fontsize=7, color="white",
+                              bbox={"boxstyle": "round", "facecolor": colour, "edgecolor": "none"})
+        names = ", ".join(f"{name} ({plan.layout.num_nodes} node(s))" for name, plan in plans)
+        axes.set_title(f"{len(plans)} VMs on one host: {names}", fontsize=10)
+        axes.set_xlim(-0.6, 2.6 * columns)
+        axes.set_ylim(-step * (len(sockets) - 1) - 0.5 - 0.28 * max(0, rows - 3), 2.2)

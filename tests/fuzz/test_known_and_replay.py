@@ -30,8 +30,10 @@ def test_a_second_campaign_with_the_first_ones_signatures_has_nothing_new_and_it
     signatures = [entry["signature"] for entry in json.loads(known.read_text())["signatures"]]
     assert signatures == ["sched: no-domains"]
 
-    second = numaopt(*CAMPAIGN, "--out", tmp_path / "second", "--expect", known)
+    second = numaopt(*CAMPAIGN, "--out", tmp_path / "second", "--expect", known, "--plot", tmp_path / "campaign.svg")
     assert second.returncode == 0, second.stdout + second.stderr
+    picture = (tmp_path / "campaign.svg").read_text()
+    assert "3 layouts booted" in picture and "family asymmetric" in picture and "sched: no-domains" in picture
     assert f"failing items: 0 new, 2 known (in {known})" in second.stdout
     assert "known failure signatures:\n     2 x sched: no-domains" in second.stdout
     assert "new failure signatures" not in second.stdout

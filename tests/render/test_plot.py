@@ -12,7 +12,7 @@ import pytest
 
 from numaopt.model import PlacementRequest
 from numaopt.problem import load_problem
-from numaopt.render.plot import PlotError, plot_campaign, plot_host, plot_plan
+from numaopt.render.plot import PlotError, plot_campaign, plot_host, plot_plan, plot_shared
 from numaopt.solver.place import place
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,14 +99,56 @@ def test_cli_draws_solve_plans_coverage_and_campaigns(tmp_path: Path) -> None:
 def test_campaign_chart_counts_verdicts_and_failure_classes(tmp_path: Path) -> None:
     # Records in the journal's documented shape (numaopt/fuzz/executor.py `_record`).
     records = [{"type": "campaign", "seed": 1}] + [
-        {"type": "item", "item": k, "verdict": "fail" if k % 3 == 0 else "pass",
-         "failures": [{"oracle": "sched", "code": "groups-span", "message": "x"}] if k % 3 == 0 else []}
+        {"type": "item", "item": k, "verdict": "fail" if k % 3 == 0 else "pass", "label": "ring" if k % 2 else "flat",
+         "nodes": 1 + k % 2, "failures": [{"oracle": "sched", "code": "groups-span", "message": "x"}] if k % 3 == 0 else []}
         for k in range(9)
     ]
     plot_campaign(records, tmp_path / "campaign.svg")
     texts = svg_texts(tmp_path / "campaign.svg")
     assert "9 layouts booted: pass 6, fail 3" in texts
     assert "sched: groups-span" in texts
+    assert {"verdicts per distance family and per node count", "family flat", "family ring", "1 node(s)", "2 node(s)"} <= set(texts)
     (tmp_path / "fuzz").mkdir()
     (tmp_path / "fuzz" / "journal.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert numaopt("plot", str(tmp_path / "fuzz"), "-o", str(tmp_path / "c.png")).returncode == 0
+
+
+def test_several_vms_are_drawn_where_each_landed(tmp_path: Path) -> None:
+    from numaopt.solver import place_vms
+
+    problem = load_problem(ROOT / "problems" / "shared-host.toml")
+    assert problem.shared is not None
+    shared = place_vms(problem.shared)
+    plot_shared(problem.shared.host, shared.plans, tmp_path / "vms.svg")
+    texts = svg_texts(tmp_path / "vms.svg")
+    assert "3 VMs on one host: db (2 node(s)), web (2 node(s)), batch (1 node(s))" in texts
+    for name, plan in shared.plans:
+        for guest in plan.layout.nodes:
+            assert f"{name}: guest node {guest.node_id}" in texts
+    assert {"socket 0", "socket 1"} <= set(texts)
+    # Through the command line: the configuration on stdout as before, the picture beside it.
+    solved = numaopt("solve", "problems/shared-host.toml", "-q", "--plot", str(tmp_path / "cli.svg"))
+    assert solved.returncode == 0, solved.stderr
+    assert solved.stdout.startswith("# vm db\n") and "db: guest node 1" in svg_texts(tmp_path / "cli.svg")
+
+
+def test_host_show_and_generate_draw_beside_their_output(tmp_path: Path) -> None:
+    shown = numaopt("host", "show", "synthetic:pack:2 numa:2 core:2 pu:1", "-d", "12,32", "--plot", str(tmp_path / "host.svg"))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("available: 4 nodes (0-3)")
+    assert {"0", "1", "2", "3", "socket 0", "socket 1", "32"} <= set(svg_texts(tmp_path / "host.svg"))
+    batch = numaopt("generate", "-n", "5", "--seed", "3", "-q", "--out", str(tmp_path / "batch"), "--plot", str(tmp_path / "cov.svg"))
+    assert batch.returncode == 0, batch.stderr
+    assert "coverage of 5 layouts" in svg_texts(tmp_path / "cov.svg")
+    one = numaopt("generate", "--index", "2", "--seed", "3", "-q", "--out", str(tmp_path / "one"), "--plot", str(tmp_path / "one.svg"))
+    assert one.returncode == 0, one.stderr
+    assert "guest distances of item 2" in svg_texts(tmp_path / "one.svg")
+
+
+def test_a_bad_picture_name_stops_before_any_work(tmp_path: Path) -> None:
+    for command in (["generate", "-n", "2", "--out", str(tmp_path / "b")], ["solve", "problems/shared-host.toml"],
+                    ["fuzz", "-n", "1", "--out", str(tmp_path / "f")]):
+        result = numaopt(*command, "--plot", str(tmp_path / "x.gif"))
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr == f"numaopt: error: {tmp_path / 'x.gif'}: a picture is .svg or .png (the name decides the format)\n"
+    assert not (tmp_path / "b").exists() and not (tmp_path / "f").exists()

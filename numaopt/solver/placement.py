@@ -35,7 +35,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from numaopt.model import ObjectiveKind, Rule, SolveStatus
-from numaopt.solver import sigint
+from numaopt.solver import lns, sigint
 from numaopt.solver.assignment import gilmore_lawler_bound, is_pure_assignment, qap_portfolio
 from numaopt.solver.heuristic import canonical, initial_placement
 from numaopt.solver.instance import Instance, Placement, SplitFlow, Unit, rule_groups
@@ -47,6 +47,9 @@ DENSE_QAP_SHARE = 0.6  # dense, irregular QAPs: CP-SAT rarely improves FAQ's pla
 MAX_LEVELS_FOR_BALLS = 8  # above this many distance levels, item pairs are priced by row
 MAX_ROW_MODEL_TERMS = 2_000_000  # above this a QAP-shaped instance goes to FAQ + 2-opt alone
 QAP_ONLY_POLISHED = 10  # 2-opt polishes of the best FAQ plans on dense QAPs
+LNS_FIRST_SHARE = 0.3  # with LNS: the full model's first pass (it proves the easy instances)
+LNS_SHARE = 0.5  # ... then this share of what is left to LNS, the rest to the full model again
+RESTART_SHARE = 0.5  # pure assignments: this share of the LNS time to more FAQ starts first
 
 
 def _faq_starts(num_nodes: int) -> int:
@@ -688,9 +691,10 @@ def _row_model_too_big(instance: Instance) -> bool:
     return _by_rows(instance) and terms > MAX_ROW_MODEL_TERMS and is_pure_assignment(instance)
 
 
-def _assignment_heuristics_only(instance: Instance, start: float, deadline: float) -> Decision:
+def _assignment_heuristics_only(instance: Instance, start: float, deadline: float, neighbourhoods: bool) -> Decision:
     """Large dense QAP-shaped instances: CP-SAT would only re-find FAQ's plan with a bound
-    far below Gilmore-Lawler's, so the whole budget goes to FAQ and 2-opt instead."""
+    far below Gilmore-Lawler's, so the budget goes to FAQ and 2-opt, then what is left of
+    it to large-neighbourhood search from their best plan."""
     seed = instance.request.settings.seed
     found = qap_portfolio(instance, seed, deadline, starts=_faq_starts(instance.num_nodes), polished=QAP_ONLY_POLISHED)
     hint = initial_placement(instance, seed=seed, deadline=deadline)
@@ -700,8 +704,26 @@ def _assignment_heuristics_only(instance: Instance, start: float, deadline: floa
     if not candidates:
         return Decision(SolveStatus.UNKNOWN, None, None, None, wall_time_s=elapsed)
     best = min(candidates, key=lambda placement: instance.item_cost(placement.items))
+    if neighbourhoods and lns.applies(instance):
+        best = Placement(tuple(_restarts_then_neighbourhoods(instance, list(best.items), deadline, seed + 1)), (), ())
+    elapsed = time.perf_counter() - start
     lower = gilmore_lawler_bound(instance)
     return _decision(instance, SolveStatus.FEASIBLE, best, None if lower is None else lower / instance.scale, elapsed)
+
+
+def _restarts_then_neighbourhoods(instance: Instance, where: list[int], deadline: float, seed: int) -> list[int]:
+    """Improve a pure assignment's plan by ``deadline``: FAQ from more random starts (seeds
+    ``seed``, ``seed + 1``, ... in batches) for a share of the time, then large-neighbourhood
+    search from the best. On QAPs the restarts find what the neighbourhoods of a local
+    optimum do not (measured: benchmarks/RESULTS.md)."""
+    restarts_until = time.perf_counter() + RESTART_SHARE * (deadline - time.perf_counter())
+    best = list(where)
+    while time.perf_counter() < restarts_until:
+        more = qap_portfolio(instance, seed, restarts_until, _faq_starts(instance.num_nodes), QAP_ONLY_POLISHED)
+        if more is not None and instance.item_cost(more) < instance.item_cost(best):
+            best = more
+        seed += 1
+    return lns.improve(instance, best, deadline, seed)
 
 
 def _kicks(instance: Instance) -> int:
@@ -734,9 +756,11 @@ def solve_placement(
     use_hint: bool = True,
     deadline: float | None = None,
     progress: Progress | None = None,
+    neighbourhoods: bool = True,
 ) -> Decision:
     """Search for the best placement until ``deadline`` (a ``time.perf_counter()`` moment;
-    by default the request's time limit from now). Model building and hints count."""
+    by default the request's time limit from now). Model building and hints count.
+    ``neighbourhoods=False`` leaves out the large-neighbourhood search (to measure it)."""
     settings = instance.request.settings
     start = time.perf_counter()
     if deadline is None:
@@ -744,48 +768,102 @@ def solve_placement(
     if progress is not None:
         progress = _monotone(progress)
     if structured and use_hint and settings.kind is ObjectiveKind.LOCALITY and _row_model_too_big(instance):
-        return _assignment_heuristics_only(instance, start, deadline)
+        return _assignment_heuristics_only(instance, start, deadline, neighbourhoods)
     model = PlacementModel(instance, structured=structured)
     locality = model.locality_expression()
-    hint_deadline = time.perf_counter() + HINT_SHARE * (deadline - time.perf_counter())
-    hint = initial_placement(instance, kicks=_kicks(instance), seed=settings.seed, deadline=hint_deadline) if use_hint else None
-    lower = None
-    if settings.kind is ObjectiveKind.LOCALITY and structured:
-        # Portfolio for QAP-shaped instances: FAQ + 2-opt may beat the greedy hint by far on
-        # dense matrices; Gilmore-Lawler bounds them far above CP-SAT's LP.
-        dense = _by_rows(instance)
-        share, starts, polished = (
-            (DENSE_QAP_SHARE, _faq_starts(instance.num_nodes), QAP_ONLY_POLISHED) if dense else (QAP_SHARE, 20, 3)
-        )
-        qap_deadline = time.perf_counter() + share * (deadline - time.perf_counter())
-        qap = qap_portfolio(instance, settings.seed, qap_deadline, starts, polished) if use_hint else None
-        if qap is not None and (hint is None or instance.item_cost(qap) < instance.item_cost(hint.items)):
-            hint = Placement(tuple(qap), (), ())
-        lower = gilmore_lawler_bound(instance)
+    hint, lower = _first_plans(instance, structured, use_hint, deadline)
     if progress is not None and hint is not None:  # the first plan is news before CP-SAT starts
         progress(float(instance.true_cost(hint)), None if lower is None else lower / instance.scale)
     if hint is not None and structured:
         hint = canonical(instance, hint) or hint  # a hint that breaks symmetry breaking is lost
     if hint is not None:
         model.hint(hint)
-    scale = instance.scale
     if settings.kind is ObjectiveKind.LOCALITY:
-        if lower is not None:
-            model.model.add(locality >= lower)  # CP-SAT stops as soon as a plan meets the bound
-        model.model.minimize(locality)
-        solver = _solver(instance, deadline - time.perf_counter())
-        code = _run(solver, model, progress)
-        status = _STATUS[code]
-        elapsed = time.perf_counter() - start
+        search = _Search(model, locality, start, deadline, progress)
+        return search.minimise(hint, lower, neighbourhoods and structured and use_hint and lns.applies(instance))
+    return _node_count_first(model, locality, start, deadline, progress)
+
+
+def _first_plans(instance: Instance, structured: bool, use_hint: bool, deadline: float) -> tuple[Placement | None, float | None]:
+    """The greedy + local search plan, or FAQ + 2-opt's when better, and the Gilmore-Lawler
+    bound (scaled) of a pure assignment."""
+    settings = instance.request.settings
+    hint_deadline = time.perf_counter() + HINT_SHARE * (deadline - time.perf_counter())
+    hint = initial_placement(instance, kicks=_kicks(instance), seed=settings.seed, deadline=hint_deadline) if use_hint else None
+    if settings.kind is not ObjectiveKind.LOCALITY or not structured:
+        return hint, None
+    # Portfolio for QAP-shaped instances: FAQ + 2-opt may beat the greedy hint by far on
+    # dense matrices; Gilmore-Lawler bounds them far above CP-SAT's LP.
+    dense = _by_rows(instance)
+    share, starts, polished = (DENSE_QAP_SHARE, _faq_starts(instance.num_nodes), QAP_ONLY_POLISHED) if dense else (QAP_SHARE, 20, 3)
+    qap_deadline = time.perf_counter() + share * (deadline - time.perf_counter())
+    qap = qap_portfolio(instance, settings.seed, qap_deadline, starts, polished) if use_hint else None
+    if qap is not None and (hint is None or instance.item_cost(qap) < instance.item_cost(hint.items)):
+        hint = Placement(tuple(qap), (), ())
+    return hint, gilmore_lawler_bound(instance)
+
+
+class _Search:
+    """Minimise locality with the full model; with large-neighbourhood search, in three
+    passes: the full model (proves the easy instances at once), LNS from its plan, the full
+    model again from LNS's plan. Only the full model's bounds (and Gilmore-Lawler's) are
+    kept, so OPTIMAL still means proven for the whole problem."""
+
+    def __init__(self, model: PlacementModel, locality: cp_model.LinearExpr, start: float, deadline: float, progress: Progress | None):
+        self.model, self.locality, self.start, self.deadline, self.progress = model, locality, start, deadline, progress
+        self.inst = model.inst
+        self.bound: float | None = None  # scaled, proven for the whole problem
+        self.best: Placement | None = None
+
+    def _full_model(self, until: float) -> SolveStatus:
+        """One CP-SAT pass on the whole model; keeps its bound and its plan."""
+        solver = _solver(self.inst, until - time.perf_counter())
+        status = _STATUS[_run(solver, self.model, self.progress)]
         if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            bound = max(round(solver.best_objective_bound), lower or 0)
-            return _decision(instance, status, _placement(model, solver), bound / scale, elapsed)
-        if status is SolveStatus.UNKNOWN and hint is not None:
-            # Nothing better in time: the heuristic plan, with the Gilmore-Lawler bound if any.
-            return _decision(instance, SolveStatus.FEASIBLE, hint, None if lower is None else lower / scale, elapsed)
-        return Decision(status, None, None, None, wall_time_s=elapsed)
-    # spread / compact: the node-count objective first, then locality with it fixed.
-    primary = model.node_count_expression(settings.kind)
+            self.bound = max(round(solver.best_objective_bound), self.bound or 0)
+            # CP-SAT's plan, even when the hint looked cheaper: a greedy hint may break a
+            # rule; a plan CP-SAT was hinted with and kept is never worse than it.
+            self.best = _placement(self.model, solver)
+        return status
+
+    def minimise(self, hint: Placement | None, lower: float | None, neighbourhoods: bool) -> Decision:
+        inst, m = self.inst, self.model.model
+        self.best, self.bound = hint, lower
+        if lower is not None:
+            m.add(self.locality >= lower)  # CP-SAT stops as soon as a plan meets the bound
+        m.minimize(self.locality)
+        now = time.perf_counter()
+        status = self._full_model(now + LNS_FIRST_SHARE * (self.deadline - now) if neighbourhoods else self.deadline)
+        if status is SolveStatus.INFEASIBLE or self.best is None:
+            return Decision(status, None, None, None, wall_time_s=time.perf_counter() - self.start)
+        if neighbourhoods and status is not SolveStatus.OPTIMAL:
+            status = self._neighbourhoods_then_full_model()
+        bound = None if self.bound is None else self.bound / inst.scale
+        found = SolveStatus.OPTIMAL if status is SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
+        return _decision(inst, found, self.best, bound, time.perf_counter() - self.start)
+
+    def _neighbourhoods_then_full_model(self) -> SolveStatus:
+        inst = self.inst
+        assert self.best is not None
+        now = time.perf_counter()
+        seed = inst.request.settings.seed
+        until = now + LNS_SHARE * (self.deadline - now)
+        moved = _restarts_then_neighbourhoods(inst, list(self.best.items), until, seed + 1)
+        if inst.item_cost(moved) < inst.item_cost(self.best.items):
+            self.best = Placement(tuple(moved), (), ())
+            if self.progress is not None:
+                self.progress(float(inst.true_cost(self.best)), None)
+        self.model.model.clear_hints()  # type: ignore[no-untyped-call]
+        self.model.hint(canonical(inst, self.best) or self.best)
+        return self._full_model(self.deadline)
+
+
+def _node_count_first(
+    model: PlacementModel, locality: cp_model.LinearExpr, start: float, deadline: float, progress: Progress | None
+) -> Decision:
+    """spread / compact: the node-count objective first, then locality with it fixed."""
+    instance = model.inst
+    primary = model.node_count_expression(instance.request.settings.kind)
     model.model.minimize(primary)
     solver = _solver(instance, (deadline - time.perf_counter()) / 2)
     code = _run(solver, model, progress, locality)
@@ -810,7 +888,7 @@ def solve_placement(
         instance,
         SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
         _placement(model, solver2),
-        round(solver2.best_objective_bound) / scale,
+        round(solver2.best_objective_bound) / instance.scale,
         elapsed,
         abs(best_primary),
     )

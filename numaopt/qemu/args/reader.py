@@ -18,6 +18,7 @@ from numaopt.rules import Finding
 from .common import Arg, Context
 from .complete import complete
 from .grammar import OPTIONS, memory_values, read_numa, read_objects, smp_values
+from .hmat import with_hmat
 from .machine import Board, check_gic, check_smt, read_machine, read_smp, read_x86_cpu, uses_kvm
 from .memory import (
     check_address_space,
@@ -102,6 +103,7 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
         backend=backend,
         rules=board.machine.default_rules,
     )
+    layout = with_hmat(layout, numa)
     return QemuConfig(layout=layout, findings=list(context.findings), machine_type=machine_type.name)
 
 

@@ -27,14 +27,14 @@ a node: x86 clips its LLC to the node, arm64 the cluster):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from numaopt.rules import Finding, RuleSet, Severity
-from numaopt.units import format_cpulist
 
 RECLAIM_DISTANCE = 30  # node_reclaim_distance (distances/__init__.py has the same)
 
@@ -143,10 +143,18 @@ def broken_domain_findings(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[i
     others = f" (and {len(broken) - 1} more such domain(s))" if len(broken) > 1 else ""
     message = (
         f"broken scheduler domains: with sched_verbose the guest prints 'ERROR: groups don't span domain->span' "
-        f"for CPU(s) {format_cpulist(first.cpus)}: their domain at distance {first.distance} spans CPUs "
-        f"{format_cpulist(first.span)}, but its groups cover only {format_cpulist(first.covered)}, so load "
-        f"balancing at that level never reaches CPUs {format_cpulist(missing)}{others}. Cause: the CPUs of the "
+        f"for CPU(s) {_cpulist(first.cpus)}: their domain at distance {first.distance} spans CPUs "
+        f"{_cpulist(first.span)}, but its groups cover only {_cpulist(first.covered)}, so load "
+        f"balancing at that level never reaches CPUs {_cpulist(missing)}{others}. Cause: the CPUs of the "
         "other nodes reach every node at a lower distance, so their domain trees stop lower (unequal depth)"
     )
     fix = "make the table symmetric among CPU nodes (distance[i][j] = distance[j][i])"
     return [Finding(rules, Severity.WARNING, "sched-groups-span", message, fix)]
+
+
+def _cpulist(cpus: Iterable[int]) -> str:
+    """(0, 1, 2, 3, 8) -> "0-3,8", as sysfs writes CPU lists (units.format_cpulist's format;
+    distances sits below units in the layering)."""
+    runs = itertools.groupby(enumerate(sorted(set(cpus))), key=lambda pair: pair[1] - pair[0])
+    spans = [[cpu for _, cpu in run] for _, run in runs]
+    return ",".join(f"{span[0]}" if len(span) == 1 else f"{span[0]}-{span[-1]}" for span in spans)

@@ -33,6 +33,7 @@ __all__ = [
     "HugePages",
     "Machine",
     "MemoryBackend",
+    "NodeAccess",
     "ObjectiveKind",
     "Partition",
     "PlacementRequest",
@@ -326,6 +327,18 @@ class HugePages:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeAccess:
+    """How the host's best initiators reach one node's memory (sysfs nodeN/access0): the
+    initiator nodes, latencies in ns and bandwidths in MB/s (0: not reported)."""
+
+    initiators: tuple[int, ...]
+    read_latency: int = 0
+    write_latency: int = 0
+    read_bandwidth: int = 0
+    write_bandwidth: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class HostNode:
     """One host NUMA node: logical CPUs and memory (``free_bytes`` None = unknown)."""
 
@@ -334,6 +347,7 @@ class HostNode:
     memory_bytes: int = 0
     free_bytes: int | None = None
     hugepages: tuple[HugePages, ...] = ()
+    access: NodeAccess | None = None  # HMAT as the host kernel shows it (sysfs only)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cpus", tuple(sorted(self.cpus)))

@@ -7,7 +7,9 @@ of ``/sys`` itself):
   order), ``meminfo`` (``MemTotal``, ``MemFree`` in kB) and
   ``hugepages/hugepages-<size>kB/{nr_hugepages,free_hugepages}``;
 * ``cpu/cpuN/topology/core_cpus_list`` (``thread_siblings_list`` on kernels before
-  5.x) and ``physical_package_id`` for SMT siblings and sockets.
+  5.x) and ``physical_package_id`` for SMT siblings and sockets;
+* ``node/nodeN/access0/initiators/`` where the kernel built an HMAT: the best initiator
+  nodes (entries ``nodeM``) and ``read|write_latency`` (ns), ``read|write_bandwidth`` (MB/s).
 
 Huge page sizes with no pages reserved are left out: they cannot back a guest. A
 snapshot without ``cpu/`` gives a host without SMT siblings.
@@ -24,7 +26,7 @@ import numpy as np
 from numaopt.errors import InputError
 from numaopt.hosts._common import bad_distance, build_host, read_text, shown
 from numaopt.inputs import MAX_SYSFS_FILE_BYTES
-from numaopt.model import HostCore, HostNode, HostTopology, HugePages
+from numaopt.model import HostCore, HostNode, HostTopology, HugePages, NodeAccess
 from numaopt.units import KIB, format_cpulist, parse_cpulist
 
 __all__ = ["read_sysfs", "system_dir", "write_sysfs_tree"]
@@ -101,8 +103,32 @@ def _read_node(path: Path, node_id: int) -> HostNode:
     if free is not None and free > total:
         raise InputError(f"MemFree ({free // KIB} kB) is more than MemTotal ({total // KIB} kB)", source=str(meminfo))
     return HostNode(
-        node_id=node_id, cpus=cpus, memory_bytes=total, free_bytes=free, hugepages=_read_hugepages(path / "hugepages")
+        node_id=node_id,
+        cpus=cpus,
+        memory_bytes=total,
+        free_bytes=free,
+        hugepages=_read_hugepages(path / "hugepages"),
+        access=_read_access(path / "access0" / "initiators"),
     )
+
+
+_ACCESS_FILES = ("read_latency", "write_latency", "read_bandwidth", "write_bandwidth")
+
+
+def _read_access(path: Path) -> NodeAccess | None:
+    """``access0/initiators/``: the best initiators (links named nodeN) and their four values;
+    None where the kernel has no HMAT for the node (no such directory)."""
+    if not path.is_dir():
+        return None
+    initiators = tuple(sorted(int(m.group(1)) for name in _list(path) if (m := _NODE_DIR.fullmatch(name))))
+    values = {}
+    for name in _ACCESS_FILES:
+        if (path / name).is_file():
+            text = _read_file(path / name)
+            if not _INT.fullmatch(text):
+                raise InputError(f"expected a number, got {shown(text)}", source=str(path / name))
+            values[name] = int(text)
+    return NodeAccess(initiators, **values)
 
 
 def _read_hugepages(path: Path) -> tuple[HugePages, ...]:
@@ -203,6 +229,8 @@ def write_sysfs_tree(host: HostTopology, root: Path) -> None:
             lines.append(f"Node {node.node_id} MemFree:        {node.free_bytes // KIB:8d} kB")
         lines.append(f"Node {node.node_id} HugePages_Total: {0:5d}")
         (path / "meminfo").write_text("\n".join(lines) + "\n")
+        if node.access is not None:
+            _write_access(path / "access0" / "initiators", node.access)
         for pages in node.hugepages:
             huge = path / "hugepages" / f"hugepages-{pages.page_size_bytes // KIB}kB"
             huge.mkdir(parents=True, exist_ok=True)
@@ -216,3 +244,12 @@ def write_sysfs_tree(host: HostTopology, root: Path) -> None:
             (topology / "core_cpus_list").write_text(siblings)
             (topology / "thread_siblings_list").write_text(siblings)
             (topology / "physical_package_id").write_text(f"{core.socket}\n")
+
+
+def _write_access(path: Path, access: NodeAccess) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    for initiator in access.initiators:
+        (path / f"node{initiator}").mkdir(exist_ok=True)  # a symlink in sysfs; only its name is read
+    for name in _ACCESS_FILES:
+        (path / name).write_text(f"{getattr(access, name)}\n")
+

@@ -13,6 +13,7 @@ from numaopt.layout import MAX_CPUS, check_layout, memory_tier_initiators
 from numaopt.model import GuestLayout, PlacementRequest, Plan, SolveStatus
 from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.solver.explain import conflicting_requirements
+from numaopt.solver.host_hmat import with_host_hmat
 from numaopt.solver.instance import Instance, Item, Placement, Split, build_instance
 from numaopt.solver.placement import Decision, Progress, solve_placement
 from numaopt.solver.plan import build_plan
@@ -149,7 +150,7 @@ def place(
         best_bound=decision.best_bound,
         wall_time_s=decision.wall_time_s,
     )
-    return as_the_guest_keeps_it(plan, adjust_distances)
+    return with_host_hmat(as_the_guest_keeps_it(plan, adjust_distances), request.host)
 
 
 _DISTANCE_CODES = frozenset({"remote-equals-local", "distance-range", "distance-below-10", "local-distance"})

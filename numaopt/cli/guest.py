@@ -317,12 +317,15 @@ def replay_command(
 
 
 def _replay_verdict(outcome: Any) -> str:
+    """One line: what the guest did now, and whether the campaign recorded the same."""
     recorded = outcome.reproducer.signatures
-    now = "fails: " + " | ".join(outcome.signatures) if outcome.signatures else "passes"
+    if len(outcome.judged.boots) > 1:  # two kernels: the verdict is where they differ
+        now = "the guests differ: " + " | ".join(outcome.signatures) if outcome.signatures else "the guests do not differ"
+    else:
+        now = "the guest fails: " + " | ".join(outcome.signatures) if outcome.signatures else "the guest passes"
     if outcome.same:
-        return f"the guest {now}: as recorded"
-    before = "failed: " + " | ".join(recorded) if recorded else "passed"
-    return f"the guest {now}; the campaign's {before}"
+        return f"{now}: as recorded"
+    return f"{now}; the campaign recorded " + (" | ".join(recorded) if recorded else "no failure")
 
 
 def _run_settings(

@@ -4,7 +4,11 @@
 * ``executor``: boots and judges items (``--jobs`` processes or a Dask cluster), writes
   reproducer directories and the journal, summarises;
 * ``journal``: the fsync'd JSON Lines journal that ``--resume`` continues;
-* ``shrink``: the greedy shrinker (fewer nodes, vCPUs, threads, simpler distances).
+* ``shrink``: the greedy shrinker (fewer nodes, vCPUs, threads, simpler distances);
+* ``signatures``: a failure's signature (oracle + message without numbers, or mismatch
+  kind) and the known-failures file of ``--expect`` / ``--write-expect``;
+* ``provenance``: what a reproducer ran on (kernel path, source, release, sha256; QEMU);
+* ``replay``: boot a reproducer again under its recorded kernel(s).
 """
 
 from numaopt.fuzz.executor import CampaignSummary, ItemResult, RunSettings, Task, run_campaign, run_item, summarise

@@ -11,8 +11,9 @@ refuses, numaopt's first error carries QEMU's message. Lines that do not agree y
 in ``KNOWN_DISAGREEMENTS`` with the reason; the test fails when one of them starts to agree,
 so the list (and the figures in docs/rules.md, #check-vs-qemu-corpus) only shrink.
 
-Agreement now: numaopt agrees with QEMU on 147 of 148 lines and names QEMU's message for 50 of
-its 51 refusals (before this corpus existed: 99 of 148 and 14 of 51). ``test_docs_state_the_agreement``
+Agreement now: numaopt agrees with QEMU on 151 of 152 lines and names QEMU's message for 50 of
+its 51 refusals (before this corpus existed: 99 of 148 and 14 of 51). A line whose manifest
+entry has ``qemu_warning`` also holds QEMU's warning against check's (``-cpu`` with threads). ``test_docs_state_the_agreement``
 keeps these figures and docs/rules.md's in step with the corpus.
 """
 
@@ -109,6 +110,16 @@ def test_docs_state_the_agreement() -> None:
     assert f"QEMU's own message for {named} of its {refusals} refusals" in docs
 
 
+WARNED = sorted(name for name in NAMES if "qemu_warning" in MANIFEST[name])
+
+
+@pytest.mark.parametrize("name", WARNED)
+def test_check_warns_as_qemu_does(name: str) -> None:
+    config = read_qemu_args((CORPUS / name).read_text(), source=name)
+    warnings = [f.message for f in config.findings if f.severity is Severity.WARNING]
+    assert any(message.startswith(MANIFEST[name]["qemu_warning"]) for message in warnings)
+
+
 @pytest.mark.qemu
 @pytest.mark.parametrize("name", NAMES)
 def test_recorded_verdict_is_qemus(name: str) -> None:
@@ -116,7 +127,9 @@ def test_recorded_verdict_is_qemus(name: str) -> None:
     entry = MANIFEST[name]
     argv = split_command((CORPUS / name).read_text())
     if entry["qemu"] == "accepts":
-        probe(argv, timeout_s=60)
+        readback = probe(argv, timeout_s=60)
+        if "qemu_warning" in entry:
+            assert entry["qemu_warning"] in readback.warnings
         return
     with pytest.raises(QemuRefused) as refused:
         probe(argv, timeout_s=60)

@@ -11,7 +11,7 @@ refuses, numaopt's first error carries QEMU's message. Lines that do not agree y
 in ``KNOWN_DISAGREEMENTS`` with the reason; the test fails when one of them starts to agree,
 so the list (and the figures in docs/rules.md, #check-vs-qemu-corpus) only shrink.
 
-Agreement now: numaopt agrees with QEMU on 151 of 152 lines and names QEMU's message for 50 of
+Agreement now: numaopt agrees with QEMU on 152 of 152 lines and names QEMU's message for 51 of
 its 51 refusals (before this corpus existed: 99 of 148 and 14 of 51). A line whose manifest
 entry has ``qemu_warning`` also holds QEMU's warning against check's (``-cpu`` with threads). ``test_docs_state_the_agreement``
 keeps these figures and docs/rules.md's in step with the corpus.
@@ -37,12 +37,7 @@ MANIFEST: dict[str, dict[str, Any]] = json.loads((CORPUS / "manifest.json").read
 NAMES = sorted(MANIFEST)
 
 # Line -> why numaopt does not agree with QEMU on it yet.
-KNOWN_DISAGREEMENTS: dict[str, str] = {
-    "qtest-smp-parse-valid-31-q35.args": (
-        "several -smp keys QEMU 7.2 lacks (drawers, books, modules): QEMU names the one its hash table "
-        "yields first (smp.modules), numaopt the first written (smp.drawers); both refuse"
-    ),
-}
+KNOWN_DISAGREEMENTS: dict[str, str] = {}
 
 
 def numaopt_errors(name: str) -> list[str]:

@@ -31,6 +31,7 @@ from .common import Arg, Context, Values
 from .hmat import read_hmat_cache, read_hmat_lb
 from .numa import read_cpu, read_dist, read_node
 from .state import NumaState
+from .unexpected import first_unexpected
 from .values import (
     Bool,
     Enum,
@@ -129,6 +130,8 @@ _CPUS = UInt(32, "a whole number of CPUs")
 SMP_KEYS = _table(
     *(Key(name, _CPUS) for name in ("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads"))
 )
+# SMPConfiguration's members in the order QEMU's visitor reads (and removes) them (qapi/machine.json).
+_SMP_MEMBERS = ("cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus")
 
 
 def memory_values(context: Context, args: list[Arg]) -> Values:
@@ -152,11 +155,14 @@ def smp_values(context: Context, args: list[Arg]) -> tuple[dict[str, int], Arg |
         elif arg.name in ("machine", "M"):
             texts += [(key[4:], text, arg) for key, text in context.opts(arg, "type", None) if key.startswith("smp.")]
     given: dict[str, int] = {}
+    unexpected = first_unexpected([key for key, _, _ in texts], [key for key in _SMP_MEMBERS if key in SMP_KEYS])
+    if unexpected is not None:
+        # keyval, not QemuOpts: QEMU 7.2 names the key as the machine's smp.* property, and
+        # of several such keys the one its hash tables yield first (unexpected.py).
+        arg = next(arg for key, _, arg in texts if key == unexpected)
+        valid = ", ".join(SMP_KEYS)
+        raise context.fail(arg.shown, f"Parameter 'smp.{show(unexpected, 40)}' is unexpected (valid: {valid})")
     for key, text, arg in texts:
-        if key not in SMP_KEYS:
-            # keyval, not QemuOpts: QEMU 7.2 names the key as the machine's smp.* property.
-            valid = ", ".join(SMP_KEYS)
-            raise context.fail(arg.shown, f"Parameter 'smp.{show(key, 40)}' is unexpected (valid: {valid})")
         value = Values(context, SMP_KEYS, {key: [text]}, arg).number(key)
         assert value is not None
         given[key] = value

@@ -153,10 +153,10 @@ def check_layout(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
     found: list[Finding] = []
     if rules is not RuleSet.QEMU:
         # A guest or libvirt only ever sees what QEMU accepted; report QEMU's refusals too.
-        found += [f for f in _qemu_findings(layout) + hmat_qemu_findings(layout) if f.severity is Severity.ERROR]
+        found += [f for f in _all_qemu_findings(layout) if f.severity is Severity.ERROR]
         found = [Finding(rules, f.severity, f.code, f.message, f.fix) for f in found]
     if rules is RuleSet.QEMU:
-        found += _qemu_findings(layout) + hmat_qemu_findings(layout)
+        found += _all_qemu_findings(layout)
     elif rules is RuleSet.LIBVIRT:
         found += _libvirt_findings(layout) + _hmat_target_findings(layout, rules)
     else:
@@ -173,6 +173,13 @@ def check_layout(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
             Finding(rules, Severity.INFO, "default-distances", "no distances given: no SLIT, the guest assumes 10 local and 20 remote")
         )
     return _dedup(found)
+
+
+def _all_qemu_findings(layout: GuestLayout) -> list[Finding]:
+    found = _qemu_findings(layout) + hmat_qemu_findings(layout)
+    if not any(f.severity is Severity.ERROR for f in found):  # QEMU plugs devices after the machine
+        found += hotplug_qemu_findings(layout)
+    return found
 
 
 def _dedup(found: list[Finding]) -> list[Finding]:
@@ -556,3 +563,50 @@ def _libvirt_hmat_findings(layout: GuestLayout) -> list[Finding]:
         for node in layout.nodes
         if node.initiator is not None and (node.initiator, node.node_id) not in linked
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# Memory hotplug: -m slots=,maxmem= and pc-dimm devices (QEMU 7.2)
+
+MAX_SLOTS = 256  # ACPI_MAX_RAM_SLOTS
+DIMM_ALIGN = 2 * MIB  # x86 pc-dimm backends: QEMU's pc_memory_pre_plug alignment
+
+
+def hotplug_qemu_findings(layout: GuestLayout) -> list[Finding]:
+    """QEMU 7.2's first refusal of the layout's maxmem, slots and DIMMs, in its words."""
+    message = _hotplug_refusal(layout)
+    return [] if message is None else [Finding(RuleSet.QEMU, Severity.ERROR, "memory-hotplug", message)]
+
+
+def _hotplug_refusal(layout: GuestLayout) -> str | None:
+    ram, maxmem = -(-layout.memory_bytes // RAM_ALIGN) * RAM_ALIGN, layout.maxmem_bytes
+    if layout.slots and maxmem is None:
+        return "slots specified but no max-size"
+    if maxmem is not None and maxmem < ram:
+        return f"invalid value of maxmem: maximum memory size (0x{maxmem:x}) must be at least the initial memory size (0x{ram:x})"
+    if layout.slots > MAX_SLOTS:
+        return f"unsupported amount of memory slots: {layout.slots}"
+    if not layout.dimms:
+        return None
+    if layout.machine is Machine.VIRT:
+        return "memory hotplug is not enabled: missing acpi-ged device"
+    return _dimm_refusal(layout, ram, maxmem)
+
+
+def _dimm_refusal(layout: GuestLayout, ram: int, maxmem: int | None) -> str | None:
+    """Each -device pc-dimm in turn: slots, the node, alignment, then the space left."""
+    used, count = 0, len(layout.nodes) or 1  # pc and q35 make one node for hotplug (auto_enable_numa_with_memhp)
+    for index, dimm in enumerate(layout.dimms):
+        if not layout.slots:
+            return "no slots where allocated, please specify the 'slots' option"  # sic
+        if index >= layout.slots:
+            return "no free slots available"
+        if dimm.node >= count:
+            return f"'DIMM property node has value {dimm.node}' which exceeds the number of numa nodes: {count}"
+        if dimm.size_bytes % DIMM_ALIGN:
+            return f"backend memory size must be multiple of 0x{DIMM_ALIGN:x}"
+        if used + dimm.size_bytes > (maxmem or ram) - ram:
+            return f"not enough space, currently 0x{used:x} in use of total space for memory devices 0x{(maxmem or ram) - ram:x}"
+        used += dimm.size_bytes
+    return None
+

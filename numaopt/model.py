@@ -22,6 +22,7 @@ __all__ = [
     "BackendKind",
     "CpuPosition",
     "CpuShape",
+    "Dimm",
     "Group",
     "GuestLayout",
     "GuestNode",
@@ -226,6 +227,18 @@ class HmatCache:
             raise ValueError("HMAT cache: node, size, level and line must be >= 0")
 
 
+@dataclass(frozen=True, slots=True)
+class Dimm:
+    """A pc-dimm plugged into a node at start (-device pc-dimm,node=N, its own backend)."""
+
+    node: int
+    size_bytes: int
+
+    def __post_init__(self) -> None:
+        if self.node < 0 or self.size_bytes <= 0:
+            raise ValueError(f"a DIMM needs a node >= 0 and a size > 0, got {self.node}, {self.size_bytes}")
+
+
 def _frozen_matrix(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
     matrix = np.array(values, dtype=np.int64, copy=True)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -253,8 +266,12 @@ class GuestLayout:
     hmat: bool = False  # -machine hmat=on: an ACPI HMAT with the initiators, latencies and caches below
     hmat_lb: tuple[HmatLb, ...] = ()
     hmat_cache: tuple[HmatCache, ...] = ()
+    maxmem_bytes: int | None = None  # -m maxmem=: room for hot-plugged memory above memory_bytes
+    slots: int = 0  # -m slots=: DIMMs that can be plugged
+    dimms: tuple[Dimm, ...] = ()  # plugged at start, counted in maxmem, not in memory_bytes
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "dimms", tuple(self.dimms))
         object.__setattr__(self, "hmat_lb", tuple(self.hmat_lb))
         object.__setattr__(self, "hmat_cache", tuple(self.hmat_cache))
         if self.vcpus < 1:

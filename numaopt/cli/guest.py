@@ -126,6 +126,7 @@ def verify_command(
     typer.echo(
         f"level 1: QEMU {readback.qemu_version} ({readback.machine}) built {readback.num_nodes} node(s), "
         f"{len(readback.cpu_props)} vCPU(s): {'as planned' if not level1.mismatches else 'NOT as planned'}"
+        f"{level1.hotplug}"
     )
     mismatches += level1.mismatches
     if boot:

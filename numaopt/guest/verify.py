@@ -10,6 +10,7 @@ messages of interest and the scheduler domains. Every mismatch is one line.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from numaopt.guest.oracles import (
     sched_problems,
     topology_problems,
 )
-from numaopt.model import GuestLayout
-from numaopt.qemu.qmp import QemuReadback, compare, probe
-from numaopt.render.qemu import qemu_command
+from numaopt.model import Dimm, GuestLayout, Machine
+from numaopt.qemu.qmp import HotDimm, QemuReadback, compare, probe
+from numaopt.render.qemu import dimm_id, qemu_command
+from numaopt.units import MIB
 
 __all__ = ["BootVerification", "QemuVerification", "verify_boot", "verify_qemu"]
 
@@ -35,6 +37,22 @@ __all__ = ["BootVerification", "QemuVerification", "verify_boot", "verify_qemu"]
 class QemuVerification:
     readback: QemuReadback
     mismatches: list[str]
+    hotplug: str = ""  # what the hot-plug test did, for the level-1 line ("" when the layout has no room)
+
+
+HOTPLUG_TEST_BYTES = 128 * MIB  # one x86_64 memory section: the smallest DIMM Linux onlines
+
+
+def hotplug_test(layout: GuestLayout) -> HotDimm | None:
+    """The DIMM level 1 hot-plugs: 128 MiB into the last node with memory, when a slot and
+    room under maxmem are left; its id is the next one the renderer would give."""
+    used = layout.memory_bytes + sum(dimm.size_bytes for dimm in layout.dimms)
+    if layout.maxmem_bytes is None or layout.slots <= len(layout.dimms) or layout.maxmem_bytes - used < HOTPLUG_TEST_BYTES:
+        return None
+    if layout.machine is Machine.VIRT:
+        return None  # virt plugs DIMMs only with firmware and ACPI (acpi-ged), which level 1 does not boot
+    node = next((node.node_id for node in reversed(layout.nodes) if node.memory_bytes), layout.nodes[-1].node_id)
+    return HotDimm(dimm_id(len(layout.dimms)), node, HOTPLUG_TEST_BYTES)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -49,8 +67,18 @@ def verify_qemu(layout: GuestLayout, timeout_s: float = 20.0) -> QemuVerificatio
 
     Raises ``QemuRefused`` (exit code 4) when QEMU refuses the configuration.
     """
-    readback = probe(qemu_command(layout), timeout_s=timeout_s)
-    return QemuVerification(readback, compare(layout, readback))
+    plug = hotplug_test(layout)
+    readback = probe(qemu_command(layout), timeout_s=timeout_s, plug=() if plug is None else (plug,))
+    if plug is None:
+        return QemuVerification(readback, compare(layout, readback))
+    grown = dataclasses.replace(layout, dimms=(*layout.dimms, Dimm(plug.node, plug.size_bytes)))
+    seen = next((d for d in readback.memory_devices if d.device_id == plug.device_id), None)
+    told = f"node {seen.node}, slot {seen.slot}, hotplugged={str(seen.hotplugged).lower()}" if seen else "not listed"
+    return QemuVerification(
+        readback,
+        compare(grown, readback),
+        f"; hot-plugged {plug.device_id} (128 MiB) into node {plug.node} over QMP: query-memory-devices says {told}",
+    )
 
 
 def boot_mismatches(layout: GuestLayout, result: BootResult) -> tuple[ExpectedView, list[str]]:

@@ -91,8 +91,9 @@ def parse_problem(text: str, source: str = "<problem>", base_dir: Path | None = 
             "missing the [guest] table (vcpus, memory, nodes, distances), or [host] and [workload] for a search", "guest"
         )
     from numaopt.problem.hmat import read_hmat
+    from numaopt.problem.hotplug import read_hotplug
 
-    layout = read_hmat(guest, _read_guest(guest, top))
+    layout = read_hotplug(guest, read_hmat(guest, _read_guest(guest, top)))
     check_shape(data, schema.Explicit, source)
     return Problem(source=source, layout=layout)
 

@@ -19,7 +19,7 @@ from numaopt.problem.schema import keys
 from numaopt.tables import TableReader
 from numaopt.units import parse_size
 
-__all__ = ["read_hmat"]
+__all__ = ["read_hmat", "tables"]
 
 LB_KEYS = keys(schema.HmatLb)
 CACHE_KEYS = keys(schema.HmatCache)
@@ -39,8 +39,8 @@ _MAX_NODE_ID = 127  # QEMU's MAX_NODES - 1; a larger id could not name any node
 def read_hmat(guest: TableReader, layout: GuestLayout) -> GuestLayout:
     """``layout`` with the initiators, HMAT entries and the ``hmat`` switch the file gives."""
     initiators = _initiators(guest, len(layout.nodes))
-    lbs = tuple(lb for index, raw in enumerate(_tables(guest, "hmat_lb")) for lb in _lb(guest, index, raw))
-    caches = tuple(_cache(guest, index, raw) for index, raw in enumerate(_tables(guest, "hmat_cache")))
+    lbs = tuple(lb for index, raw in enumerate(tables(guest, "hmat_lb")) for lb in _lb(guest, index, raw))
+    caches = tuple(_cache(guest, index, raw) for index, raw in enumerate(tables(guest, "hmat_cache")))
     wanted = any(i is not None for i in initiators) or bool(lbs) or bool(caches)
     hmat = guest.get("hmat", bool, "true or false", default=wanted)
     nodes = tuple(
@@ -58,7 +58,7 @@ def _initiators(guest: TableReader, count: int) -> list[int | None]:
     return found
 
 
-def _tables(guest: TableReader, key: str) -> list[dict[str, Any]]:
+def tables(guest: TableReader, key: str) -> list[dict[str, Any]]:
     raw = guest.get(key, list, "a list of tables", default=[])
     for index, item in enumerate(raw):
         if not isinstance(item, dict):

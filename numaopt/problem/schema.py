@@ -134,6 +134,13 @@ class HmatCache(_Table):
     line: Annotated[int, _say("the cache line in bytes (default 64)", 0, 65535)] | None = None
 
 
+class Dimm(_Table):
+    """A pc-dimm plugged into a node at start."""
+
+    node: Annotated[int, _say("the node it belongs to", 0)]
+    size: Annotated[Size, _say("its size, a multiple of 2MiB")]
+
+
 class DistancePair(_Table):
     """The distance from node a to node b; one direction given means both."""
 
@@ -168,6 +175,9 @@ class Guest(_Table):
     hmat: Annotated[bool, _say("-machine hmat=on; default: on when a node has an initiator or hmat_lb is given")] | None = None
     hmat_lb: list[HmatLb] | None = None
     hmat_cache: list[HmatCache] | None = None
+    maxmem: Annotated[Size, _say("-m maxmem=: memory plus room to hot-plug DIMMs")] | None = None
+    slots: Annotated[int, _say("-m slots=: DIMMs that can be plugged (1..256)", 0)] | None = None
+    dimms: list[Dimm] | None = None
 
 
 class Explicit(_Table):

@@ -41,7 +41,7 @@ from numaopt.errors import QemuError
 from numaopt.layout import RAM_ALIGN
 from numaopt.model import GuestLayout
 from numaopt.processes import pdeathsig_preexec
-from numaopt.render.qemu import memdev_id
+from numaopt.render.qemu import dimm_id, memdev_id
 from numaopt.units import MIB, format_cpulist
 
 __all__ = [
@@ -88,6 +88,39 @@ def debian_package(binary: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class MemoryDevice:
+    """One entry of query-memory-devices (a pc-dimm): its id, node, size and slot."""
+
+    device_id: str
+    node: int
+    size_bytes: int
+    slot: int
+    hotplugged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HotDimm:
+    """A DIMM to hot-plug over QMP into a paused QEMU (``probe(plug=...)``)."""
+
+    device_id: str
+    node: int
+    size_bytes: int
+
+
+def _memory_devices(raw: list[dict[str, Any]]) -> tuple[MemoryDevice, ...]:
+    devices = []
+    for entry in raw:
+        data = entry.get("data", {})
+        devices.append(
+            MemoryDevice(
+                str(data.get("id", "")), int(data.get("node", -1)), int(data.get("size", 0)), int(data.get("slot", -1)),
+                bool(data.get("hotplugged", False)),
+            )
+        )  # fmt: skip
+    return tuple(devices)
+
+
+@dataclass(frozen=True, slots=True)
 class QemuReadback:
     """What a paused QEMU reports it built.
 
@@ -107,6 +140,7 @@ class QemuReadback:
     absent_cpu_slots: tuple[dict[str, int], ...] = ()  # possible but not present vCPU slots (maxcpus > cpus)
     warnings: tuple[str, ...] = ()  # QEMU's stderr warnings, program name removed
     hmat: bool | None = None  # qom-get /machine hmat; None where the board has no such property
+    memory_devices: tuple[MemoryDevice, ...] = ()  # query-memory-devices: pc-dimms and their nodes
 
     @property
     def num_nodes(self) -> int:
@@ -283,8 +317,9 @@ def _socket_dir() -> str:
     return tempfile.mkdtemp(prefix="numaopt-qmp-", dir="/tmp")
 
 
-def probe(argv: list[str], timeout_s: float = 20) -> QemuReadback:
-    """Start ``argv`` paused (``-S``), read back CPUs, nodes and memory over QMP, quit.
+def probe(argv: list[str], timeout_s: float = 20, plug: Sequence[HotDimm] = ()) -> QemuReadback:
+    """Start ``argv`` paused (``-S``), hot-plug the ``plug`` DIMMs (object-add + device_add),
+    read back CPUs, nodes and memory over QMP, quit.
 
     Adds ``-S -display none -nodefaults`` (and ``-accel tcg`` unless an accelerator is
     given) and a QMP socket in a private temporary directory. The process is killed and
@@ -331,7 +366,7 @@ def probe(argv: list[str], timeout_s: float = 20) -> QemuReadback:
                 raise QemuError(f"cannot run {binary}: {exc.strerror} (install the Debian package {package})") from None
         answered = False
         try:
-            raw = asyncio.run(_session(process, socket_path, timeout_s))
+            raw = asyncio.run(_session(process, socket_path, timeout_s, plug))
             answered = True
         except TimeoutError:
             raise QemuError(f"{binary} did not answer QMP within {timeout_s:g} s") from None
@@ -379,12 +414,16 @@ async def _connect(process: subprocess.Popen[bytes], socket_path: str) -> QMPCli
         return client
 
 
-async def _session(process: subprocess.Popen[bytes], socket_path: str, timeout_s: float) -> dict[str, Any] | None:
+async def _session(
+    process: subprocess.Popen[bytes], socket_path: str, timeout_s: float, plug: Sequence[HotDimm] = ()
+) -> dict[str, Any] | None:
     async with asyncio.timeout(timeout_s):
         client = await _connect(process, socket_path)
         if client is None:
             return None
         try:
+            for dimm in plug:
+                await _plug(client, dimm)
             return await _queries(client)
         except ExecuteError as exc:
             # QEMU answered, with an error: it is alive, and this is no refusal.
@@ -420,6 +459,14 @@ async def _execute(client: QMPClient, command: str, arguments: Mapping[str, obje
     return await client.execute(command, arguments)
 
 
+async def _plug(client: QMPClient, dimm: HotDimm) -> None:
+    """What a user's hot-plug does: a RAM backend (object-add), then a pc-dimm on it (device_add)."""
+    backend = {"qom-type": "memory-backend-ram", "id": f"{dimm.device_id}-mem", "size": dimm.size_bytes}
+    await _execute(client, "object-add", backend)
+    device = {"driver": "pc-dimm", "id": dimm.device_id, "memdev": f"{dimm.device_id}-mem", "node": dimm.node}
+    await _execute(client, "device_add", device)
+
+
 async def _queries(client: QMPClient) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     raw["version"] = await _execute(client, "query-version")
@@ -435,6 +482,7 @@ async def _queries(client: QMPClient) -> dict[str, Any]:
     raw["numa_text"] = (await _execute(client, "x-query-numa"))["human-readable-text"]
     raw["memdevs"] = await _execute(client, "query-memdev")
     raw["memory"] = await _execute(client, "query-memory-size-summary")
+    raw["memory_devices"] = await _execute(client, "query-memory-devices")
     try:  # QMP shows whether the HMAT is on; its initiators and latencies it does not show
         raw["hmat"] = bool(await _execute(client, "qom-get", {"path": "/machine", "property": "hmat"}))
     except ExecuteError:
@@ -479,6 +527,7 @@ def _readback(raw: dict[str, Any], warnings: tuple[str, ...]) -> QemuReadback:
         absent_cpu_slots=tuple(absent),
         warnings=warnings,
         hmat=raw.get("hmat"),
+        memory_devices=_memory_devices(raw.get("memory_devices", [])),
     )
 
 
@@ -494,6 +543,29 @@ def _size(num_bytes: int) -> str:
     return f"{num_bytes} bytes"
 
 
+def layout_dimm_bytes(layout: GuestLayout, node_id: int) -> int:
+    return sum(dimm.size_bytes for dimm in layout.dimms if dimm.node == node_id)
+
+
+def _hmat_and_dimm_mismatches(layout: GuestLayout, readback: QemuReadback) -> list[str]:
+    """hmat= as QEMU reports it, and each DIMM (query-memory-devices) by its renderer's id."""
+    found = []
+    if readback.hmat is not None and readback.hmat != layout.hmat:
+        found.append(f"QEMU has hmat={'on' if readback.hmat else 'off'}, the layout asks {'on' if layout.hmat else 'off'}")
+    plugged = {device.device_id: device for device in readback.memory_devices}
+    for index, dimm in enumerate(layout.dimms):
+        device = plugged.pop(dimm_id(index), None)
+        if device is None:
+            found.append(f"DIMM {dimm_id(index)}: QEMU has no such memory device")
+        elif (device.node, device.size_bytes) != (dimm.node, dimm.size_bytes):
+            found.append(
+                f"DIMM {dimm_id(index)}: QEMU has {_size(device.size_bytes)} in node {device.node}, "
+                f"the layout says {_size(dimm.size_bytes)} in node {dimm.node}"
+            )
+    found += [f"QEMU has memory device {name!r} the layout does not" for name in sorted(plugged)]
+    return found
+
+
 def compare(layout: GuestLayout, readback: QemuReadback) -> list[str]:
     """Where QEMU built something else than ``layout``: one line each, [] when exact.
 
@@ -506,9 +578,7 @@ def compare(layout: GuestLayout, readback: QemuReadback) -> list[str]:
     if readback.num_nodes != layout.num_nodes:
         found.append(f"QEMU built {readback.num_nodes} NUMA node(s), the layout has {layout.num_nodes}")
 
-    if readback.hmat is not None and readback.hmat != layout.hmat:
-        found.append(f"QEMU has hmat={'on' if readback.hmat else 'off'}, the layout asks {'on' if layout.hmat else 'off'}")
-
+    found += _hmat_and_dimm_mismatches(layout, readback)
     ram = -(-layout.memory_bytes // RAM_ALIGN) * RAM_ALIGN  # QEMU rounds -m up to 8 KiB
     if readback.ram_bytes and readback.ram_bytes != ram:
         found.append(f"QEMU has {_size(readback.ram_bytes)} of RAM, the layout says {_size(ram)}")
@@ -521,9 +591,9 @@ def compare(layout: GuestLayout, readback: QemuReadback) -> list[str]:
                 found.append(f"node {nid}: QEMU has no such node")
             continue
         qemu_bytes = readback.node_sizes_bytes[nid]
-        # x-query-numa prints node_mem >> 20: compare whole MiB here, bytes via the backend.
-        if qemu_bytes != node.memory_bytes // MIB * MIB:
-            found.append(f"node {nid}: QEMU has {_size(qemu_bytes)}, the layout says {_size(node.memory_bytes)}")
+        # x-query-numa prints node_mem >> 20 (DIMMs included): whole MiB here, bytes via the backend.
+        if qemu_bytes != (with_dimms := node.memory_bytes + layout_dimm_bytes(layout, nid)) // MIB * MIB:
+            found.append(f"node {nid}: QEMU has {_size(qemu_bytes)}, the layout says {_size(with_dimms)}")
         elif (
             node.memory_bytes
             and (exact := backend_bytes.get(memdev_id(node))) is not None

@@ -10,6 +10,7 @@ from numaopt.errors import InputError
 from numaopt.model import (
     BackendKind,
     CpuShape,
+    Dimm,
     GuestLayout,
     GuestNode,
     HmatCache,
@@ -71,6 +72,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             ],
             "distances": None if layout.distances is None else layout.distances.tolist(),
             **_hmat_dict(layout),
+            **_hotplug_dict(layout),
         },
         "adjusted_distances": [
             {"a": a, "b": b, "host": host, "shown": shown} for a, b, host, shown in plan.adjusted_distances
@@ -90,11 +92,22 @@ def _hmat_dict(layout: GuestLayout) -> dict[str, Any]:
     }
 
 
+def _hotplug_dict(layout: GuestLayout) -> dict[str, Any]:
+    """maxmem, slots and DIMMs, only where a layout has them."""
+    if layout.maxmem_bytes is None and not layout.slots and not layout.dimms:
+        return {}
+    dimms = [dataclasses.asdict(dimm) for dimm in layout.dimms]
+    return {"maxmem_bytes": layout.maxmem_bytes, "slots": layout.slots, "dimms": dimms}
+
+
 def _hmat_from(guest: dict[str, Any]) -> dict[str, Any]:
     return {
         "hmat": bool(guest.get("hmat", False)),
         "hmat_lb": tuple(HmatLb(**lb) for lb in guest.get("hmat_lb", [])),
         "hmat_cache": tuple(HmatCache(**cache) for cache in guest.get("hmat_cache", [])),
+        "maxmem_bytes": guest.get("maxmem_bytes"),
+        "slots": int(guest.get("slots", 0)),
+        "dimms": tuple(Dimm(**dimm) for dimm in guest.get("dimms", [])),
     }
 
 

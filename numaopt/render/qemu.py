@@ -80,13 +80,39 @@ def _backend_options(backend: MemoryBackend) -> tuple[str, str]:
 def _head(layout: GuestLayout) -> list[tuple[str, str]]:
     """Machine, CPU, memory and -smp options, and one memory backend per node with memory:
     the options that can hold text from the user (a backend's mem-path)."""
-    options = [*_machine(layout), ("-m", _size(layout.memory_bytes)), ("-smp", _smp(layout))]
+    options = [*_machine(layout), ("-m", _memory(layout)), ("-smp", _smp(layout))]
     kind, after = _backend_options(layout.backend)
     options += [
         ("-object", _backend_object(kind, after, node.node_id, node.memory_bytes, node.host_nodes))
         for node in layout.nodes
         if node.memory_bytes
     ]
+    return options
+
+
+def _memory(layout: GuestLayout) -> str:
+    if layout.maxmem_bytes is None and not layout.slots:
+        return _size(layout.memory_bytes)
+    slots = f",slots={layout.slots}" if layout.slots else ""
+    maxmem = "" if layout.maxmem_bytes is None else f",maxmem={_size(layout.maxmem_bytes)}"
+    return f"{_size(layout.memory_bytes)}{slots}{maxmem}"
+
+
+def dimm_id(index: int) -> str:
+    """The id of the index-th DIMM (``-device``); its backend is ``<id>-mem``."""
+    return f"dimm{index}"
+
+
+def _dimm_options(layout: GuestLayout) -> list[tuple[str, str]]:
+    """Each DIMM's backend (bound like its node's memory) and its ``-device pc-dimm,node=``."""
+    kind, after = _backend_options(layout.backend)
+    host_nodes = {node.node_id: node.host_nodes for node in layout.nodes}
+    options = []
+    for index, dimm in enumerate(layout.dimms):
+        bind = host_nodes.get(dimm.node, ())
+        backend = f"{kind},id={dimm_id(index)}-mem,size={_size(dimm.size_bytes)}{after}"
+        backend += "," + ",".join(_host_nodes_options(bind)) if bind else ""
+        options += [("-object", backend), ("-device", f"pc-dimm,id={dimm_id(index)},memdev={dimm_id(index)}-mem,node={dimm.node}")]
     return options
 
 
@@ -183,7 +209,8 @@ def _hmat_values(layout: GuestLayout) -> list[str]:
 def qemu_args(layout: GuestLayout) -> list[str]:
     """The NUMA-relevant QEMU arguments, in an order QEMU accepts."""
     args = [word for option in _head(layout) for word in option]
-    return args + [word for value in _numa_values(layout) for word in ("-numa", value)]
+    args += [word for value in _numa_values(layout) for word in ("-numa", value)]
+    return args + [word for option in _dimm_options(layout) for word in option]
 
 
 def qemu_command(plan: Plan | GuestLayout) -> list[str]:
@@ -204,6 +231,7 @@ def shell_text(plan: Plan | GuestLayout) -> str:
     numa = _numa_values(layout)
     if numa:  # one join for all the -numa lines: a 32-node layout has hundreds
         lines.append("    -numa " + " \\\n    -numa ".join(numa))
+    lines += [f"    {option} {shlex.quote(value)}" for option, value in _dimm_options(layout)]
     return " \\\n".join(lines) + "\n"
 
 

@@ -113,9 +113,24 @@ def problem_dict(layout: GuestLayout) -> dict[str, Any]:
             entry["initiator"] = node.initiator
     if _has_hmat(layout):
         guest.update(_hmat_keys(layout))
+    if _has_hotplug(layout):
+        guest.update(_hotplug_keys(layout))
     shape = layout.shape
     guest["smp"] = {"sockets": shape.sockets, "dies": shape.dies, "cores": shape.cores, "threads": shape.threads}
     return {"rules": layout.rules.value, "guest": guest}
+
+
+def _has_hotplug(layout: GuestLayout) -> bool:
+    return layout.maxmem_bytes is not None or bool(layout.slots) or bool(layout.dimms)
+
+
+def _hotplug_keys(layout: GuestLayout) -> dict[str, Any]:
+    keys: dict[str, Any] = {"slots": layout.slots}
+    if layout.maxmem_bytes is not None:
+        keys["maxmem"] = format_size(layout.maxmem_bytes)
+    if layout.dimms:
+        keys["dimms"] = [{"node": dimm.node, "size": format_size(dimm.size_bytes)} for dimm in layout.dimms]
+    return keys
 
 
 def _has_hmat(layout: GuestLayout) -> bool:
@@ -187,7 +202,7 @@ def problem_toml(layout: GuestLayout, header: str = "") -> str:
     """``dumps(problem_dict(layout), header=header, matrices=PROBLEM_MATRICES)``, from cached pieces."""
     _writable(layout)
     lines = [_node_line(node.cpus, node.memory_bytes) for node in layout.nodes]
-    if not all(lines) or _has_hmat(layout):  # HMAT keys: rare, written by tomli-w whole  # a node too long for one line: tomli-w writes [[guest.nodes]] tables
+    if not all(lines) or _has_hmat(layout) or _has_hotplug(layout):  # rare keys: written by tomli-w whole  # a node too long for one line: tomli-w writes [[guest.nodes]] tables
         return dumps(problem_dict(layout), header=header, matrices=PROBLEM_MATRICES)
     head = _head(layout.rules.value, layout.vcpus, _size(layout.memory_bytes), layout.machine.value)
     matrix = "" if layout.distances is None else f"distances = {matrix_text(layout.distances.tolist())}\n"

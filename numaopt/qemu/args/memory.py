@@ -11,14 +11,16 @@ objects QEMU creates before it reads ``-numa``, and nodes name them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from numaopt.model import BackendKind, Machine, MemoryBackend
+from numaopt.model import BackendKind, Dimm, GuestLayout, Machine, MemoryBackend
 from numaopt.rules import Severity
 from numaopt.units import MIB
 
+from .backends import Backend
 from .common import Arg, Context, Values
 from .machine import MachineType
 from .values import c_uint, flag, show, split_opts
@@ -52,17 +54,27 @@ def read_ram(context: Context, values: Values) -> Ram:
     size = values.number("size") or DEFAULT_RAM_BYTES  # -m 0 means the machine's default
     slots = values.number("slots") or 0
     maxmem = values.number("maxmem")
-    if "slots" in values or "maxmem" in values:
-        arg = values.where("maxmem" if "maxmem" in values else "slots")
-        if "maxmem" not in values:
-            context.add(Severity.ERROR, "memory-slots", "slots specified but no max-size", f"at {show(arg.shown)}")
-        context.add(
-            Severity.WARNING,
-            "memory-hotplug",
-            f"{show(arg.shown)}: memory hotplug (maxmem=, slots=) is not modelled by numaopt; with maxmem "
-            "QEMU adds a hot-pluggable SRAT range on the last node",
-        )
+    if ("slots" in values or "maxmem" in values) and "maxmem" not in values:
+        arg = values.where("slots")
+        context.add(Severity.ERROR, "memory-slots", "slots specified but no max-size", f"at {show(arg.shown)}")
     return Ram(size, slots, maxmem)
+
+
+def with_hotplug(layout: GuestLayout, context: Context, ram: Ram, devices: list[Arg], backends: dict[str, Backend]) -> GuestLayout:
+    """``layout`` with -m's maxmem= and slots= and its pc-dimms (node, backend size), as
+    numaopt renders them; left as it is when QEMU refused any of them (the reader has said
+    so, and check_layout would say it again)."""
+    if any(f.code in ("memory-slots", "memory-device") for f in context.findings):
+        return layout
+    dimms = []
+    for arg in devices:
+        props = device_props(arg.value or "")
+        memdev = props.get("memdev")
+        if props.get("driver") == "pc-dimm" and isinstance(memdev, str) and memdev in backends:
+            dimms.append(Dimm(c_uint(str(props.get("node", 0))) or 0, backends[memdev].size))
+    if ram.maxmem is None and not ram.slots and not dimms:
+        return layout
+    return dataclasses.replace(layout, maxmem_bytes=ram.maxmem, slots=ram.slots, dimms=tuple(dimms))
 
 
 def legacy_memory(by_name: dict[str, list[Arg]], backend: MemoryBackend) -> MemoryBackend:

@@ -27,6 +27,7 @@ from .memory import (
     legacy_memory,
     pc_board,
     read_ram,
+    with_hotplug,
 )
 from .shell import split_command
 from .state import NumaState
@@ -104,6 +105,8 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
         rules=board.machine.default_rules,
     )
     layout = with_hmat(layout, numa)
+    if board.machine is not Machine.VIRT:
+        layout = with_hotplug(layout, context, ram, by_name.get("device", []), backends)
     return QemuConfig(layout=layout, findings=list(context.findings), machine_type=machine_type.name)
 
 

@@ -100,6 +100,12 @@ $B grep -H . $S/node/node[0-9]*/access0/initiators/*_* \
   $S/node/node[0-9]*/memory_side_cache/index[0-9]*/* >> /tmp/sys 2>/dev/null
 for f in $S/node/node[0-9]*/access0/initiators/node[0-9]*; do [ -e "$f" ] && echo "$f:" >> /tmp/sys; done
 while IFS= read -r l; do r "sys $l"; done < /tmp/sys
+# Memory the guest got as DIMMs comes up offline (Debian's kernel does not online it by
+# itself): online every offline block, then report each node's MemTotal again ("grown").
+r "stage online-memory"
+for f in $S/memory/memory[0-9]*/state; do read -r v < "$f" && [ "$v" = offline ] && echo online > "$f"; done
+$B grep -H MemTotal $S/node/node[0-9]*/meminfo > /tmp/grown 2>/dev/null
+while IFS= read -r l; do r "grown $l"; done < /tmp/grown
 r "stage read-dmesg"
 $B dmesg > /tmp/dmesg
 while IFS= read -r l; do r "dmesg $l"; done < /tmp/dmesg

@@ -596,13 +596,41 @@ def hmat_failures(layout: GuestLayout, report: GuestReport) -> list[Failure]:
 
 
 # ---------------------------------------------------------------------------------------
+# DIMMs (part of oracle (a)): each node grows by its DIMMs once the init onlines them
+
+
+def dimm_failures(layout: GuestLayout, report: GuestReport) -> list[Failure]:
+    """Each node's MemTotal after the init onlined every offline memory block, less before:
+    exactly its DIMMs (their struct pages come out of the node's boot memory, so the
+    growth is the DIMMs' whole size; measured: 256 MiB -> 262144 kB)."""
+    if not report.grown_kb:
+        return []  # a report from before the init onlined memory
+    ids = guest_node_ids(layout)
+    asked: dict[int, int] = {}
+    for dimm in layout.dimms:
+        if dimm.node in ids:
+            asked[ids[dimm.node]] = asked.get(ids[dimm.node], 0) + dimm.size_bytes
+    found = []
+    for guest, node in sorted(report.nodes.items()):
+        after = report.grown_kb.get(guest)
+        if after is None or node.memtotal_kb is None:
+            continue
+        grown, want = (after - node.memtotal_kb) * 1024, asked.get(guest, 0)
+        if grown != want:
+            found.append(
+                Failure(Oracle.TOPOLOGY, "dimm-memory", f"guest node {guest}: onlining its DIMMs added {_mib(grown)}, expected {_mib(want)}")
+            )
+    return found
+
+
+# ---------------------------------------------------------------------------------------
 # All four
 
 
 def judge_report(layout: GuestLayout, report: GuestReport, *, accel: str = "tcg") -> list[Failure]:
     """Oracles (a), (b) and (c) on a complete report."""
     view = expected_view(layout, linux=True, accel=accel)
-    failures = topology_failures(view, report) + hmat_failures(layout, report)
+    failures = topology_failures(view, report) + hmat_failures(layout, report) + dimm_failures(layout, report)
     failures += message_problems(view, report.messages())
     failures += sched_problems(view, report)
     return failures

@@ -15,6 +15,7 @@ incomplete instead of misread. The format (version 1)::
     @sys /sys/devices/system/node/node0/meminfo:Node 0 MemTotal:  481496 kB
     @sys /sys/devices/system/cpu/cpu0/topology/core_id:0
     @sys /sys/kernel/debug/sched/domains/cpu0/domain1/name:NUMA
+    @grown /sys/devices/system/node/node1/meminfo:Node 1 MemTotal:  745000 kB   after onlining DIMMs
     @dmesg [    2.643722]  domain-0: span=0-3 level=MC
     @end 620 41237
     @stage reset                      after the report (not counted)
@@ -151,6 +152,7 @@ class GuestReport:
     dmesg: tuple[str, ...] = ()
     console: tuple[str, ...] = ()  # console lines outside the report (kernel notices before init, errors after)
     stages: tuple[str, ...] = ()  # the init's steps, as announced by "@stage" lines
+    grown_kb: dict[int, int] = field(default_factory=dict)  # node -> MemTotal after onlining every memory block
 
     @property
     def node_ids(self) -> list[int]:
@@ -368,6 +370,7 @@ def parse_report(console: str) -> GuestReport:
         dmesg=tuple(fields.dmesg),
         console=(*lines[:begin], *framed.outside),
         stages=tuple(fields.stages),
+        grown_kb=fields.grown,
     )
 
 
@@ -441,6 +444,7 @@ class _Fields:
         self.stages: list[str] = []
         self.dmesg: list[str] = []
         self.sysfs = _Sysfs()
+        self.grown: dict[int, int] = {}
 
     def add(self, key: str, rest: str) -> bool:
         """Take one line (``@key rest``); False for a key this numaopt does not know."""
@@ -465,6 +469,14 @@ class _Fields:
     def _uptime(self, rest: str) -> None:
         self.uptime = float(rest)
 
+    def _grown(self, rest: str) -> None:
+        """A node's MemTotal again, after the init onlined every offline memory block."""
+        path, _, value = rest.partition(":")
+        node, memory = _NODE_FILE.match(path), _MEMTOTAL.search(value)
+        if node is None or memory is None:
+            raise ReportError(f"expected nodeN/meminfo:... MemTotal: N kB, got {rest[:60]!r}")
+        self.grown[int(node.group(1))] = int(memory.group(1))
+
     def _sys(self, rest: str) -> None:
         path, _, value = rest.partition(":")
         self.sysfs.add(path, value.strip())
@@ -477,6 +489,7 @@ _FIELD_READERS: dict[str, Callable[[_Fields, str], None]] = {
     "cmdline": _Fields._cmdline,
     "uptime": _Fields._uptime,
     "sys": _Fields._sys,
+    "grown": _Fields._grown,
 }
 
 

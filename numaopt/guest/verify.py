@@ -18,6 +18,7 @@ from numaopt.guest.boot import BootResult, boot
 from numaopt.guest.kit import GuestKit
 from numaopt.guest.oracles import (
     ExpectedView,
+    dimm_failures,
     expected_view,
     hang_failure,
     hmat_failures,
@@ -91,7 +92,8 @@ def boot_mismatches(layout: GuestLayout, result: BootResult) -> tuple[ExpectedVi
         why = "; ".join(report.problems) if report is not None else "no report on the console"
         return asked, [f"the guest stopped before a complete report: {why}"]
     linux = expected_view(layout, linux=True, accel=result.accel)
-    lines = topology_problems(asked, report) + [f.message for f in hmat_failures(layout, report)]
+    lines = topology_problems(asked, report)
+    lines += [f.message for f in hmat_failures(layout, report) + dimm_failures(layout, report)]
     if linux.slit_discarded and any(m.code == "slit-invalid" for m in report.messages()):
         lines.append(
             "the guest discarded the distance table ('ACPI: SLIT table looks invalid. Not used.'): "

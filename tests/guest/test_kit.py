@@ -142,10 +142,10 @@ def test_the_init_announces_every_silent_step_and_lowers_the_console_level() -> 
     printk = lines.index("echo 4 > /proc/sys/kernel/printk")
     assert printk < lines.index('echo "@numaopt-report 1"')  # the report shares the console with errors only
     stages = [line.split()[2].rstrip('"') for line in lines if line.startswith('r "stage ')]
-    assert stages == ["mount", "read-sysfs", "read-dmesg"]
+    assert stages == ["mount", "read-sysfs", "online-memory", "read-dmesg"]
     # Each step that prints nothing while it runs comes right after a stage line (only
     # assignments and comments between them).
-    for step in ("$B mount -t sysfs", "$B grep -H . ", "$B dmesg > /tmp/dmesg"):
+    for step in ("$B mount -t sysfs", "$B grep -H . ", "for f in $S/memory/", "$B dmesg > /tmp/dmesg"):
         at = next(i for i, line in enumerate(lines) if line.startswith(step))
         before = [line for line in lines[:at] if not line.startswith("#") and "=" not in line.split()[0]]
         assert before[-1].startswith('r "stage '), step

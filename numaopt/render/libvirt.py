@@ -9,7 +9,8 @@ tree, with ``<gic version='3'/>`` because GICv2 stops at 8 vCPUs); ``<cpu>`` wit
 model for the accelerator (see ``numaopt.render.target.cpu_model``), the -smp
 topology and one ``<cell>`` per guest node with its distances; a serial console.
 
-HMAT: each cell's memory-side caches (``<cache>``) and ``<interconnects>`` with one
+Memory hotplug: ``<maxMemory slots>`` and one ``<memory model='dimm'>`` device per DIMM
+in its cell. HMAT: each cell's memory-side caches (``<cache>``) and ``<interconnects>`` with one
 ``<latency>`` or ``<bandwidth>`` per hmat-lb value. libvirt has no initiator attribute:
 it gives a CPU-less cell the initiator of an interconnect that targets it, so an initiator
 with no latency or bandwidth of its own is lost (``numaopt check`` warns). Not rendered:
@@ -33,7 +34,7 @@ def domain_xml(plan: Plan, options: VmOptions | None = None) -> str:
     layout = plan.layout
     domain = ET.Element("domain", type="kvm" if options.accel is Accel.KVM else "qemu")
     ET.SubElement(domain, "name").text = options.name
-    ET.SubElement(domain, "memory", unit="KiB").text = str(layout.memory_bytes // KIB)
+    _memory(domain, layout)
     _memory_backing(domain, layout.backend)
     ET.SubElement(domain, "vcpu", placement="static").text = str(layout.vcpus)
     _cputune(domain, plan)
@@ -44,8 +45,27 @@ def domain_xml(plan: Plan, options: VmOptions | None = None) -> str:
     devices = ET.SubElement(domain, "devices")
     console = ET.SubElement(devices, "console", type="pty")
     ET.SubElement(console, "target", type="serial", port="0")
+    _dimms(devices, layout)
     ET.indent(domain)
     return ET.tostring(domain, encoding="unicode") + "\n"
+
+
+def _memory(domain: ET.Element, layout: GuestLayout) -> None:
+    """<maxMemory slots> for -m maxmem,slots; <memory> is the total, DIMMs included."""
+    if layout.maxmem_bytes is not None:
+        ET.SubElement(domain, "maxMemory", slots=str(layout.slots), unit="KiB").text = str(layout.maxmem_bytes // KIB)
+    total = layout.memory_bytes + sum(dimm.size_bytes for dimm in layout.dimms)
+    ET.SubElement(domain, "memory", unit="KiB").text = str(total // KIB)
+
+
+def _dimms(devices: ET.Element, layout: GuestLayout) -> None:
+    """One <memory model='dimm'> per DIMM, in its cell (libvirt names them dimm0, dimm1, ...)."""
+    position = {node.node_id: index for index, node in enumerate(layout.nodes)}
+    for dimm in layout.dimms:
+        memory = ET.SubElement(devices, "memory", model="dimm")
+        target = ET.SubElement(memory, "target")
+        ET.SubElement(target, "size", unit="KiB").text = str(dimm.size_bytes // KIB)
+        ET.SubElement(target, "node").text = str(position.get(dimm.node, dimm.node))
 
 
 def _memory_backing(domain: ET.Element, backend: MemoryBackend) -> None:

@@ -195,7 +195,9 @@ def libvirt_qemu_argv(xml: str) -> list[str]:
     start = next(i for i, word in enumerate(words) if "qemu-system-" in word)  # after VAR=value words
     argv = [Path(words[start]).name]
     for flag, value in zip(words[start + 1 :], [*words[start + 2 :], ""], strict=True):
-        if flag in MACHINE_FLAGS and not (flag == "-object" and '"secret"' in value):
+        if (flag in MACHINE_FLAGS and not (flag == "-object" and '"secret"' in value)) or (
+            flag == "-device" and '"driver":"pc-dimm"' in value  # DIMMs: the only devices a layout has
+        ):
             argv += [flag] if flag == "-no-acpi" else [flag, value]
     return argv
 
@@ -259,4 +261,19 @@ def test_libvirt_refuses_a_pair_in_both_directions_and_check_says_so() -> None:
         ["virsh", "-c", "test:///default", "define /dev/stdin"], input=domain_xml(Plan(both)), capture_output=True, text=True
     )
     assert "Link already defined" in result.stderr
+
+
+DIMMS = ROOT / "tests" / "data" / "hotplug" / "two-nodes-dimms.toml"
+
+
+@pytest.mark.qemu
+def test_libvirts_qemu_driver_builds_the_same_dimms_from_our_domain(tmp_path: Path) -> None:
+    # <maxMemory slots> and <memory model='dimm'>: libvirt writes -m ...,slots=,maxmem= and a
+    # pc-dimm (named dimm0, as numaopt names it) in the same node; QEMU builds it.
+    plan = plan_for(DIMMS)
+    xml = domain_xml(plan, VmOptions(accel=Accel.TCG))
+    validate(xml, tmp_path)
+    argv = libvirt_qemu_argv(xml)
+    assert "size=1048576k,slots=4,maxmem=2097152k" in argv
+    assert compare(plan.layout, probe(argv)) == []
 

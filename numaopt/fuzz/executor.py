@@ -208,7 +208,9 @@ def run_item(task: Task) -> ItemResult:
         judged = boot_and_judge(layout, settings)
     except QemuRefused as exc:
         failure = {"oracle": "qemu", "code": "refused", "message": str(exc)}
-        attempt = Attempt(_toml(layout, header), [], exc.stderr, [failure], time.monotonic() - started)
+        # No kernel ran (QEMU refused before the guest started): the QEMU version alone is recorded.
+        attempt = Attempt(_toml(layout, header), [], exc.stderr, [failure], time.monotonic() - started,
+                          qemu=qemu_version(layout.machine.qemu_binary))
         return ItemResult(item.item_id, item.child_seed, item.label, "error", [failure], time.monotonic() - started,
                           vcpus=layout.vcpus, nodes=layout.num_nodes, original=attempt)
     accel = judged.boots[0].accel
@@ -261,7 +263,7 @@ def _write_attempt(directory: Path, attempt: Attempt, reason: str) -> None:
     (directory / "failures.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     # The failures as data (replay compares its signatures with these) and what ran them.
     (directory / "failures.json").write_text(json.dumps(attempt.failures, indent=1) + "\n", encoding="utf-8")
-    if attempt.kernels:
+    if attempt.kernels or attempt.qemu:
         provenance = {"kernels": list(attempt.kernels), "qemu": attempt.qemu}
         (directory / KERNEL_FILE).write_text(json.dumps(provenance, indent=1) + "\n", encoding="utf-8")
     for other in attempt.others:  # kernel B's guest, when two kernels are compared

@@ -79,3 +79,23 @@ def test_bad_kernel_and_expect_options_are_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "c").exists()  # refused before the campaign starts
     nothing = numaopt("replay", tmp_path)
     assert nothing.returncode == 1 and "no problem.toml here" in nothing.stderr
+
+
+def test_a_layout_qemu_refuses_records_the_qemu_version_and_replays_as_one_line(tmp_path: Path) -> None:
+    from numaopt.fuzz.executor import RunSettings, run_campaign
+    from numaopt.fuzz.items import WorkItem
+    from numaopt.model import CpuShape, GuestLayout, GuestNode
+    from numaopt.rules import RuleSet
+    from numaopt.units import MIB
+
+    layout = GuestLayout(vcpus=2, memory_bytes=256 * MIB, nodes=(GuestNode(0, (0,), 128 * MIB), GuestNode(1, (1,), 128 * MIB)),
+                         shape=CpuShape(sockets=2), distances=[[10, 9], [9, 10]])  # QEMU refuses a distance under 10
+    summary = run_campaign([WorkItem(0, "t/0", layout, RuleSet.QEMU, "tiny")], tmp_path, {"test": "refused"},
+                           RunSettings(shrink=False), total=1)
+    assert summary.verdicts == {"error": 1} and summary.new_items == 1
+    repro = tmp_path / "failures" / "item-000000"
+    provenance = json.loads((repro / "kernel.json").read_text())
+    assert provenance["kernels"] == [] and provenance["qemu"].startswith("QEMU emulator version ")
+    replayed = numaopt("replay", repro)
+    assert replayed.returncode == 4 and replayed.stderr.count("\n") == 1
+    assert "QEMU refused the configuration: -numa dist,src=0,dst=1,val=9" in replayed.stderr

@@ -61,6 +61,10 @@ def _check(layout: GuestLayout, options: VmOptions) -> None:
         raise _refuse(f"{layout.shape.threads} threads per core; Cloud Hypervisor takes at most {MAX_X86_THREADS} on x86")
     if layout.machine is Machine.VIRT and layout.shape.dies > 1:
         raise _refuse("dies on aarch64; Cloud Hypervisor takes one die per package there")
+    if layout.dimms or layout.maxmem_bytes is not None:
+        raise _refuse("DIMMs per node (maxmem, slots, dimms); Cloud Hypervisor hot-plugs memory per zone, not pc-dimms")
+    if layout.hmat_lb or layout.hmat_cache:
+        raise _refuse("HMAT latencies and caches; Cloud Hypervisor's --numa has no such keys")
     for position, node in enumerate(layout.nodes):
         if not node.cpus and not node.memory_bytes:
             raise _refuse(f"guest node {position} has neither vCPUs nor memory; a --numa node needs cpus or memory_zones")

@@ -52,6 +52,10 @@ def _check(plan: Plan, options: VmOptions) -> None:
         raise _refuse(f"VM name {options.name!r} is not a DNS name (letters, digits, '-' and '.'), which Proxmox VE requires")
     if layout.num_nodes > MAX_NODES:
         raise _refuse(f"{layout.num_nodes} guest nodes; Proxmox VE takes at most {MAX_NODES} (numa0..numa7)")
+    if layout.dimms or layout.maxmem_bytes is not None:
+        raise _refuse("DIMMs per node (maxmem, slots, dimms); Proxmox VE's memory hotplug places DIMMs itself")
+    if layout.hmat_lb or layout.hmat_cache:
+        raise _refuse("HMAT latencies and caches; Proxmox VE's numaN has no such keys")
     for position, node in enumerate(layout.nodes):
         if not node.cpus or not node.memory_bytes:
             lacks = "vCPUs" if not node.cpus else "memory"

@@ -104,7 +104,11 @@ def read_hmat_cache(numa: NumaState, arg: Arg, values: Values) -> None:
 
 def with_hmat(layout: GuestLayout, numa: NumaState) -> GuestLayout:
     """``layout`` with what the HMAT options gave: hmat=, the initiators given explicitly
-    (not those QEMU fills in, a vCPU node's itself), and the accepted hmat-lb and hmat-cache."""
+    (not those QEMU fills in, a vCPU node's itself), and the accepted hmat-lb and hmat-cache;
+    ``layout`` as it is when QEMU refused any of it (the reader has said so, and
+    check_layout would say it again)."""
+    if any(f.code.startswith("hmat") for f in numa.context.findings):
+        return layout
     nodes = tuple(
         dataclasses.replace(node, initiator=numa.nodes[node.node_id].initiator)
         if node.node_id in numa.nodes

@@ -962,7 +962,7 @@ def report(outcomes: list[Outcome], limits: Limits, command: str, machine: list[
         "n = 12-36); 32- and 64-node hosts (board/socket blocks and random SLITs, one group per node and groups "
         "sharing nodes); big split groups (72-250 vCPUs on 16-64-node synthetic hosts, VMs with no traffic, "
         "SMT, split groups talking to each other and to small groups); two infeasible workloads. "
-        "**Not benchmarked: several VMs on one host** (issue 10, item 6): the engine places them (problems/shared-host.toml), but no family measures them yet.",
+        "Several VMs on one host (issue 10, item 6) have their own section below (`--vms`), and so has the comparison with and without large-neighbourhood search (`--lns`).",
         "",
         "Peers: scipy `quadratic_assignment` (`faq` from its barycentre start, `faq` x 20 random starts, `2opt`) "
         "where the instance is a pure assignment; a plain CP-SAT model (a boolean per group x node, a core count "

@@ -509,6 +509,8 @@ class Workload:
     guest_nodes: int | None = None  # exactly this many guest (= used host) nodes
     max_guest_nodes: int | None = None
     page_size_bytes: int | None = None  # huge pages backing guest memory
+    maxmem_bytes: int | None = None  # room to grow: -m maxmem= (memory plus hot-pluggable DIMMs)
+    slots: int = 0  # -m slots=
 
     def __post_init__(self) -> None:
         names = [g.name for g in self.groups]

@@ -294,6 +294,8 @@ class Workload(_Table):
     together: Annotated[list[Names], _say("groups that share a guest node")] | None = None
     apart: Annotated[list[Names], _say("groups on different guest nodes")] | None = None
     max_distance: list[MaxDistance] | None = None
+    maxmem: Annotated[Size, _say("room to grow: memory plus hot-pluggable DIMMs (-m maxmem=); one VM only")] | None = None
+    slots: Annotated[int, _say("-m slots=: DIMMs that can be hot-plugged (1..256); one VM only", 0)] | None = None
 
 
 class Objective(_Table):

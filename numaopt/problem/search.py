@@ -132,7 +132,13 @@ def read_workload(
         guest_nodes=guest_nodes,
         max_guest_nodes=max_guest_nodes,
         page_size_bytes=page,
+        maxmem_bytes=reader.convert("maxmem", parse_size) if reader.has("maxmem") else None,
+        slots=reader.integer("slots", 0, 256, "a number of DIMM slots (QEMU takes 256 at most)", default=0),
     )
+    if workload.maxmem_bytes is not None and workload.maxmem_bytes < workload.memory_bytes:
+        raise reader.error(f"{workload.maxmem_bytes} bytes is less than the workload's memory ({workload.memory_bytes} bytes)", "maxmem")
+    if workload.slots and workload.maxmem_bytes is None:
+        raise reader.error("slots need maxmem (the memory they may add up to)", "slots")
     priced = sum(flow.weight for flow in workload.priced_traffic)
     if priced > MAX_TOTAL_TRAFFIC:
         # Weights times distances must stay exact in CP-SAT (and inside int64).
@@ -260,6 +266,9 @@ def read_vms(data: dict[str, Any], source: str, base_dir: Path) -> tuple[SharedH
         priority = own.get("priority", int, f"a whole number 1..{MAX_PRIORITY}", default=1)
         if not 1 <= priority <= MAX_PRIORITY:
             raise own.error(f"expected a whole number 1..{MAX_PRIORITY}, got {priority}", "priority")
+        for key in ("maxmem", "slots"):
+            if key in table:
+                raise top.error("room to grow (maxmem, slots) is for a one-VM [workload]; [[vm]] takes none yet", f"{path}.{key}")
         workload, machine, backend = read_workload(table, source, host, path, also_known=VM_KEYS)
         vms.append(VmRequest(name, workload, machine, backend, priority))
     names = {vm.name for vm in vms}

@@ -150,6 +150,8 @@ def place(
         best_bound=decision.best_bound,
         wall_time_s=decision.wall_time_s,
     )
+    workload = request.workload  # room to grow: checked with the rest of the layout
+    plan = replace(plan, layout=replace(plan.layout, maxmem_bytes=workload.maxmem_bytes, slots=workload.slots))
     return with_host_hmat(as_the_guest_keeps_it(plan, adjust_distances), request.host)
 
 

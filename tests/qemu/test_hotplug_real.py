@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from numaopt.cli import app
+from numaopt.errors import ProblemError
 from numaopt.guest.verify import hotplug_test, verify_qemu
 from numaopt.layout import check_layout
 from numaopt.model import Dimm, GuestLayout
@@ -21,6 +22,7 @@ from numaopt.render.qemu import qemu_command
 from numaopt.render.toml import problem_toml
 from numaopt.rules import RuleSet, Severity
 from numaopt.units import MIB
+from tests.support.problems import plan_for
 
 pytestmark = pytest.mark.qemu
 
@@ -93,3 +95,29 @@ def test_the_problem_file_round_trips_and_verify_prints_the_hot_plug() -> None:
     result = CliRunner().invoke(app, ["verify", str(DIMMS)])
     assert result.exit_code == 0, result.output
     assert "hot-plugged dimm1 (128 MiB) into node 1 over QMP" in result.output
+
+
+GROW = ROOT / "tests" / "data" / "hotplug" / "search-room-to-grow.toml"
+
+
+def test_a_search_problem_asks_for_room_to_grow_and_level_1_uses_it() -> None:
+    layout = plan_for(GROW).layout
+    assert (layout.maxmem_bytes, layout.slots, layout.dimms) == (4 * GIB, 4, ())
+    # The plan binds memory to host nodes this machine may lack: level 1 without the binding.
+    unbound = dataclasses.replace(layout, nodes=tuple(dataclasses.replace(n, host_nodes=()) for n in layout.nodes))
+    verified = verify_qemu(unbound)
+    assert verified.mismatches == [] and "hot-plugged dimm0 (128 MiB)" in verified.hotplug
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (('maxmem = "4GiB"', 'maxmem = "512MiB"'), "workload.maxmem: 536870912 bytes is less than the workload's memory"),
+        (('maxmem = "4GiB"\n', ""), "workload.slots: slots need maxmem"),
+        (("slots = 4", "slots = 300"), "workload.slots"),
+    ],
+)
+def test_room_to_grow_mistakes_are_one_line(change: tuple[str, str], says: str) -> None:
+    with pytest.raises(ProblemError) as error:
+        parse_problem(GROW.read_text().replace(*change), "x.toml")
+    assert str(error.value).startswith(f"x.toml: {says}") and "\n" not in str(error.value)

@@ -349,8 +349,18 @@ class CampaignSummary:
         return [(key, n) for key, n in self.reasons.most_common() if key in self.expected.signatures]
 
 
-def summarise(records: list[dict[str, Any]], total: int, expected: Expected | None = None) -> CampaignSummary:
-    summary = CampaignSummary(total=total, expected=expected or Expected())
+def summarise(
+    records: list[dict[str, Any]],
+    total: int,
+    expected: Expected | None = None,
+    *,
+    ran: int = 0,
+    wall_s: float = 0.0,
+    interrupted: bool = False,
+) -> CampaignSummary:
+    """The summary of a journal's records, complete when returned (this run's ``ran``,
+    ``wall_s`` and ``interrupted`` included: nothing is set on it afterwards)."""
+    summary = CampaignSummary(total=total, expected=expected or Expected(), ran=ran, wall_s=wall_s, interrupted=interrupted)
     for record in records:
         if record.get("type") != "item":
             continue
@@ -490,7 +500,6 @@ def run_campaign(
     started = time.monotonic()
     with Journal(out / JOURNAL_NAME, {"type": "campaign", **header}, resume=resume) as journal:
         done = journal.done
-        summary = summarise(journal.records, total, expected)
         todo = (Task(item, settings) for item in items if item.item_id not in done)
         results = _dask(todo, dask_address) if dask_address else _local(todo, jobs)
         ran = 0
@@ -501,8 +510,7 @@ def run_campaign(
                 journal.append(_record(result, reproducer, out))
                 ran += 1
                 if on_result is not None:
-                    summary = summarise(journal.records, total, expected)
-                    summary.ran, summary.wall_s = ran, time.monotonic() - started
+                    summary = summarise(journal.records, total, expected, ran=ran, wall_s=time.monotonic() - started)
                     on_result(result, summary)
         except KeyboardInterrupt:
             interrupted = True
@@ -510,11 +518,8 @@ def run_campaign(
             close = getattr(results, "close", None)
             if close is not None:
                 close()
-        summary = summarise(journal.records, total, expected)
-    summary.ran = ran
-    summary.wall_s = time.monotonic() - started
-    summary.interrupted = interrupted
-    return summary
+        records = journal.records
+    return summarise(records, total, expected, ran=ran, wall_s=time.monotonic() - started, interrupted=interrupted)
 
 
 def result_dict(result: ItemResult) -> dict[str, Any]:

@@ -32,7 +32,6 @@ ALLOWED = {
     "numaopt/guest/oracles.py:topology_failures": "not split yet",
     "numaopt/layout.py:_guest_findings": "not split yet",
     "numaopt/layout.py:_qemu_findings": "not split yet",
-    "numaopt/solver/plan.py:build_plan": "not split yet",
 }
 
 

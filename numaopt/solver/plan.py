@@ -10,6 +10,8 @@ nodes, so the guest sees the truth.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from numaopt.layout import choose_shape
@@ -43,37 +45,81 @@ def build_plan(
     (named without the VM prefix), pinned to the host cores after ``cores_taken[node]``
     (updated, so the next VM's vCPUs never share a host CPU with this one's)."""
     request: PlacementRequest = instance.request
-    host = request.host
-    threads = request.workload.threads_per_core
-    groups = request.workload.groups
-    taken = cores_taken if cores_taken is not None else {}
-    # Guest nodes in order of first use by groups (group order, then piece order), nodes
-    # with vCPUs before memory-only ones, so vCPU 0 is in guest node 0.
     pieces = _pieces(instance, placement)
     if only is not None:
         members = set(only.groups)
-        pieces = [piece for piece in pieces if groups[piece[0]].name in members]
+        pieces = [piece for piece in pieces if request.workload.groups[piece[0]].name in members]
+    order = _node_order(pieces)
+    numbered = _number_vcpus(instance, pieces, order, only)
+    taken = cores_taken if cores_taken is not None else {}
+    pinning = _pin(instance, order, numbered.cpus_per_node, taken)
+    return Plan(
+        layout=_guest_layout(instance, order, numbered),
+        status=status,
+        vcpu_to_host_cpu=tuple(sorted(pinning)),
+        vcpu_groups=tuple(numbered.vcpu_group),
+        emulator_cpus=tuple(sorted(set(request.reserved_cpus))),
+        memory_placement=tuple((g, n, b) for (g, n), b in sorted(numbered.memory_placement.items())),
+        objective=objective,
+        best_bound=best_bound,
+        wall_time_s=wall_time_s,
+        seed=request.settings.seed,
+    )
+
+
+def _node_order(pieces: list[tuple[int, int, int, int]]) -> list[int]:
+    """Host node positions in guest node order: first use by groups (group order, then
+    piece order), nodes with vCPUs before memory-only ones, so vCPU 0 is in guest node 0."""
     order: list[int] = []
     for _, node, _cores, _ in sorted(pieces, key=lambda piece: piece[2] == 0):
         if node not in order:
             order.append(node)
-    memory_placement: dict[tuple[str, int], int] = {}
+    return order
+
+
+@dataclass(frozen=True)
+class _Numbered:
+    """vCPUs numbered node by node: each host node position's vCPUs and memory units, each
+    vCPU's group, and each (group, host node id)'s memory in bytes."""
+
+    cpus_per_node: dict[int, list[int]]
+    memory_units: dict[int, int]
+    vcpu_group: list[str]
+    memory_placement: dict[tuple[str, int], int]
+
+    @property
+    def vcpus(self) -> int:
+        return len(self.vcpu_group)
+
+
+def _number_vcpus(
+    instance: Instance, pieces: list[tuple[int, int, int, int]], order: list[int], only: Partition | None
+) -> _Numbered:
+    request = instance.request
+    groups, threads = request.workload.groups, request.workload.threads_per_core
     cpus_per_node: dict[int, list[int]] = {n: [] for n in order}
     memory_units: dict[int, int] = dict.fromkeys(order, 0)
     vcpu_group: list[str] = []
-    next_vcpu = 0
+    memory_placement: dict[tuple[str, int], int] = {}
     for node in order:
         for group, where, cores, units in pieces:
             if where != node:
                 continue
             count = cores * threads
-            cpus_per_node[node].extend(range(next_vcpu, next_vcpu + count))
-            next_vcpu += count
+            first = len(vcpu_group)
+            cpus_per_node[node].extend(range(first, first + count))
             memory_units[node] += units
             name = groups[group].name.removeprefix(f"{only.name}/") if only is not None else groups[group].name
             vcpu_group.extend([name] * count)
-            key = (name, host.nodes[node].node_id)
+            key = (name, request.host.nodes[node].node_id)
             memory_placement[key] = memory_placement.get(key, 0) + units * instance.memory_unit_bytes
+    return _Numbered(cpus_per_node, memory_units, vcpu_group, memory_placement)
+
+
+def _pin(instance: Instance, order: list[int], cpus_per_node: dict[int, list[int]], taken: dict[int, int]) -> list[tuple[int, int]]:
+    """(vCPU, host CPU) pairs: each guest core on the next free host core of its node (SMT
+    siblings on siblings), after the ``taken`` cores of an earlier VM; ``taken`` is updated."""
+    threads = instance.request.workload.threads_per_core
     pinning: list[tuple[int, int]] = []
     for node in order:
         free_cores = instance.free_cpus[node]
@@ -84,19 +130,26 @@ def build_plan(
             for thread in range(threads):
                 pinning.append((vcpus[core_index * threads + thread], host_threads[thread]))
         taken[node] = first + len(vcpus) // threads
+    return pinning
+
+
+def _guest_layout(instance: Instance, order: list[int], numbered: _Numbered) -> GuestLayout:
+    """One guest node per used host node, bound to it, at the host's distances."""
+    request = instance.request
+    host = request.host
     nodes = tuple(
         GuestNode(
             node_id=k,
-            cpus=tuple(cpus_per_node[n]),
-            memory_bytes=memory_units[n] * instance.memory_unit_bytes,
+            cpus=tuple(numbered.cpus_per_node[n]),
+            memory_bytes=numbered.memory_units[n] * instance.memory_unit_bytes,
             host_nodes=(host.nodes[n].node_id,),
         )
         for k, n in enumerate(order)
     )
     distances = np.asarray(host.distances)[np.ix_(order, order)]
-    shape = choose_shape(next_vcpu, [node.cpus for node in nodes], threads)
-    layout = GuestLayout(
-        vcpus=next_vcpu,
+    shape = choose_shape(numbered.vcpus, [node.cpus for node in nodes], request.workload.threads_per_core)
+    return GuestLayout(
+        vcpus=numbered.vcpus,
         memory_bytes=sum(node.memory_bytes for node in nodes),
         nodes=nodes,
         shape=shape,
@@ -104,16 +157,4 @@ def build_plan(
         machine=request.machine,
         backend=request.backend,
         rules=request.machine.default_rules,
-    )
-    return Plan(
-        layout=layout,
-        status=status,
-        vcpu_to_host_cpu=tuple(sorted(pinning)),
-        vcpu_groups=tuple(vcpu_group),
-        emulator_cpus=tuple(sorted(set(request.reserved_cpus))),
-        memory_placement=tuple((g, n, b) for (g, n), b in sorted(memory_placement.items())),
-        objective=objective,
-        best_bound=best_bound,
-        wall_time_s=wall_time_s,
-        seed=request.settings.seed,
     )

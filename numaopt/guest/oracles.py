@@ -170,60 +170,96 @@ def _core_bits(count: int) -> int:
 def expected_view(layout: GuestLayout, *, linux: bool = True, accel: str = "tcg") -> ExpectedView:
     """What the guest should show for ``layout``: Linux's rules (``linux``) or what was asked."""
     order = _visible_order(layout)
-    qemu_ids = tuple(layout.nodes[p].node_id for p in order)
-    full = layout.effective_distances
     expected: dict[str, str] = {}
     allowed: dict[str, str] = {}
-    notes: list[str] = []
-    slit_discarded = numa_disabled = False
-    if linux and layout.distances is not None and not _slit_valid(layout.distances):
-        if layout.machine is Machine.VIRT:
-            numa_disabled = True
-            expected["invalid-distance"] = "a remote distance of 10 (or a local one other than 10) in the distance-map"
-            expected["numa-disabled"] = "of_numa_init fails on an invalid distance, so arm64 fakes one node"
-        else:
-            slit_discarded = True
-            expected["slit-invalid"] = "a remote distance of 10 (or a local one other than 10): slit_valid() fails"
+    slit_discarded, numa_disabled = _distance_verdict(layout, linux, expected)
     if numa_disabled:
-        cpus_all = tuple(sorted(c for node in layout.nodes for c in node.cpus))
-        return ExpectedView(
-            qemu_ids=(layout.nodes[0].node_id,),
-            cpus=(cpus_all,),
-            memory_bytes=(sum(node.memory_bytes for node in layout.nodes),),
-            distances=np.array([[LOCAL_DISTANCE]], dtype=np.int64),
-            cpu_topology={},
-            expected_messages=expected,
-            allowed_messages=allowed,
-            numa_disabled=True,
-        )
+        return _one_fake_node(layout, expected, allowed)
     n = len(order)
     if slit_discarded:
         distances = np.full((n, n), REMOTE_DISTANCE, dtype=np.int64)
         np.fill_diagonal(distances, LOCAL_DISTANCE)
     else:
-        distances = full[np.ix_(order, order)].astype(np.int64)
+        distances = layout.effective_distances[np.ix_(order, order)].astype(np.int64)
     cpus = tuple(tuple(sorted(layout.nodes[p].cpus)) for p in order)
-    memory = tuple(layout.nodes[p].memory_bytes for p in order)
-    cpu_node = {cpu: guest for guest, node_cpus in enumerate(cpus) for cpu in node_cpus}
-
     if linux:
-        mask = np.array([bool(c) for c in cpus], dtype=bool)
-        sub = distances[np.ix_(mask, mask)]
-        if sub.size and not np.array_equal(sub, sub.T):
-            expected["distance-not-symmetric"] = "the table is asymmetric among CPU nodes (printed with sched_verbose)"
-        if layout.machine is not Machine.VIRT:
-            codes = {finding.code for finding in check_layout(layout, RuleSet.LINUX_ACPI)}
-            split = [code for code in ("core-split", "socket-split") if code in codes]
-            if "core-split" in split or ("socket-split" in split and accel == "tcg"):
-                expected["not-same-node"] = f"the layout splits a {'core' if 'core-split' in split else 'socket'} across nodes"
-                allowed["warning"] = "topology_sane() warns with a call trace (WARN_ONCE)"
-            elif "socket-split" in split:
-                allowed["not-same-node"] = "a split socket warns unless the host CPU is an Intel SNC model (KVM: -cpu host)"
-                allowed["warning"] = "topology_sane() warns with a call trace (WARN_ONCE)"
+        _linux_messages(layout, accel, cpus, distances, expected, allowed)
+    return ExpectedView(
+        qemu_ids=tuple(layout.nodes[p].node_id for p in order),
+        cpus=cpus,
+        memory_bytes=tuple(layout.nodes[p].memory_bytes for p in order),
+        distances=distances,
+        cpu_topology=_cpu_expectations(layout, cpus, linux, accel),
+        expected_messages=expected,
+        allowed_messages=allowed,
+        slit_discarded=slit_discarded,
+        notes=(),
+    )
 
-    topo: dict[int, CpuExpectation] = {}
+
+def _distance_verdict(layout: GuestLayout, linux: bool, expected: dict[str, str]) -> tuple[bool, bool]:
+    """(SLIT discarded, NUMA disabled) for a table Linux finds invalid; the messages it
+    prints go into ``expected``."""
+    if not linux or layout.distances is None or _slit_valid(layout.distances):
+        return False, False
+    if layout.machine is Machine.VIRT:
+        expected["invalid-distance"] = "a remote distance of 10 (or a local one other than 10) in the distance-map"
+        expected["numa-disabled"] = "of_numa_init fails on an invalid distance, so arm64 fakes one node"
+        return False, True
+    expected["slit-invalid"] = "a remote distance of 10 (or a local one other than 10): slit_valid() fails"
+    return True, False
+
+
+def _one_fake_node(layout: GuestLayout, expected: dict[str, str], allowed: dict[str, str]) -> ExpectedView:
+    """A device-tree guest that gave up on NUMA: one node with every CPU and all memory."""
+    cpus_all = tuple(sorted(c for node in layout.nodes for c in node.cpus))
+    return ExpectedView(
+        qemu_ids=(layout.nodes[0].node_id,),
+        cpus=(cpus_all,),
+        memory_bytes=(sum(node.memory_bytes for node in layout.nodes),),
+        distances=np.array([[LOCAL_DISTANCE]], dtype=np.int64),
+        cpu_topology={},
+        expected_messages=expected,
+        allowed_messages=allowed,
+        numa_disabled=True,
+    )
+
+
+def _linux_messages(
+    layout: GuestLayout,
+    accel: str,
+    cpus: tuple[tuple[int, ...], ...],
+    distances: npt.NDArray[np.int64],
+    expected: dict[str, str],
+    allowed: dict[str, str],
+) -> None:
+    """The messages Linux prints (``expected``) or may print (``allowed``) for this table
+    and this CPU topology: asymmetry among CPU nodes, cores or sockets split across nodes."""
+    mask = np.array([bool(c) for c in cpus], dtype=bool)
+    sub = distances[np.ix_(mask, mask)]
+    if sub.size and not np.array_equal(sub, sub.T):
+        expected["distance-not-symmetric"] = "the table is asymmetric among CPU nodes (printed with sched_verbose)"
+    if layout.machine is Machine.VIRT:
+        return
+    codes = {finding.code for finding in check_layout(layout, RuleSet.LINUX_ACPI)}
+    split = [code for code in ("core-split", "socket-split") if code in codes]
+    if "core-split" in split or ("socket-split" in split and accel == "tcg"):
+        expected["not-same-node"] = f"the layout splits a {'core' if 'core-split' in split else 'socket'} across nodes"
+        allowed["warning"] = "topology_sane() warns with a call trace (WARN_ONCE)"
+    elif "socket-split" in split:
+        allowed["not-same-node"] = "a split socket warns unless the host CPU is an Intel SNC model (KVM: -cpu host)"
+        allowed["warning"] = "topology_sane() warns with a call trace (WARN_ONCE)"
+
+
+def _cpu_expectations(
+    layout: GuestLayout, cpus: tuple[tuple[int, ...], ...], linux: bool, accel: str
+) -> dict[int, CpuExpectation]:
+    """Per vCPU: its guest node, package, die and core ids (exact only for x86 under TCG),
+    thread siblings (Linux drops siblings on another node) and package siblings."""
+    cpu_node = {cpu: guest for guest, node_cpus in enumerate(cpus) for cpu in node_cpus}
     shape = layout.shape
     exact_ids = layout.machine is not Machine.VIRT and accel == "tcg"
+    topo: dict[int, CpuExpectation] = {}
     for cpu in sorted(cpu_node):
         if cpu >= layout.vcpus:
             continue
@@ -239,17 +275,7 @@ def expected_view(layout: GuestLayout, *, linux: bool = True, accel: str = "tcg"
             thread_siblings=siblings,
             core_siblings=package if layout.machine is not Machine.VIRT else None,
         )
-    return ExpectedView(
-        qemu_ids=qemu_ids,
-        cpus=cpus,
-        memory_bytes=memory,
-        distances=distances,
-        cpu_topology=topo,
-        expected_messages=expected,
-        allowed_messages=allowed,
-        slit_discarded=slit_discarded,
-        notes=tuple(notes),
-    )
+    return topo
 
 
 # ---------------------------------------------------------------------------------------

@@ -319,90 +319,106 @@ def topology_problems(view: ExpectedView, report: GuestReport) -> list[str]:
 
 
 def topology_failures(view: ExpectedView, report: GuestReport) -> list[Failure]:
-    """Oracle (a): ``topology_problems`` with a stable code per kind of mismatch."""
-    found: list[Failure] = []
-
-    def add(code: str, message: str) -> None:
-        found.append(Failure(Oracle.TOPOLOGY, code, message))
-    ids = report.node_ids
-    n = view.num_nodes
-    if ids != list(range(n)):
-        add(
-            "node-count",
-            f"the guest has {len(ids)} node(s) ({format_cpulist(ids) or 'none'}), expected {n} (0-{n - 1})"
-            if n
-            else f"the guest has {len(ids)} node(s), expected none"
-        )
+    """Oracle (a): ``topology_problems`` with a stable code per kind of mismatch: the node
+    count, each node (CPUs, memory, MemTotal, distances), the memory the kernel kept, each
+    CPU's topology, CPUs beyond the layout's."""
     present = memory_present(report)
-    for guest in range(n):
-        label = _label(view, guest)
-        node = report.nodes.get(guest)
-        if node is None:
-            continue
-        if node.cpus != view.cpus[guest]:
-            add(
-                "node-cpus",
-                f"{label}: the guest has CPUs {format_cpulist(node.cpus) or 'none'}, "
-                f"expected {format_cpulist(view.cpus[guest]) or 'none'}"
-            )
-        want = view.memory_bytes[guest]
-        have = present.get(guest, 0) if present is not None else None
-        if have is not None and not want - MEMORY_HOLE_BYTES <= have <= want:
-            add("node-memory", f"{label}: the guest has {_mib(have)} of memory, expected {_mib(want)}")
-        if node.memtotal_kb is not None and have is not None and node.memtotal_kb * 1024 > have:
-            add("memtotal", f"{label}: MemTotal {node.memtotal_kb} kB is more than the {_mib(have)} present")
-        if present is None and node.memtotal_kb is not None and (node.memtotal_kb > 0) != (want > 0):
-            add("memtotal", f"{label}: MemTotal is {node.memtotal_kb} kB, expected {'some' if want else 'none'}")
-        row = list(node.distances)
-        expected_row = [int(v) for v in view.distances[guest]]
-        if len(ids) == n and row != expected_row:
-            add(
-                "distances",
-                f"{label}: distances {' '.join(map(str, row))}, expected {' '.join(map(str, expected_row))}"
-            )
+    found = _node_count_failures(view, report)
+    for guest in range(view.num_nodes):
+        found += _node_failures(view, report, guest, present)
     if present is not None:
-        have_total = sum(present.values())
-        memtotal = sum((node.memtotal_kb or 0) * 1024 for node in report.nodes.values())
-        allowance = KERNEL_RESERVE_BYTES + KERNEL_RESERVE_FRACTION * have_total
-        if have_total - memtotal > allowance:
-            add(
-                "memtotal",
-                f"the guest's MemTotal adds up to {_mib(memtotal)} of {_mib(have_total)} present: more is missing "
-                f"than the kernel reserves ({_mib(int(allowance))})"
-            )
+        found += _memtotal_failures(report, present)
     for cpu, want_cpu in view.cpu_topology.items():
-        seen = report.cpus.get(cpu)
-        if seen is None:
-            add("cpu-missing", f"CPU {cpu}: the guest does not have it")
-            continue
-        wrong: list[tuple[str, str]] = []
-        if seen.package != want_cpu.package:
-            wrong.append(("cpu-package", f"package {seen.package} (expected {want_cpu.package})"))
-        if want_cpu.die is not None and seen.die != want_cpu.die:
-            wrong.append(("cpu-die", f"die {seen.die} (expected {want_cpu.die})"))
-        if want_cpu.core is not None and seen.core != want_cpu.core:
-            wrong.append(("cpu-core", f"core {seen.core} (expected {want_cpu.core})"))
-        if seen.thread_siblings != want_cpu.thread_siblings:
-            wrong.append(
-                (
-                    "cpu-threads",
-                    f"thread siblings {format_cpulist(seen.thread_siblings)} "
-                    f"(expected {format_cpulist(want_cpu.thread_siblings)})",
-                )
-            )
-        if want_cpu.core_siblings is not None and seen.core_siblings != want_cpu.core_siblings:
-            wrong.append(
-                (
-                    "cpu-package-cpus",
-                    f"package CPUs {format_cpulist(seen.core_siblings)} (expected {format_cpulist(want_cpu.core_siblings)})",
-                )
-            )
-        if wrong:
-            add(wrong[0][0], f"CPU {cpu}: " + ", ".join(text for _, text in wrong))
+        found += _cpu_failures(cpu, want_cpu, report)
     extra = sorted(set(report.cpus) - set(view.cpu_topology))
     if extra and view.cpu_topology:
-        add("cpu-extra", f"the guest has CPUs {format_cpulist(extra)} beyond the layout's")
+        found.append(_topology("cpu-extra", f"the guest has CPUs {format_cpulist(extra)} beyond the layout's"))
     return found
+
+
+def _topology(code: str, message: str) -> Failure:
+    return Failure(Oracle.TOPOLOGY, code, message)
+
+
+def _node_count_failures(view: ExpectedView, report: GuestReport) -> list[Failure]:
+    ids, n = report.node_ids, view.num_nodes
+    if ids == list(range(n)):
+        return []
+    if n:
+        return [_topology("node-count", f"the guest has {len(ids)} node(s) ({format_cpulist(ids) or 'none'}), expected {n} (0-{n - 1})")]
+    return [_topology("node-count", f"the guest has {len(ids)} node(s), expected none")]
+
+
+def _node_failures(view: ExpectedView, report: GuestReport, guest: int, present: dict[int, int] | None) -> list[Failure]:
+    """One guest node against the view: CPUs, memory present, MemTotal, its distance row."""
+    node = report.nodes.get(guest)
+    if node is None:
+        return []
+    label = _label(view, guest)
+    found: list[Failure] = []
+    if node.cpus != view.cpus[guest]:
+        found.append(_topology(
+            "node-cpus",
+            f"{label}: the guest has CPUs {format_cpulist(node.cpus) or 'none'}, "
+            f"expected {format_cpulist(view.cpus[guest]) or 'none'}",
+        ))
+    want = view.memory_bytes[guest]
+    have = present.get(guest, 0) if present is not None else None
+    if have is not None and not want - MEMORY_HOLE_BYTES <= have <= want:
+        found.append(_topology("node-memory", f"{label}: the guest has {_mib(have)} of memory, expected {_mib(want)}"))
+    if node.memtotal_kb is not None and have is not None and node.memtotal_kb * 1024 > have:
+        found.append(_topology("memtotal", f"{label}: MemTotal {node.memtotal_kb} kB is more than the {_mib(have)} present"))
+    if present is None and node.memtotal_kb is not None and (node.memtotal_kb > 0) != (want > 0):
+        found.append(_topology("memtotal", f"{label}: MemTotal is {node.memtotal_kb} kB, expected {'some' if want else 'none'}"))
+    row = list(node.distances)
+    expected_row = [int(v) for v in view.distances[guest]]
+    if len(report.node_ids) == view.num_nodes and row != expected_row:
+        found.append(_topology(
+            "distances", f"{label}: distances {' '.join(map(str, row))}, expected {' '.join(map(str, expected_row))}"
+        ))
+    return found
+
+
+def _memtotal_failures(report: GuestReport, present: dict[int, int]) -> list[Failure]:
+    """More memory missing from MemTotal, over all nodes, than the kernel reserves."""
+    have_total = sum(present.values())
+    memtotal = sum((node.memtotal_kb or 0) * 1024 for node in report.nodes.values())
+    allowance = KERNEL_RESERVE_BYTES + KERNEL_RESERVE_FRACTION * have_total
+    if have_total - memtotal <= allowance:
+        return []
+    return [_topology(
+        "memtotal",
+        f"the guest's MemTotal adds up to {_mib(memtotal)} of {_mib(have_total)} present: more is missing "
+        f"than the kernel reserves ({_mib(int(allowance))})",
+    )]
+
+
+def _cpu_failures(cpu: int, want_cpu: CpuExpectation, report: GuestReport) -> list[Failure]:
+    """One CPU: present, and its package, die, core, thread and package siblings; one
+    failure naming every difference, coded by the first."""
+    seen = report.cpus.get(cpu)
+    if seen is None:
+        return [_topology("cpu-missing", f"CPU {cpu}: the guest does not have it")]
+    wrong: list[tuple[str, str]] = []
+    if seen.package != want_cpu.package:
+        wrong.append(("cpu-package", f"package {seen.package} (expected {want_cpu.package})"))
+    if want_cpu.die is not None and seen.die != want_cpu.die:
+        wrong.append(("cpu-die", f"die {seen.die} (expected {want_cpu.die})"))
+    if want_cpu.core is not None and seen.core != want_cpu.core:
+        wrong.append(("cpu-core", f"core {seen.core} (expected {want_cpu.core})"))
+    if seen.thread_siblings != want_cpu.thread_siblings:
+        wrong.append((
+            "cpu-threads",
+            f"thread siblings {format_cpulist(seen.thread_siblings)} (expected {format_cpulist(want_cpu.thread_siblings)})",
+        ))
+    if want_cpu.core_siblings is not None and seen.core_siblings != want_cpu.core_siblings:
+        wrong.append((
+            "cpu-package-cpus",
+            f"package CPUs {format_cpulist(seen.core_siblings)} (expected {format_cpulist(want_cpu.core_siblings)})",
+        ))
+    if not wrong:
+        return []
+    return [_topology(wrong[0][0], f"CPU {cpu}: " + ", ".join(text for _, text in wrong))]
 
 
 # ---------------------------------------------------------------------------------------

@@ -187,96 +187,113 @@ def _dedup(found: list[Finding]) -> list[Finding]:
 
 
 def _qemu_findings(layout: GuestLayout) -> list[Finding]:
+    """QEMU 7.2's own verdicts, in the order it reaches them: -smp (hw/core/machine-smp.c),
+    then -numa node (hw/core/numa.c): node ids, CPU assignment, memory."""
+    return _smp_findings(layout) + _node_id_findings(layout) + _cpu_assignment_findings(layout) + _node_memory_findings(layout)
+
+
+def _qemu(severity: Severity, code: str, message: str, fix: str | None = None) -> Finding:
+    return Finding(RuleSet.QEMU, severity, code, message, fix)
+
+
+def _smp_findings(layout: GuestLayout) -> list[Finding]:
+    machine, shape = layout.machine, layout.shape
     found: list[Finding] = []
-
-    def add(severity: Severity, code: str, message: str, fix: str | None = None) -> None:
-        found.append(Finding(RuleSet.QEMU, severity, code, message, fix))
-
-    machine = layout.machine
-    shape = layout.shape
-    ids = [node.node_id for node in layout.nodes]
-    # -smp (hw/core/machine-smp.c)
     if shape.dies > 1 and machine is Machine.VIRT:
-        add(Severity.ERROR, "smp-dies", "dies not supported by this machine's CPU topology")
+        found.append(_qemu(Severity.ERROR, "smp-dies", "dies not supported by this machine's CPU topology"))
     if shape.clusters > 1 and machine is not Machine.VIRT:
-        add(Severity.ERROR, "smp-clusters", "clusters not supported by this machine's CPU topology")
+        found.append(_qemu(Severity.ERROR, "smp-clusters", "clusters not supported by this machine's CPU topology"))
     if shape.num_cpus != layout.vcpus:
         levels = [f"sockets ({shape.sockets})"]
         levels += [f"dies ({shape.dies})"] if machine is not Machine.VIRT else [f"clusters ({shape.clusters})"]
         levels += [f"cores ({shape.cores})", f"threads ({shape.threads})"]
-        add(
+        found.append(_qemu(
             Severity.ERROR,
             "smp-product",
             "Invalid CPU topology: product of the hierarchy must match maxcpus: "
             f"{' * '.join(levels)} != maxcpus ({layout.vcpus})",
-        )
+        ))
     if machine is not Machine.VIRT and _last_apic_id(shape) > 254:
-        add(
+        found.append(_qemu(
             Severity.WARNING,
             "x2apic",
             f"the last vCPU's APIC ID is {_last_apic_id(shape)} (> 254): QEMU refuses this -smp shape unless KVM "
             "provides x2APIC ('current -smp configuration requires kernel irqchip and X2APIC API support'); "
             "under TCG it always refuses",
             "fewer sockets, or cores and threads that are powers of two",
-        )
+        ))
     if layout.vcpus > MAX_CPUS[machine]:
-        add(
+        found.append(_qemu(
             Severity.ERROR,
             "max-cpus",
             f"Invalid SMP CPUs {layout.vcpus}. The max CPUs supported by machine '{MACHINE_TYPE_NAMES[machine]}' is {MAX_CPUS[machine]}",
-        )
-    # -numa node (hw/core/numa.c)
+        ))
+    return found
+
+
+def _node_id_findings(layout: GuestLayout) -> list[Finding]:
+    found: list[Finding] = []
     if layout.num_nodes > MAX_NODES:
-        add(Severity.ERROR, "max-nodes", f"Max number of NUMA nodes reached: {MAX_NODES}")
+        found.append(_qemu(Severity.ERROR, "max-nodes", f"Max number of NUMA nodes reached: {MAX_NODES}"))
+    ids = [node.node_id for node in layout.nodes]
     seen: set[int] = set()
     for node_id in ids:
         if node_id in seen:
-            add(Severity.ERROR, "duplicate-node", f"Duplicate NUMA nodeid: {node_id}")
+            found.append(_qemu(Severity.ERROR, "duplicate-node", f"Duplicate NUMA nodeid: {node_id}"))
         seen.add(node_id)
-    if ids:
-        missing = sorted(set(range(max(ids) + 1)) - seen)
-        if missing:
-            add(Severity.ERROR, "node-id-missing", f"numa: Node ID missing: {missing[-1]}", "number nodes 0..N-1")
+    missing = sorted(set(range(max(ids) + 1)) - seen) if ids else []
+    if missing:
+        found.append(_qemu(Severity.ERROR, "node-id-missing", f"numa: Node ID missing: {missing[-1]}", "number nodes 0..N-1"))
+    return found
+
+
+def _cpu_assignment_findings(layout: GuestLayout) -> list[Finding]:
+    found: list[Finding] = []
     owner: dict[int, int] = {}
     for node in layout.nodes:
         for cpu in node.cpus:
             if cpu >= layout.vcpus:
-                add(Severity.ERROR, "cpu-index", f"CPU index ({cpu}) should be smaller than maxcpus ({layout.vcpus})")
+                found.append(_qemu(Severity.ERROR, "cpu-index", f"CPU index ({cpu}) should be smaller than maxcpus ({layout.vcpus})"))
             elif cpu in owner:
-                add(Severity.ERROR, "cpu-assigned-twice", f"CPU is already assigned to node-id: {owner[cpu]}")
+                found.append(_qemu(Severity.ERROR, "cpu-assigned-twice", f"CPU is already assigned to node-id: {owner[cpu]}"))
             else:
                 owner[cpu] = node.node_id
     unassigned = sorted(set(range(layout.vcpus)) - set(owner))
     if layout.nodes and unassigned:
-        add(
+        found.append(_qemu(
             Severity.WARNING,
             "cpus-unassigned",
             f"CPU(s) not present in any NUMA nodes: CPU {format_cpulist(unassigned)}: QEMU puts them in node 0 "
             "('All CPU(s) up to maxcpus should be described in NUMA config, ability to start up with partial "
             "NUMA mappings is obsoleted and will be removed in future')",
             "list every vCPU in exactly one node",
-        )
+        ))
+    return found
+
+
+def _node_memory_findings(layout: GuestLayout) -> list[Finding]:
+    found: list[Finding] = []
     ram = -(-layout.memory_bytes // RAM_ALIGN) * RAM_ALIGN
     node_total = sum(node.memory_bytes for node in layout.nodes)
     if layout.nodes and node_total != ram:
         fix = None
         if node_total == 0:
             fix = "since QEMU 5.2 every node's memory must be given: one memory-backend object per node and -numa node,memdev=ID"
-        add(
+        found.append(_qemu(
             Severity.ERROR,
             "memory-total",
             f"total memory for NUMA nodes (0x{node_total:x}) should equal RAM size (0x{ram:x})",
             fix,
-        )
+        ))
     page = layout.backend.page_size_bytes
     if page:
         for node in layout.nodes:
             if node.memory_bytes % page:
-                add(
+                found.append(_qemu(
                     Severity.ERROR,
                     "page-multiple",
                     f"node {node.node_id}: {format_size(node.memory_bytes)} is not a multiple of the page size {format_size(page)}",
-                )
+                ))
     return found
 
 

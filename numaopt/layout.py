@@ -315,12 +315,16 @@ def _last_apic_id(shape: CpuShape) -> int:
 
 
 def _guest_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
-    """What a Linux guest makes of the layout (x86 ACPI or arm64 device tree)."""
-    found: list[Finding] = []
+    """What a Linux guest makes of the layout (x86 ACPI or arm64 device tree): CPU
+    topology units split across nodes, empty or tiny nodes, renumbered nodes."""
+    found = _split_unit_findings(layout, rules) + _node_size_findings(layout, rules)
+    if rules is RuleSet.LINUX_ACPI:
+        found += _renumbering_findings(layout)
+    return found
 
-    def add(severity: Severity, code: str, message: str, fix: str | None = None) -> None:
-        found.append(Finding(rules, severity, code, message, fix))
 
+def _split_unit_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
+    """A core, cluster, socket or die whose vCPUs are in different nodes."""
     shape = layout.shape
     node_of = {cpu: layout.nodes[pos].node_id for cpu, pos in layout.node_of_cpu().items()}
     cpus = range(min(layout.vcpus, shape.num_cpus))
@@ -332,75 +336,92 @@ def _guest_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
                 return head, cpu
         return None
 
+    found: list[Finding] = []
     if shape.threads > 1 and (hit := first_split(shape.threads)):
         head, cpu = hit
-        add(
+        found.append(Finding(
+            rules,
             Severity.ERROR,
             "core-split",
             f"SMT core of vCPUs {head}-{head + shape.threads - 1} is split across nodes {node_of[head]} and {node_of[cpu]}: "
             f"the guest warns 'sched: CPU #{cpu}'s smt-sibling CPU #{head} is not on the same node! "
             f"[node: {node_of[cpu]} != {node_of[head]}]. Ignoring dependency.'",
             "give each node whole cores (CPU lists aligned to threads)",
-        )
+        ))
     if layout.machine is Machine.VIRT:
         per_cluster = shape.cores * shape.threads
         if shape.clusters > 1 and (hit := first_split(per_cluster)):
             head, cpu = hit
-            add(
+            found.append(Finding(
+                rules,
                 Severity.ERROR,
                 "cluster-split",
                 f"cluster of vCPUs {head}-{head + per_cluster - 1} is split across nodes: arm64 does not clip "
                 "cluster masks to the node, so the guest reports 'BUG: arch topology borken'",
                 "give each node whole clusters",
-            )
-    else:
-        # QEMU x86 shares the L3 (the guest's LLC) per die; a die is a socket when dies = 1.
-        per_die = shape.cores * shape.threads
-        if (hit := first_split(per_die)) and not (shape.threads > 1 and first_split(shape.threads)):
-            head, cpu = hit
-            unit = "socket" if shape.dies == 1 else "die"
-            add(
-                Severity.WARNING,
-                "socket-split",
-                f"{unit} of vCPUs {head}-{head + per_die - 1} (one last-level cache) is split across nodes "
-                f"{node_of[head]} and {node_of[cpu]}: the guest warns 'sched: CPU #{cpu}'s llc-sibling CPU #{head} "
-                f"is not on the same node! [node: {node_of[cpu]} != {node_of[head]}]. Ignoring dependency.'",
-                f"give each node whole {unit}s, e.g. -smp {layout.vcpus},sockets=N with N a multiple of the node count",
-            )
-        elif shape.dies > 1 and (hit := first_split(shape.cpus_per_socket)):
-            add(
-                Severity.INFO,
-                "package-split",
-                "a socket spans nodes along die boundaries: the guest drops its package scheduling level "
-                "(x86_has_numa_in_package) and the NUMA levels take over",
-            )
+            ))
+        return found
+    # QEMU x86 shares the L3 (the guest's LLC) per die; a die is a socket when dies = 1.
+    per_die = shape.cores * shape.threads
+    if (hit := first_split(per_die)) and not (shape.threads > 1 and first_split(shape.threads)):
+        head, cpu = hit
+        unit = "socket" if shape.dies == 1 else "die"
+        found.append(Finding(
+            rules,
+            Severity.WARNING,
+            "socket-split",
+            f"{unit} of vCPUs {head}-{head + per_die - 1} (one last-level cache) is split across nodes "
+            f"{node_of[head]} and {node_of[cpu]}: the guest warns 'sched: CPU #{cpu}'s llc-sibling CPU #{head} "
+            f"is not on the same node! [node: {node_of[cpu]} != {node_of[head]}]. Ignoring dependency.'",
+            f"give each node whole {unit}s, e.g. -smp {layout.vcpus},sockets=N with N a multiple of the node count",
+        ))
+    elif shape.dies > 1 and first_split(shape.cpus_per_socket):
+        found.append(Finding(
+            rules,
+            Severity.INFO,
+            "package-split",
+            "a socket spans nodes along die boundaries: the guest drops its package scheduling level "
+            "(x86_has_numa_in_package) and the NUMA levels take over",
+        ))
+    return found
+
+
+def _node_size_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
+    """Nodes the guest does not see (neither CPUs nor memory) or, on x86 before 6.7, ignores."""
+    found: list[Finding] = []
     for node in layout.nodes:
         if not node.cpus and not node.memory_bytes:
-            add(
+            found.append(Finding(
+                rules,
                 Severity.WARNING,
                 "empty-node",
                 f"node {node.node_id} has neither CPUs nor memory: it gets no SRAT entry, so the guest does not "
                 "see it and has fewer nodes than asked",
-            )
+            ))
         elif 0 < node.memory_bytes < SMALL_NODE_BYTES and rules is RuleSet.LINUX_ACPI:
-            add(
+            found.append(Finding(
+                rules,
                 Severity.WARNING,
                 "small-node",
                 f"node {node.node_id} has {format_size(node.memory_bytes)} of memory: x86 kernels before 6.7 "
                 "ignore nodes under 4 MiB",
-            )
-    if rules is RuleSet.LINUX_ACPI:
-        order = guest_node_order(layout)
-        visible = [layout.nodes[p].node_id for p in order]
-        if visible != sorted(visible):
-            mapping = ", ".join(f"node {nid} will be guest node {i}" for i, nid in enumerate(visible) if nid != i)
-            add(
-                Severity.WARNING,
-                "node-renumbered",
-                f"the guest numbers nodes in first-seen order (vCPUs first): {mapping}",
-                "put vCPU 0 in node 0 and number nodes in vCPU order",
-            )
+            ))
     return found
+
+
+def _renumbering_findings(layout: GuestLayout) -> list[Finding]:
+    """An ACPI guest numbers nodes in the order it first meets them (vCPUs first)."""
+    visible = [layout.nodes[p].node_id for p in guest_node_order(layout)]
+    if visible == sorted(visible):
+        return []
+    mapping = ", ".join(f"node {nid} will be guest node {i}" for i, nid in enumerate(visible) if nid != i)
+    return [Finding(
+        RuleSet.LINUX_ACPI,
+        Severity.WARNING,
+        "node-renumbered",
+        f"the guest numbers nodes in first-seen order (vCPUs first): {mapping}",
+        "put vCPU 0 in node 0 and number nodes in vCPU order",
+    )]
 
 
 def _libvirt_findings(layout: GuestLayout) -> list[Finding]:

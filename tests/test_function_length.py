@@ -27,7 +27,6 @@ ALLOWED = {
     # Measured kernel: split into its three passes (counts, first maximum, pairs) it ran
     # 4-8 % slower at n = 4..64 in the same process, so it stays whole.
     "numaopt/distances/compiled.py:_block_stats": "kernel kept whole for speed",
-    # Not split yet (issue 12.3 names them for later; their areas belong to other work).
 }
 
 

@@ -10,67 +10,54 @@ import typer
 
 from numaopt.cli.errors import naming
 from numaopt.cli.findings import finding_line, qemu_refuses
-from numaopt.errors import InputError
 from numaopt.layout import check_layout
 from numaopt.model import GuestLayout
 from numaopt.problem import load_problem
+from numaopt.render.several import split_vms
 from numaopt.rules import Finding, RuleSet, Severity
 
 
-def _read_for_check(path: Path) -> tuple[GuestLayout, list[Finding]]:
-    """A problem file (.toml) or a file of QEMU arguments ("-" reads stdin)."""
+def _read_for_check(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
+    """(label, layout, findings of reading it) per guest in a problem file (.toml) or a
+    file of QEMU arguments ("-" reads stdin). Several VMs (a [[vm]] problem, or the
+    ``# vm NAME`` sections `solve` prints for one) are each a guest of their own."""
     if path.suffix == ".toml":
-        loaded = load_problem(path)
-        if loaded.shared is not None:
-            raise InputError(
-                "this problem places several VMs ([[vm]]); check reads one guest: solve it with --format json --out DIR "
-                "and check each VM's arguments (DIR/NAME.args)",
-                source=str(path),
-            )
-        if loaded.layout is None:
-            # A search problem: check the layout of the plan the search finds.
-            from numaopt.solver import place
-
-            assert loaded.placement is not None
-            from numaopt.clock import deadline_for
-
-            with naming(path):
-                return place(loaded.placement, deadline=deadline_for(loaded.placement.settings.time_limit_s)).layout, []
-        return loaded.layout, []
+        return _guests_of_problem(path)
     from numaopt.inputs import read_stream, read_text
+
+    text = read_stream(sys.stdin.buffer, "<stdin>") if str(path) == "-" else read_text(path)
+    source = "<stdin>" if str(path) == "-" else str(path)
+    sections = split_vms(text)
+    if sections is None:
+        return [(str(path), *_read_args(text, source))]
+    return [(f"{path} (vm {name})", *_read_args(section, f"{source} (vm {name})")) for name, section in sections]
+
+
+def _read_args(text: str, source: str) -> tuple[GuestLayout, list[Finding]]:
     from numaopt.qemu.args import read_qemu_args
 
-    if str(path) == "-":
-        config = read_qemu_args(read_stream(sys.stdin.buffer, "<stdin>"), source="<stdin>")
-    else:
-        config = read_qemu_args(read_text(path), source=str(path))
+    config = read_qemu_args(text, source=source)
     return config.layout, list(config.findings)
 
 
-def check_command(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="A problem file (.toml) or a file of QEMU arguments (- for stdin).")],
-    rules: Annotated[
-        str,
-        typer.Option(
-            "--rules",
-            "-r",
-            help="Comma-separated rule sets: qemu, linux-acpi, linux-dt, libvirt, or all. Default (auto): qemu, the "
-            "guest's own (linux-acpi for q35/pc, linux-dt for virt) and libvirt.",
-        ),
-    ] = "auto",
-    show_info: Annotated[bool, typer.Option("--info", help="Also print facts (scheduler levels, topology type).")] = False,
-) -> None:
-    """Lint a layout: what QEMU refuses, and what each guest discards or warns about.
+def _guests_of_problem(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
+    """An explicit layout as written; a search problem's plan (or plans, one per VM)."""
+    loaded = load_problem(path)
+    if loaded.layout is not None:
+        return [(str(path), loaded.layout, [])]
+    from numaopt.clock import deadline_for
+    from numaopt.solver import place, place_vms
 
-    FILE is a problem file (.toml; a search problem is solved first and its plan checked) or QEMU arguments as people paste them (backslash continuations and the binary name are fine).
+    with naming(path):
+        if loaded.shared is not None:
+            shared = place_vms(loaded.shared, deadline=deadline_for(loaded.shared.settings.time_limit_s))
+            return [(f"{path} (vm {name})", plan.layout, []) for name, plan in shared.plans]
+        assert loaded.placement is not None
+        return [(str(path), place(loaded.placement, deadline=deadline_for(loaded.placement.settings.time_limit_s)).layout, [])]
 
-    Prints one line per finding as `FILE: RULESET: SEVERITY: WHO: message (fix: ...)`, or `FILE: RULESET: ok`. WHO says who complains: "QEMU refuses" (QEMU 7.2's own message), "QEMU starts it, but in the guest" (only the guest kernel's rules fail), "libvirt refuses". Exits 1 if any chosen rule set has an error.
-    """
-    try:
-        chosen = None if rules.strip() == "auto" else RuleSet.parse_list(rules)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{exc} (or auto)", param_hint="--rules") from None
-    layout, arg_findings = _read_for_check(file)
+
+def _report(label: str, layout: GuestLayout, arg_findings: list[Finding], chosen: tuple[RuleSet, ...] | None, show_info: bool) -> bool:
+    """Print one guest's lines for each chosen rule set; True if any is an error."""
     if chosen is None:  # an x86 guest never reads a device tree, an arm64 `virt` guest does
         chosen = (RuleSet.QEMU, layout.machine.default_rules, RuleSet.LIBVIRT)
     failed = False
@@ -88,8 +75,37 @@ def check_command(
         shown = [f for f in dict.fromkeys(found) if show_info or f.severity is not Severity.INFO]
         failed |= any(f.severity is Severity.ERROR for f in shown)
         if not any(f.severity is not Severity.INFO for f in shown):
-            typer.echo(f"{file}: {rule_set.value}: ok")
+            typer.echo(f"{label}: {rule_set.value}: ok")
         for finding in shown:
-            typer.echo(f"{file}: {finding_line(finding, qemu_refused=bool(qemu_errors))}")
+            typer.echo(f"{label}: {finding_line(finding, qemu_refused=bool(qemu_errors))}")
+    return failed
+
+
+def check_command(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A problem file (.toml) or a file of QEMU arguments (- for stdin).")],
+    rules: Annotated[
+        str,
+        typer.Option(
+            "--rules",
+            "-r",
+            help="Comma-separated rule sets: qemu, linux-acpi, linux-dt, libvirt, or all. Default (auto): qemu, the "
+            "guest's own (linux-acpi for q35/pc, linux-dt for virt) and libvirt.",
+        ),
+    ] = "auto",
+    show_info: Annotated[bool, typer.Option("--info", help="Also print facts (scheduler levels, topology type).")] = False,
+) -> None:
+    """Lint a layout: what QEMU refuses, and what each guest discards or warns about.
+
+    FILE is a problem file (.toml; a search problem is solved first and its plan checked, each VM's for a [[vm]] problem) or QEMU arguments as people paste them (backslash continuations and the binary name are fine; several VMs in `# vm NAME` sections, as solve prints them, are checked one by one).
+
+    Prints one line per finding as `FILE: RULESET: SEVERITY: WHO: message (fix: ...)`, or `FILE: RULESET: ok`. WHO says who complains: "QEMU refuses" (QEMU 7.2's own message), "QEMU starts it, but in the guest" (only the guest kernel's rules fail), "libvirt refuses". Exits 1 if any chosen rule set has an error.
+    """
+    try:
+        chosen = None if rules.strip() == "auto" else RuleSet.parse_list(rules)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc} (or auto)", param_hint="--rules") from None
+    failed = False
+    for label, layout, arg_findings in _read_for_check(file):
+        failed |= _report(label, layout, arg_findings, chosen, show_info)
     if failed:
         raise typer.Exit(1)

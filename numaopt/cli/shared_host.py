@@ -10,6 +10,7 @@ import typer
 from numaopt.errors import InputError
 from numaopt.files import prepare_output_dir, write_atomically
 from numaopt.model import Plan, SharedHostRequest
+from numaopt.render.several import join_vms
 from numaopt.render.text import plan_summary
 
 EXTENSIONS = {
@@ -72,7 +73,7 @@ def solve_shared(
         if fmt == "json":
             typer.echo(shared_plan_to_json(shared.plans, facts), nl=False)
         else:
-            typer.echo("".join(f"# vm {name}\n{text}" for name, text in texts.items()), nl=False)
+            typer.echo(join_vms(texts), nl=False)
         return
     prepare_output_dir(out, "--out")  # several VMs: one file per VM in a folder
     for name, text in texts.items():

@@ -183,3 +183,18 @@ def test_check_a_search_problem_checks_its_plan() -> None:
     assert result.returncode == 0, result.stderr
     assert "problems/snc2-pipeline.toml: qemu: ok" in result.stdout
     assert "linux-acpi: info: scheduler: 3 NUMA level(s) among CPU nodes" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["qemu", "shell"])
+def test_check_reads_what_solve_prints_for_several_vms(tmp_path: Path, fmt: str) -> None:
+    """solve of a [[vm]] problem prints each VM after a '# vm NAME' line; check judges each
+    VM on its own (and the problem file itself, solved, the same way)."""
+    solved = run("solve", "problems/shared-host.toml", "--format", fmt, "--quiet")
+    assert solved.returncode == 0, solved.stderr
+    args = tmp_path / "vms.txt"
+    args.write_text(solved.stdout)
+    for checked, label in ((run("check", str(args)), str(args)), (run("check", "problems/shared-host.toml"), "problems/shared-host.toml")):
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout.splitlines() == [
+            f"{label} (vm {vm}): {rules}: ok" for vm in ("db", "web", "batch") for rules in ("qemu", "linux-acpi", "libvirt")
+        ]

@@ -11,16 +11,11 @@ from pathlib import Path
 import pytest
 
 from numaopt.guest.kit import _elf_facts, build_kit, check_kernel
+from tests.support.article import ARTICLE_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 APT_LISTS = Path("/var/lib/apt/lists")
 
-# The seed article's guest: 4 nodes of 4 vCPUs, pairs at 15, the rest at 20.
-ARTICLE_TABLE = "".join(
-    f"{line} \n"  # numactl ends each row with a space
-    for line in ["node distances:\nnode    0   1   2   3", "  0:   10  15  20  20", "  1:   15  10  20  20",
-                 "  2:   20  20  10  15", "  3:   20  20  15  10"]
-)
 
 
 def _apt_state() -> tuple[str, list[tuple[str, int]]]:

@@ -36,6 +36,7 @@ from numaopt.model import CpuShape, GuestLayout, GuestNode
 from numaopt.problem import load_problem
 from numaopt.qemu.qmp import QemuRefused
 from numaopt.units import MIB
+from tests.support.article import ARTICLE_TABLE
 
 pytestmark = pytest.mark.qemu
 
@@ -45,17 +46,6 @@ BOOT_SLOTS = max(1, min(2, len(os.sched_getaffinity(0))))
 # A guest whose init never reports: the kernel boots, then its first process sleeps.
 HANGING_INIT = ("rdinit=/bin/busybox", "--", "sleep", "3600")
 DATA = ROOT / "tests" / "data" / "guest-reports"
-# The seed article's table, as numactl --hardware prints it (every row ends in a space).
-ARTICLE_TABLE = "node distances:\n" + "".join(
-    f"{row} \n"
-    for row in (
-        "node    0   1   2   3",
-        "  0:   10  15  20  20",
-        "  1:   15  10  20  20",
-        "  2:   20  20  10  15",
-        "  3:   20  20  15  10",
-    )
-)
 LAYOUTS = {
     "memoryless": ROOT / "problems" / "memoryless-node.toml",
     "asymmetric": ROOT / "problems" / "asymmetric.toml",

@@ -13,7 +13,7 @@ from numaopt.guest.kit import GuestKit
 from numaopt.guest.oracles import dimm_failures, judge
 from numaopt.guest.verify import boot_mismatches
 from numaopt.model import Dimm, GuestLayout
-from numaopt.problem import load_problem
+from tests.support.problems import plan_for
 
 pytestmark = pytest.mark.qemu
 
@@ -22,9 +22,7 @@ DIMMS = ROOT / "tests" / "data" / "hotplug" / "two-nodes-dimms.toml"
 
 
 def layout() -> GuestLayout:
-    loaded = load_problem(DIMMS).layout
-    assert loaded is not None
-    return loaded
+    return plan_for(DIMMS).layout
 
 
 @pytest.fixture(scope="module")

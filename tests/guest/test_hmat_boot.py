@@ -14,7 +14,7 @@ from numaopt.guest.kit import GuestKit
 from numaopt.guest.oracles import hmat_failures, judge
 from numaopt.guest.verify import boot_mismatches
 from numaopt.model import GuestLayout, HmatCache, HmatLb
-from numaopt.problem import load_problem
+from tests.support.problems import plan_for
 
 pytestmark = pytest.mark.qemu
 
@@ -23,9 +23,7 @@ TIER = ROOT / "tests" / "data" / "hmat" / "cxl-tier-hmat.toml"
 
 
 def tier() -> GuestLayout:
-    layout = load_problem(TIER).layout
-    assert layout is not None
-    return layout
+    return plan_for(TIER).layout
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,11 @@ from pathlib import Path
 import pytest
 
 from numaopt.guest.report import GuestReport, ReportError, kernel_messages, numactl_text, parse_report
+from tests.support.article import ARTICLE_TABLE
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "guest-reports"
 NAMES = sorted(p.stem for p in DATA.glob("*.console"))
 
-# The seed article's table, as numactl --hardware prints it (every row ends in a space).
-ARTICLE_TABLE = "node distances:\n" + "".join(
-    f"{row} \n"
-    for row in (
-        "node    0   1   2   3",
-        "  0:   10  15  20  20",
-        "  1:   15  10  20  20",
-        "  2:   20  20  10  15",
-        "  3:   20  20  15  10",
-    )
-)
 
 
 def console(name: str) -> str:

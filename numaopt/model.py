@@ -34,6 +34,7 @@ __all__ = [
     "HugePages",
     "Machine",
     "MemoryBackend",
+    "MemorySideCache",
     "NodeAccess",
     "ObjectiveKind",
     "Partition",
@@ -356,6 +357,30 @@ class NodeAccess:
 
 
 @dataclass(frozen=True, slots=True)
+class MemorySideCache:
+    """One level of a host node's memory-side cache (sysfs nodeN/memory_side_cache/indexL):
+    level 1 is nearest the node's memory; associativity and policy in QEMU's hmat-cache words."""
+
+    level: int
+    size_bytes: int
+    line: int = 64  # bytes read from the next level on a miss
+    associativity: str = "direct"  # none, direct, complex
+    policy: str = "write-back"  # none, write-back, write-through
+
+    def __post_init__(self) -> None:
+        if self.associativity not in ("none", "direct", "complex") or self.policy not in (
+            "none",
+            "write-back",
+            "write-through",
+        ):
+            raise ValueError(
+                f"memory-side cache: unknown associativity {self.associativity!r} or policy {self.policy!r}"
+            )
+        if self.level < 1 or min(self.size_bytes, self.line) < 0:
+            raise ValueError("memory-side cache: level must be >= 1, size and line >= 0")
+
+
+@dataclass(frozen=True, slots=True)
 class HostNode:
     """One host NUMA node: logical CPUs and memory (``free_bytes`` None = unknown)."""
 
@@ -364,11 +389,13 @@ class HostNode:
     memory_bytes: int = 0
     free_bytes: int | None = None
     hugepages: tuple[HugePages, ...] = ()
-    access: NodeAccess | None = None  # HMAT as the host kernel shows it (sysfs only)
+    access: NodeAccess | None = None  # HMAT as the host kernel shows it (sysfs)
+    caches: tuple[MemorySideCache, ...] = ()  # memory-side caches in front of this node, by level
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cpus", tuple(sorted(self.cpus)))
         object.__setattr__(self, "hugepages", tuple(sorted(self.hugepages, key=lambda h: h.page_size_bytes)))
+        object.__setattr__(self, "caches", tuple(sorted(self.caches, key=lambda c: c.level)))
         if self.node_id < 0 or self.memory_bytes < 0:
             raise ValueError(f"host node {self.node_id}: id and memory must be >= 0")
         if self.free_bytes is not None and not 0 <= self.free_bytes <= self.memory_bytes:

@@ -9,7 +9,11 @@ of ``/sys`` itself):
 * ``cpu/cpuN/topology/core_cpus_list`` (``thread_siblings_list`` on kernels before
   5.x) and ``physical_package_id`` for SMT siblings and sockets;
 * ``node/nodeN/access0/initiators/`` where the kernel built an HMAT: the best initiator
-  nodes (entries ``nodeM``) and ``read|write_latency`` (ns), ``read|write_bandwidth`` (MB/s).
+  nodes (entries ``nodeM``) and ``read|write_latency`` (ns), ``read|write_bandwidth`` (MiB/s);
+* ``node/nodeN/memory_side_cache/indexL/{size,line_size,indexing,write_policy}`` where the
+  HMAT describes a memory-side cache in front of the node (Linux's numaperf.rst): level L,
+  bytes, bytes per line, 0 direct-mapped / 1 indexed / 2 other, 0 write-back /
+  1 write-through / 2 other (include/linux/node.h's enums).
 
 Huge page sizes with no pages reserved are left out: they cannot back a guest. A
 snapshot without ``cpu/`` gives a host without SMT siblings.
@@ -26,13 +30,14 @@ import numpy as np
 from numaopt.errors import InputError
 from numaopt.hosts._common import bad_distance, build_host, read_text, shown
 from numaopt.inputs import MAX_SYSFS_FILE_BYTES
-from numaopt.model import HostCore, HostNode, HostTopology, HugePages, NodeAccess
+from numaopt.model import HostCore, HostNode, HostTopology, HugePages, MemorySideCache, NodeAccess
 from numaopt.units import KIB, format_cpulist, parse_cpulist
 
 __all__ = ["read_sysfs", "system_dir", "write_sysfs_tree"]
 
 _NODE_DIR = re.compile(r"node(\d{1,5})")
 _HUGE_DIR = re.compile(r"hugepages-(\d{1,12})kB")
+_CACHE_DIR = re.compile(r"index(\d{1,3})")
 _MEMINFO = re.compile(r"Node (\d{1,5}) (MemTotal|MemFree): (\d{1,15}) kB")
 _INT = re.compile(r"\d{1,12}")
 
@@ -109,6 +114,7 @@ def _read_node(path: Path, node_id: int) -> HostNode:
         free_bytes=free,
         hugepages=_read_hugepages(path / "hugepages"),
         access=_read_access(path / "access0" / "initiators"),
+        caches=_read_caches(path / "memory_side_cache"),
     )
 
 
@@ -129,6 +135,44 @@ def _read_access(path: Path) -> NodeAccess | None:
                 raise InputError(f"expected a number, got {shown(text)}", source=str(path / name))
             values[name] = int(text)
     return NodeAccess(initiators, **values)
+
+
+# Linux's enum cache_indexing and enum cache_write_policy values, in QEMU's hmat-cache words.
+_INDEXING = {0: "direct", 1: "complex", 2: "none"}
+_WRITE_POLICY = {0: "write-back", 1: "write-through", 2: "none"}
+_CACHE_FILES = ("size", "line_size", "indexing", "write_policy")
+
+
+def _read_caches(path: Path) -> tuple[MemorySideCache, ...]:
+    """``memory_side_cache/indexL/``, one per level; none where the directory is missing
+    (no HMAT, or no cache in front of the node)."""
+    if not path.is_dir():
+        return ()
+    caches = []
+    for name in _list(path):
+        match = _CACHE_DIR.fullmatch(name)
+        if not match or int(match.group(1)) < 1:
+            continue
+        values = {}
+        for file in _CACHE_FILES:
+            text = _read_file(path / name / file)
+            if not _INT.fullmatch(text):
+                raise InputError(f"expected a number, got {shown(text)}", source=str(path / name / file))
+            values[file] = int(text)
+        for file, meaning in (("indexing", _INDEXING), ("write_policy", _WRITE_POLICY)):
+            if values[file] not in meaning:
+                valid = ", ".join(f"{number} ({word})" for number, word in meaning.items())
+                raise InputError(f"expected {valid}, got {values[file]}", source=str(path / name / file))
+        caches.append(
+            MemorySideCache(
+                level=int(match.group(1)),
+                size_bytes=values["size"],
+                line=values["line_size"],
+                associativity=_INDEXING[values["indexing"]],
+                policy=_WRITE_POLICY[values["write_policy"]],
+            )
+        )
+    return tuple(caches)
 
 
 def _read_hugepages(path: Path) -> tuple[HugePages, ...]:
@@ -231,6 +275,8 @@ def write_sysfs_tree(host: HostTopology, root: Path) -> None:
         (path / "meminfo").write_text("\n".join(lines) + "\n")
         if node.access is not None:
             _write_access(path / "access0" / "initiators", node.access)
+        for cache in node.caches:
+            _write_cache(path / "memory_side_cache" / f"index{cache.level}", cache)
         for pages in node.hugepages:
             huge = path / "hugepages" / f"hugepages-{pages.page_size_bytes // KIB}kB"
             huge.mkdir(parents=True, exist_ok=True)
@@ -253,3 +299,15 @@ def _write_access(path: Path, access: NodeAccess) -> None:
     for name in _ACCESS_FILES:
         (path / name).write_text(f"{getattr(access, name)}\n")
 
+
+def _write_cache(path: Path, cache: MemorySideCache) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    indexing = {word: number for number, word in _INDEXING.items()}[cache.associativity]
+    policy = {word: number for number, word in _WRITE_POLICY.items()}[cache.policy]
+    for name, value in (
+        ("size", cache.size_bytes),
+        ("line_size", cache.line),
+        ("indexing", indexing),
+        ("write_policy", policy),
+    ):
+        (path / name).write_text(f"{value}\n")

@@ -11,7 +11,7 @@ import pytest
 
 from numaopt.errors import InputError
 from numaopt.hosts import merge_numactl_lscpu, parse_lscpu, parse_numactl, read_sysfs, write_sysfs_tree
-from numaopt.model import HostCore, HostNode, HostTopology, HugePages
+from numaopt.model import HostCore, HostNode, HostTopology, HugePages, MemorySideCache, NodeAccess
 from numaopt.units import GIB, KIB, MIB
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
@@ -30,7 +30,17 @@ def small_host() -> HostTopology:
                 0, (0, 1, 4, 5), 3000 * MIB + 4 * KIB, 1000 * KIB, (HugePages(2 * MIB, 64, 60), HugePages(GIB, 1, 1))
             ),
             HostNode(3, (2, 3, 6, 7), 2 * GIB, 0),
-            HostNode(5, (), 16 * GIB, 16 * GIB),
+            HostNode(
+                5,
+                (),
+                16 * GIB,
+                16 * GIB,
+                access=NodeAccess((0,), 200, 220, 8000, 6000),
+                caches=(
+                    MemorySideCache(1, 2 * GIB, 64, "complex", "write-through"),
+                    MemorySideCache(2, 4 * GIB, 128, "none", "none"),
+                ),
+            ),
         ),
         distances=np.array([[10, 21, 14], [21, 10, 24], [14, 24, 10]]),
         cores=(HostCore(0, (0, 4)), HostCore(0, (1, 5)), HostCore(1, (2, 6)), HostCore(1, (3, 7))),
@@ -47,6 +57,21 @@ def test_snapshot_of_each_corpus_machine_reads_back(name: str, tmp_path: Path) -
 def test_sparse_ids_huge_pages_and_kib_sizes(tmp_path: Path) -> None:
     write_sysfs_tree(small_host(), tmp_path)
     assert read_sysfs(tmp_path) == small_host()
+
+
+def test_an_hmat_snapshot_with_memory_side_caches() -> None:
+    # Two sockets in 2LM (DRAM a direct-mapped cache in front of each socket's far memory)
+    # and a CXL node behind node 0; the tree has what the kernel adds and numaopt ignores
+    # (symlinked initiators, uevent files, 6.13's address_mode).
+    host = read_sysfs(HOSTS / "xeon-2lm-cxl.sysfs")
+    dram = MemorySideCache(1, 32 * GIB, 64, "direct", "write-back")
+    assert [node.caches for node in host.nodes] == [(dram,), (dram,), ()]
+    assert [node.access for node in host.nodes] == [
+        NodeAccess((0,), 170, 190, 40000, 15000),
+        NodeAccess((1,), 170, 190, 40000, 15000),
+        NodeAccess((0,), 250, 260, 20000, 15000),
+    ]
+    assert (HOSTS / "xeon-2lm-cxl.sysfs/sys/devices/system/node/node2/access0/initiators/node0").is_symlink()
 
 
 def test_a_copy_of_sys_itself_works(tmp_path: Path) -> None:
@@ -140,6 +165,17 @@ def _break(tmp_path: Path, relative: str, text: str) -> str:
             "sys/devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages: expected a number of pages, got 'lots'",
         ),
         ("node/node3/cpulist", "1-3,6-7\n", "sys/devices/system/node/node3/cpulist: CPU 1 is also in node0"),
+        (
+            "node/node5/memory_side_cache/index2/indexing",
+            "3\n",
+            "sys/devices/system/node/node5/memory_side_cache/index2/indexing: expected 0 (direct), 1 (complex), "
+            "2 (none), got 3",
+        ),
+        (
+            "node/node5/memory_side_cache/index1/size",
+            "2G\n",
+            "sys/devices/system/node/node5/memory_side_cache/index1/size: expected a number, got '2G'",
+        ),
         (
             "cpu/cpu0/topology/core_cpus_list",
             "4\n",

@@ -75,6 +75,50 @@ $B mount -t proc proc /proc
 echo 4 > /proc/sys/kernel/printk
 n=0; c=0
 r() { l="@$*"; echo "$l"; n=$((n+1)); c=$((c+${#l})); }
+# The workload, when the kernel command line asks for one (numaopt.workload=KIND,key=value,...
+# as numaopt.guest.workload writes it): busy loops and sleep/wake pairs started on the CPUs
+# "start" names, then let go to every CPU; busy loops pinned to "pin". While they run the
+# init samples every CPU and task every "tick" seconds for "seconds" of its uptime (at most
+# "samples" times), with builtins only (a fork would
+# cost tens of ms under TCG) and into /tmp (a console line would load a CPU); the samples
+# join the report afterwards (numaopt.guest.report, judged by numaopt.guest.balance).
+spin() { while :; do :; done; }
+pair() { exec 3<>"$1" 4<>"$2"; while read -r x <&3; do i=0; while [ $i -lt $work ]; do i=$((i+1)); done; echo >&4; done; }
+tasks() { for p in $2; do while read -r k a; do [ "$k" = Cpus_allowed_list: ] && echo "task $p $1 $a"; done < /proc/$p/status; done; }
+sample() {
+  read -r u x < /proc/uptime; echo "sample $u"
+  while read -r l; do case $l in cpu[0-9]*) echo "cpustat $l";; cpu*) ;; *) break;; esac; done < /proc/stat
+  while read -r l; do case $l in cpu[0-9]*) echo "rq $l";; esac; done < /proc/schedstat
+  for p in $L $G $Q; do read -r l < /proc/$p/stat && set -- $l && read -r a b x < /proc/$p/schedstat && echo "ts $p $3 ${39} $a $b"; done
+}
+workload() {
+  set -f; IFS=,; set -- $W; unset IFS
+  kind=$1; shift; threads=0; pinned=0; pairs=0; work=100; start=0; pin=0; seconds=16; samples=80; tick=0.25
+  for a; do case ${a%%=*} in threads|pinned|pairs|work|start|pin|seconds|samples|tick) eval "${a%%=*}=\${a#*=}";; esac; done
+  read -r all < /sys/devices/system/cpu/online
+  r "workload $kind threads=$threads pinned=$pinned pairs=$pairs work=$work start=$start pin=$pin seconds=$seconds samples=$samples tick=$tick"
+  r "stage workload-start"
+  L=; G=; Q=
+  $B mkfifo /tmp/tick; exec 5<>/tmp/tick
+  $B taskset -p -c "$start" $$ > /dev/null
+  i=0; while [ $i -lt $threads ]; do spin & L="$L $!"; i=$((i+1)); done
+  i=0; while [ $i -lt $pairs ]; do
+    $B mkfifo /tmp/a$i /tmp/b$i; pair /tmp/a$i /tmp/b$i & Q="$Q $!"; pair /tmp/b$i /tmp/a$i & Q="$Q $!"
+    echo > /tmp/a$i; i=$((i+1))
+  done
+  $B taskset -p -c "$pin" $$ > /dev/null
+  i=0; while [ $i -lt $pinned ]; do spin & G="$G $!"; i=$((i+1)); done
+  $B taskset -p -c "$all" $$ > /dev/null
+  for p in $L $Q; do $B taskset -p -c "$all" $p > /dev/null; done
+  { tasks spin "$L"; tasks pinned "$G"; tasks pair "$Q"; } > /tmp/work
+  r "stage workload-run"
+  read -r u x < /proc/uptime; e=$((${u%.*}+seconds))
+  i=0; while [ $i -lt $samples ] && [ ${u%.*} -lt $e ]; do sample; read -t $tick x <&5; i=$((i+1)); done >> /tmp/work
+  kill $L $G $Q
+  r "stage workload-report"
+  while IFS= read -r l; do r "$l"; done < /tmp/work
+  set +f
+}
 echo "@numaopt-report __VERSION__"
 r "stage mount"
 $B mount -t sysfs sysfs /sys
@@ -82,6 +126,7 @@ $B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 read -r v rest < /proc/uptime; r "uptime $v"
 read -r v < /proc/sys/kernel/osrelease; r "kernel $v"
 read -r v < /proc/cmdline; r "cmdline $v"
+W=; for a in $v; do case $a in numaopt.workload=*) W=${a#numaopt.workload=};; esac; done
 S=/sys/devices/system
 T=$S/cpu/cpu[0-9]*/topology
 D=/sys/kernel/debug/sched/domains/cpu[0-9]*/domain[0-9]*
@@ -106,6 +151,7 @@ r "stage online-memory"
 for f in $S/memory/memory[0-9]*/state; do read -r v < "$f" && [ "$v" = offline ] && echo online > "$f"; done
 $B grep -H MemTotal $S/node/node[0-9]*/meminfo > /tmp/grown 2>/dev/null
 while IFS= read -r l; do r "grown $l"; done < /tmp/grown
+[ -n "$W" ] && workload
 r "stage read-dmesg"
 $B dmesg > /tmp/dmesg
 while IFS= read -r l; do r "dmesg $l"; done < /tmp/dmesg

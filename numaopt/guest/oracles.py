@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE, TopologyType, distinct_levels, topology_type
+from numaopt.guest.balance import balance_findings
 from numaopt.guest.boot import BootResult
 from numaopt.guest.report import GuestReport, KernelMessage, kernel_messages
 from numaopt.layout import check_layout, guest_node_order
@@ -81,6 +82,7 @@ class Oracle(enum.StrEnum):
     MESSAGES = "messages"  # (b) no unexpected kernel error or warning; expected ones present
     SCHED = "sched"  # (c) scheduler domains consistent
     HANG = "hang"  # (d) the probe kept making progress until it finished
+    BALANCE = "balance"  # (e) with a workload: no core idle while work waits, loops spread by node (guest.balance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -670,11 +672,12 @@ def dimm_failures(layout: GuestLayout, report: GuestReport) -> list[Failure]:
 
 
 def judge_report(layout: GuestLayout, report: GuestReport, *, accel: str = "tcg") -> list[Failure]:
-    """Oracles (a), (b) and (c) on a complete report."""
+    """Oracles (a), (b) and (c) on a complete report, and (e) when it ran a workload."""
     view = expected_view(layout, linux=True, accel=accel)
     failures = topology_failures(view, report) + hmat_failures(layout, report) + dimm_failures(layout, report)
     failures += message_problems(view, report.messages())
     failures += sched_problems(view, report)
+    failures += [Failure(Oracle.BALANCE, found.code, found.message) for found in balance_findings(report)]
     return failures
 
 

@@ -18,6 +18,17 @@ incomplete instead of misread. The format (version 1)::
     @grown /sys/devices/system/node/node1/meminfo:Node 1 MemTotal:  745000 kB   after onlining DIMMs
     @dmesg [    2.643722]  domain-0: span=0-3 level=MC
     @end 620 41237
+
+When the kernel command line asks for a workload (``numaopt.workload=...``, see
+``numaopt.guest.workload``), the report also holds, before the dmesg lines::
+
+    @workload spread threads=8 pinned=0 pairs=0 work=100 start=3 pin=0 samples=40 tick=0.25
+    @stage workload-start              @stage workload-run, @stage workload-report follow
+    @task 109 spin 0-7                 each task: pid, role (spin, pinned, pair), allowed CPUs
+    @sample 3.00                       one sample: the guest's uptime, then its lines
+    @cpustat cpu0 34 0 86 82 0 0 5 0 0 0          /proc/stat's line for the CPU (USER_HZ jiffies)
+    @rq cpu0 0 0 0 0 0 0 1556332978 1040904954 535  /proc/schedstat's (ran ns, waited ns, slices last)
+    @ts 109 R 2 340993843 207782831    a task: state, last CPU, ran ns, waited ns (its schedstat)
     @stage reset                      after the report (not counted)
 
 Scheduler-domain spans and groups come from the ``sched_verbose`` lines in dmesg
@@ -40,12 +51,17 @@ from numaopt.units import format_cpulist, parse_cpulist
 
 __all__ = [
     "MESSAGE_PATTERNS",
+    "CpuSample",
     "CpuView",
     "GuestReport",
     "KernelMessage",
     "NodeView",
     "ReportError",
     "SchedDomain",
+    "TaskSample",
+    "WorkloadSample",
+    "WorkloadTask",
+    "WorkloadTrace",
     "kernel_messages",
     "numactl_text",
     "parse_report",
@@ -135,6 +151,62 @@ class SchedDomain:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkloadTask:
+    """One task of the workload: its pid, role (spin, pinned, pair) and the CPUs it may run on."""
+
+    pid: int
+    role: str
+    allowed: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSample:
+    """One CPU at one sample: /proc/stat's jiffies (user ... steal) and its run queue's totals."""
+
+    cpu: int
+    jiffies: tuple[int, ...]  # user nice system idle iowait irq softirq steal [guest guest_nice]
+    ran_ns: int | None = None  # /proc/schedstat: time tasks ran on this CPU
+    waited_ns: int | None = None  # and time they waited on its run queue
+
+    @property
+    def idle(self) -> int:
+        """Idle and iowait jiffies."""
+        return self.jiffies[3] + self.jiffies[4]
+
+    @property
+    def total(self) -> int:
+        return sum(self.jiffies[:8])
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSample:
+    """One task at one sample: its state (R runnable, S sleeping...), last CPU and schedstat."""
+
+    pid: int
+    state: str
+    cpu: int
+    ran_ns: int
+    waited_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadSample:
+    time_s: float  # the guest's uptime
+    cpus: dict[int, CpuSample]
+    tasks: dict[int, TaskSample]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadTrace:
+    """The workload the init ran (its ``@workload`` line) and what it sampled."""
+
+    kind: str
+    settings: dict[str, str]
+    tasks: tuple[WorkloadTask, ...]
+    samples: tuple[WorkloadSample, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class GuestReport:
     """Everything the guest printed, parsed. ``complete`` is False for a cut or garbled report."""
 
@@ -153,6 +225,7 @@ class GuestReport:
     console: tuple[str, ...] = ()  # console lines outside the report (kernel notices before init, errors after)
     stages: tuple[str, ...] = ()  # the init's steps, as announced by "@stage" lines
     grown_kb: dict[int, int] = field(default_factory=dict)  # node -> MemTotal after onlining every memory block
+    workload: WorkloadTrace | None = None  # None: the boot ran no workload
 
     @property
     def node_ids(self) -> list[int]:
@@ -371,6 +444,7 @@ def parse_report(console: str) -> GuestReport:
         console=(*lines[:begin], *framed.outside),
         stages=tuple(fields.stages),
         grown_kb=fields.grown,
+        workload=fields.workload.trace(),
     )
 
 
@@ -445,6 +519,7 @@ class _Fields:
         self.dmesg: list[str] = []
         self.sysfs = _Sysfs()
         self.grown: dict[int, int] = {}
+        self.workload = _Workload()
 
     def add(self, key: str, rest: str) -> bool:
         """Take one line (``@key rest``); False for a key this numaopt does not know."""
@@ -482,6 +557,89 @@ class _Fields:
         self.sysfs.add(path, value.strip())
 
 
+    def _workload(self, rest: str) -> None:
+        self.workload.header(rest)
+
+    def _task(self, rest: str) -> None:
+        self.workload.task(rest)
+
+    def _sample(self, rest: str) -> None:
+        self.workload.sample(rest)
+
+    def _cpustat(self, rest: str) -> None:
+        self.workload.cpustat(rest)
+
+    def _rq(self, rest: str) -> None:
+        self.workload.rq(rest)
+
+    def _ts(self, rest: str) -> None:
+        self.workload.task_sample(rest)
+
+
+_CPU_NAME = re.compile(r"^cpu(\d+)$")
+
+
+def _cpu_number(name: str) -> int:
+    match = _CPU_NAME.match(name)
+    if match is None:
+        raise ReportError(f"expected cpuN, got {name!r}")
+    return int(match.group(1))
+
+
+class _Workload:
+    """The workload lines (``@workload``, ``@task``, ``@sample`` and the lines of each sample)."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None
+        self.settings: dict[str, str] = {}
+        self.tasks: list[WorkloadTask] = []
+        self.samples: list[tuple[float, dict[int, list[int]], dict[int, tuple[int, int]], dict[int, TaskSample]]] = []
+
+    def header(self, rest: str) -> None:
+        kind, *pairs = rest.split()
+        self.kind = kind
+        self.settings = dict(pair.split("=", 1) for pair in pairs)
+
+    def task(self, rest: str) -> None:
+        pid, role, allowed = rest.split()
+        self.tasks.append(WorkloadTask(int(pid), role, _cpulist(allowed, f"task {pid}")))
+
+    def sample(self, rest: str) -> None:
+        if self.kind is None:
+            raise ReportError("a sample before the @workload line")
+        self.samples.append((float(rest), {}, {}, {}))
+
+    def _current(self) -> tuple[float, dict[int, list[int]], dict[int, tuple[int, int]], dict[int, TaskSample]]:
+        if not self.samples:
+            raise ReportError("a sampled value before the first @sample line")
+        return self.samples[-1]
+
+    def cpustat(self, rest: str) -> None:
+        name, *values = rest.split()
+        self._current()[1][_cpu_number(name)] = [int(value) for value in values]
+
+    def rq(self, rest: str) -> None:
+        name, *values = rest.split()
+        ran, waited = int(values[-3]), int(values[-2])  # the last three: ran ns, waited ns, timeslices
+        self._current()[2][_cpu_number(name)] = (ran, waited)
+
+    def task_sample(self, rest: str) -> None:
+        pid, state, cpu, ran, waited = rest.split()
+        self._current()[3][int(pid)] = TaskSample(int(pid), state, int(cpu), int(ran), int(waited))
+
+    def trace(self) -> WorkloadTrace | None:
+        if self.kind is None:
+            return None
+        samples = []
+        for time_s, jiffies, queues, tasks in self.samples:
+            cpus = {
+                cpu: CpuSample(cpu, tuple(values), *queues.get(cpu, (None, None)))
+                for cpu, values in sorted(jiffies.items())
+            }
+            samples.append(WorkloadSample(time_s, cpus, tasks))
+        return WorkloadTrace(self.kind, self.settings, tuple(self.tasks), tuple(samples))
+
+
 _FIELD_READERS: dict[str, Callable[[_Fields, str], None]] = {
     "dmesg": _Fields._dmesg,
     "stage": _Fields._stage,
@@ -490,6 +648,12 @@ _FIELD_READERS: dict[str, Callable[[_Fields, str], None]] = {
     "uptime": _Fields._uptime,
     "sys": _Fields._sys,
     "grown": _Fields._grown,
+    "workload": _Fields._workload,
+    "task": _Fields._task,
+    "sample": _Fields._sample,
+    "cpustat": _Fields._cpustat,
+    "rq": _Fields._rq,
+    "ts": _Fields._ts,
 }
 
 

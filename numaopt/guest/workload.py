@@ -1,0 +1,130 @@
+"""Workloads the guest's init runs after its report, for the balance oracle.
+
+A workload is asked for on the kernel command line (``numaopt.workload=KIND,key=value,...``)
+and run by the init's shell (``kit.INIT_SCRIPT``): busy loops, sleep/wake pairs and loops
+pinned to one node, all started on the CPUs the workload names and then left to the
+scheduler, sampled every ``tick`` seconds. The kinds:
+
+* ``spread[:N]``: N busy loops (default: one per vCPU) started on one CPU; the balancer
+  must spread them over every CPU (Lozi et al.'s missing-domain and group-construction bugs
+  leave cores idle here);
+* ``pairs[:P]``: P pairs of tasks (default: one pair per vCPU) started on one CPU that take
+  turns: work, wake the partner, sleep (wake-up placement: overload-on-wakeup);
+* ``pinned[:G]``: G busy loops pinned to one node (default: twice its CPUs) plus one free
+  loop per CPU of the other nodes, the free ones started on the pinned node (group
+  imbalance: the free loops must leave the overloaded node).
+
+Where things start (the CPU, the node) comes from the seed, so a workload and its seed
+name one run exactly; the guest's CPU numbers are the layout's vCPU numbers.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+from numaopt.errors import InputError
+from numaopt.model import GuestLayout
+from numaopt.units import format_cpulist
+
+__all__ = ["DEFAULT_SAMPLES", "DEFAULT_SECONDS", "DEFAULT_TICK_S", "Workload", "WorkloadKind", "WorkloadSpec", "parse_workload"]
+
+# Sampling for 16 s of the guest's uptime, a quarter second between samples (a sample itself
+# takes about 0.1 s for 8 vCPUs under TCG on an idle host, up to 1 s on a loaded one): well
+# inside the hang oracle's quiet limit (30 s or more), and at most 80 samples.
+DEFAULT_SECONDS = 16
+DEFAULT_SAMPLES = 80
+DEFAULT_TICK_S = 0.25
+# Arithmetic steps a pair's task does before it wakes its partner (a few ms under TCG).
+PAIR_WORK = 100
+
+
+class WorkloadKind(enum.StrEnum):
+    SPREAD = "spread"
+    PAIRS = "pairs"
+    PINNED = "pinned"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadSpec:
+    """What the user asked: a kind and its size (None: the default for the layout)."""
+
+    kind: WorkloadKind
+    size: int | None = None
+
+    def __str__(self) -> str:
+        return self.kind.value if self.size is None else f"{self.kind.value}:{self.size}"
+
+    def for_layout(self, layout: GuestLayout, seed: int) -> Workload:
+        """The workload for ``layout``: sizes from the layout, where it starts from ``seed``."""
+        rng = random.Random(seed)
+        cpu_nodes = [node for node in layout.nodes if node.cpus]
+        if not cpu_nodes:
+            raise InputError(f"workload {self}: the layout has no CPUs")
+        start_node = rng.choice(cpu_nodes)
+        start_cpu = rng.choice(sorted(start_node.cpus))
+        if self.kind is WorkloadKind.SPREAD:
+            return Workload(self, seed, threads=self.size or layout.vcpus, start=(start_cpu,))
+        if self.kind is WorkloadKind.PAIRS:
+            return Workload(self, seed, pairs=self.size or layout.vcpus, start=(start_cpu,))
+        node_cpus = tuple(sorted(start_node.cpus))
+        return Workload(
+            self,
+            seed,
+            threads=layout.vcpus - len(node_cpus),
+            pinned=self.size or 2 * len(node_cpus),
+            start=node_cpus,
+            pin=node_cpus,
+        )
+
+
+def parse_workload(text: str, what: str = "--workload") -> WorkloadSpec:
+    """``KIND[:SIZE]`` (spread, pairs, pinned; SIZE 1..256) or a one-line ``InputError``."""
+    kind_text, _, size_text = text.strip().partition(":")
+    valid = ", ".join(kind.value for kind in WorkloadKind)
+    try:
+        kind = WorkloadKind(kind_text)
+    except ValueError:
+        raise InputError(f"{what} {text!r}: unknown workload {kind_text!r} (valid: {valid}, each with an optional :SIZE)") from None
+    if not size_text:
+        return WorkloadSpec(kind)
+    if not size_text.isdigit() or not 1 <= int(size_text) <= 256:
+        raise InputError(f"{what} {text!r}: the size after ':' must be a whole number 1..256")
+    return WorkloadSpec(kind, int(size_text))
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One run: the spec, its seed, and what the init is told (counts and CPU lists)."""
+
+    spec: WorkloadSpec
+    seed: int
+    threads: int = 0  # free busy loops
+    pinned: int = 0  # busy loops kept on ``pin``
+    pairs: int = 0  # sleep/wake pairs (two tasks each)
+    start: tuple[int, ...] = (0,)  # where the free loops and the pairs start
+    pin: tuple[int, ...] = (0,)
+    seconds: int = DEFAULT_SECONDS
+    samples: int = DEFAULT_SAMPLES
+    tick_s: float = DEFAULT_TICK_S
+    work: int = PAIR_WORK
+
+    def kernel_argument(self) -> str:
+        """The ``numaopt.workload=...`` argument the init reads (no spaces: one argument)."""
+        settings = (
+            f"threads={self.threads}",
+            f"pinned={self.pinned}",
+            f"pairs={self.pairs}",
+            f"work={self.work}",
+            f"start={format_cpulist(self.start)}",
+            f"pin={format_cpulist(self.pin)}",
+            f"seconds={self.seconds}",
+            f"samples={self.samples}",
+            f"tick={self.tick_s:g}",
+        )
+        return "numaopt.workload=" + ",".join((self.spec.kind.value, *settings))
+
+    def record(self) -> dict[str, object]:
+        """What a reproducer keeps: the spec and the seed (the rest follows from the layout)."""
+        return {"workload": str(self.spec), "seed": self.seed, "argument": self.kernel_argument()}

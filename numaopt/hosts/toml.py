@@ -14,6 +14,8 @@ The format, usable as a problem file's ``[host]`` (docs/hosts.md)::
     memory = "95297MiB"
     free = "80000MiB"                                          # optional
     hugepages = [ { size = "2MiB", total = 1024, free = 1000 } ]  # optional
+    access = { initiators = [0], read_latency = 90, ... }      # optional: HMAT (toml_hmat.py)
+    caches = [ { level = 1, size = "32GiB", line = 64, ... } ]  # optional: memory-side caches
 
     [[host.sockets]]                                           # optional: SMT siblings
     id = 0
@@ -27,6 +29,7 @@ of known ones.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +38,7 @@ import numpy.typing as npt
 from numaopt.distances import LOCAL_DISTANCE
 from numaopt.errors import ProblemError
 from numaopt.hosts._common import bad_distance, build_host, shown
+from numaopt.hosts.toml_hmat import NODE_HMAT_KEYS, hmat_entries, read_access, read_caches
 from numaopt.model import HostCore, HostNode, HostTopology, HugePages
 from numaopt.render.toml import dumps
 from numaopt.tables import TableReader
@@ -43,7 +47,7 @@ from numaopt.units import CPULIST_HELP, SIZE_HELP, format_cpulist, format_size, 
 __all__ = ["HOST_KEYS", "host_from_table", "host_to_toml"]
 
 HOST_KEYS = ("nodes", "distances", "sockets")
-NODE_KEYS = ("id", "cpus", "memory", "free", "hugepages")
+NODE_KEYS = ("id", "cpus", "memory", "free", "hugepages", *NODE_HMAT_KEYS)
 HUGEPAGE_KEYS = ("size", "total", "free")
 SOCKET_KEYS = ("id", "cores")
 MAX_ID = 1 << 20
@@ -65,7 +69,7 @@ def host_to_toml(host: HostTopology) -> str:
             entry["hugepages"] = [
                 {"size": format_size(p.page_size_bytes), "total": p.total, "free": p.free} for p in node.hugepages
             ]
-        nodes.append(entry)
+        nodes.append(entry | hmat_entries(node))
     table: dict[str, Any] = {"distances": host.distances.tolist(), "nodes": nodes}
     if host.cores:
         sockets: dict[int, list[str]] = {}
@@ -114,6 +118,7 @@ def host_from_table(
         raise host.error('missing required key (nodes = [ { id = 0, cpus = "0-3", memory = "64GiB" }, ... ])', "nodes")
     items = _array(host, "nodes", "an array of node tables")
     nodes = [_node(item, source, host.where(f"nodes[{i}]")) for i, item in enumerate(items)]
+    nodes = _with_hmat(nodes, items, source, host)
     if not nodes:
         raise host.error("give at least one node", "nodes")
     node_ids = [node.node_id for node in nodes]
@@ -153,6 +158,17 @@ def _node(item: object, source: str, path: str) -> HostNode:
             free_pages = _integer(page, "free", "a number of free pages", maximum=total)
             pages.append(HugePages(page_size_bytes=size, total=total, free=free_pages))
     return HostNode(node_id=node_id, cpus=cpus, memory_bytes=memory, free_bytes=free, hugepages=tuple(pages))
+
+
+def _with_hmat(nodes: list[HostNode], items: list[Any], source: str, host: TableReader) -> list[HostNode]:
+    """``nodes`` with the ``access`` and ``caches`` their tables give (read once every node id
+    is known: an access names its initiator nodes)."""
+    node_ids = {node.node_id for node in nodes}
+    found = []
+    for i, (node, item) in enumerate(zip(nodes, items, strict=True)):
+        reader = TableReader(source, item, host.where(f"nodes[{i}]"), NODE_KEYS)
+        found.append(replace(node, access=read_access(reader, node_ids), caches=read_caches(reader)))
+    return found
 
 
 def _distances(host: TableReader, node_ids: list[int]) -> npt.NDArray[np.int64]:

@@ -24,6 +24,7 @@ from pydantic_core import core_schema
 from numaopt.errors import ProblemError
 from numaopt.hosts.distance_rule import RULE_HELP
 from numaopt.hosts.toml import MAX_ID
+from numaopt.hosts.toml_hmat import MAX_LEVEL, UINT16_MAX, UINT32_MAX
 from numaopt.inputs import (
     MAX_CPU_ID,
     MAX_SEED,
@@ -196,12 +197,34 @@ class HugePages(_Table):
     free: Annotated[int, Field(ge=0, le=1 << 40, description="at most total")]
 
 
+class HostAccess(_Table):
+    """HMAT as the host kernel shows it (sysfs nodeN/access0/initiators); 0 or left out: not reported."""
+
+    initiators: Annotated[CpuList, _say("the host nodes that reach this node's memory best, a node list")]
+    read_latency: Annotated[int, _say("ns", 0, UINT32_MAX)] | None = None
+    write_latency: Annotated[int, _say("ns", 0, UINT32_MAX)] | None = None
+    read_bandwidth: Annotated[int, _say("MiB/s", 0, UINT32_MAX)] | None = None
+    write_bandwidth: Annotated[int, _say("MiB/s", 0, UINT32_MAX)] | None = None
+
+
+class HostCache(_Table):
+    """One memory-side cache level in front of a host node (sysfs nodeN/memory_side_cache/indexL)."""
+
+    level: Annotated[int, _say("the level, 1 nearest the node's memory; each once", 1, MAX_LEVEL)]
+    size: Size
+    line: Annotated[int, _say("the line in bytes (default 64)", 0, UINT16_MAX)] | None = None
+    associativity: Literal["direct", "complex", "none"] | None = None
+    policy: Literal["write-back", "write-through", "none"] | None = None
+
+
 class HostNode(_Table):
     id: Annotated[int, _say("the node id; ids increase", 0, MAX_ID)]
     cpus: CpuList
     memory: Size
     free: Size | None = None
     hugepages: list[HugePages] | None = None
+    access: HostAccess | None = None
+    caches: list[HostCache] | None = None
 
 
 class HostSocket(_Table):

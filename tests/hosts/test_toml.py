@@ -21,7 +21,7 @@ from numaopt.hosts import (
     write_sysfs_tree,
 )
 from numaopt.hosts.distance_rule import DistanceRule
-from numaopt.model import HugePages
+from numaopt.model import HugePages, MemorySideCache, NodeAccess
 from numaopt.units import GIB, KIB, MIB
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
@@ -49,6 +49,27 @@ def test_matrix_is_written_one_row_per_line() -> None:
     assert text.startswith("[host]\ndistances = [\n    [10, 21, 14, 24],\n    [21, 10, 24, 14],\n")
 
 
+def test_hmat_of_a_sysfs_capture_reads_back_as_the_same_host() -> None:
+    # xeon-2lm-cxl.toml is what host capture writes for the sysfs tree beside it (access0
+    # and memory_side_cache included); the parametrized test above checks it byte for byte.
+    host = load((HOSTS / "xeon-2lm-cxl.toml").read_text())
+    assert host == read_sysfs(HOSTS / "xeon-2lm-cxl.sysfs")
+    assert host.nodes[0].caches == (MemorySideCache(1, 32 * GIB, 64, "direct", "write-back"),)
+    assert host.nodes[2].access == NodeAccess((0,), 250, 260, 20000, 15000)
+
+
+def test_hmat_typed_inline_with_defaults() -> None:
+    text = (
+        '[host]\ndistances = [[10, 21], [21, 10]]\n[[host.nodes]]\nid = 0\ncpus = "0-1"\nmemory = "1GiB"\n'
+        '[[host.nodes]]\nid = 1\ncpus = ""\nmemory = "4GiB"\naccess = { initiators = [0], read_latency = 120 }\n'
+        'caches = [ { level = 2, size = "2GiB", policy = "none" }, { level = 1, size = "1GiB" } ]\n'
+    )
+    node = load(text).nodes[1]
+    assert node.access == NodeAccess((0,), read_latency=120)
+    assert node.caches == (MemorySideCache(1, GIB), MemorySideCache(2, 2 * GIB, 64, "direct", "none"))
+    assert load(host_to_toml(load(text))) == load(text)
+
+
 def test_inline_tables_and_cpu_lists_as_integers() -> None:
     host = load('[host]\nnodes = [ { id = 0, cpus = [0, 1, 2, 3], memory = "4GiB" } ]\n')
     assert host.nodes[0].cpus == (0, 1, 2, 3) and host.distances.tolist() == [[10]] and host.cores == ()
@@ -64,6 +85,7 @@ def test_also_known_keys_are_left_to_the_caller() -> None:
     )
 
 
+HMAT_NODE = '[host]\n[[host.nodes]]\nid = 0\ncpus = "0-1"\nmemory = "1GiB"\n'
 NODES = '[[host.nodes]]\nid = 0\ncpus = "0-1"\nmemory = "1GiB"\n[[host.nodes]]\nid = 1\ncpus = "2-3"\nmemory = "1GiB"\n'
 
 
@@ -82,7 +104,7 @@ NODES = '[[host.nodes]]\nid = 0\ncpus = "0-1"\nmemory = "1GiB"\n[[host.nodes]]\n
         ),
         (
             '[host]\nnodes = [ { id = 0, cpus = "0", memory = "1GiB", mem = 1 } ]\n',
-            "host.nodes[0].mem: unknown key 'mem' (known: id, cpus, memory, free, hugepages)",
+            "host.nodes[0].mem: unknown key 'mem' (known: id, cpus, memory, free, hugepages, access, caches)",
         ),
         (
             '[host]\nnodes = [ { id = -1, cpus = "0", memory = "1GiB" } ]\n',
@@ -137,6 +159,57 @@ NODES = '[[host.nodes]]\nid = 0\ncpus = "0-1"\nmemory = "1GiB"\n[[host.nodes]]\n
         (
             "[host]\ndistances = [[10, 20], [20, 10]]\n" + NODES + '[[host.sockets]]\nid = 0\ncore = ["0"]\n',
             "host.sockets[0].core: unknown key 'core' (known: id, cores)",
+        ),
+        (
+            HMAT_NODE + "access = 120\n",
+            'host.nodes[0].access: expected a table such as { initiators = "0", read_latency = 120, '
+            "read_bandwidth = 20000 }, got 120",
+        ),
+        (
+            HMAT_NODE + "access = { read_latency = 120 }\n",
+            'host.nodes[0].access.initiators: missing required key (a node list such as "0" or "0-1", or a list of node ids)',
+        ),
+        (
+            HMAT_NODE + 'access = { initiators = "1" }\n',
+            "host.nodes[0].access.initiators: node 1 is not in host.nodes (ids 0)",
+        ),
+        (
+            HMAT_NODE + 'access = { initiators = "x" }\n',
+            'host.nodes[0].access.initiators: expected a node list such as "0" or "0-1", or a list of node ids, got \'x\'',
+        ),
+        (
+            HMAT_NODE + 'access = { initiators = "0", read_latency = -5 }\n',
+            "host.nodes[0].access.read_latency: expected a latency in ns (0..4294967295), got -5",
+        ),
+        (
+            HMAT_NODE + 'access = { initiators = "0", read_bandwidth = "20GiB" }\n',
+            "host.nodes[0].access.read_bandwidth: expected a bandwidth in MiB/s (0..4294967295), got '20GiB'",
+        ),
+        (
+            HMAT_NODE + 'access = { initiators = "0", latency = 5 }\n',
+            "host.nodes[0].access.latency: unknown key 'latency' (known: initiators, read_latency, write_latency, "
+            "read_bandwidth, write_bandwidth)",
+        ),
+        (
+            HMAT_NODE + 'caches = { level = 1, size = "1GiB" }\n',
+            'host.nodes[0].caches: expected a list of cache tables, each a table such as { level = 1, size = "32GiB", '
+            "line = 64, associativity = \"direct\", policy = \"write-back\" }, got {'level': 1, 'size': '1GiB'}",
+        ),
+        (
+            HMAT_NODE + 'caches = [ { size = "1GiB" } ]\n',
+            "host.nodes[0].caches[0].level: missing required key (a cache level, 1..255)",
+        ),
+        (
+            HMAT_NODE + 'caches = [ { level = 1, size = "1GiB" }, { level = 1, size = "2GiB" } ]\n',
+            "host.nodes[0].caches[1].level: level 1 is given twice",
+        ),
+        (
+            HMAT_NODE + 'caches = [ { level = 1, size = "1GiB", associativity = "4-way" } ]\n',
+            "host.nodes[0].caches[0].associativity: unknown associativity '4-way' (valid: direct, complex, none)",
+        ),
+        (
+            HMAT_NODE + 'caches = [ { level = 1, size = "1GiB", line = 65536 } ]\n',
+            "host.nodes[0].caches[0].line: expected a line size in bytes (0..65535), got 65536",
         ),
     ],
 )

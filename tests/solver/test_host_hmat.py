@@ -163,3 +163,16 @@ def test_qemu_takes_the_carried_values() -> None:
     assert len(layout.hmat_cache) == 2
     unbound = dataclasses.replace(layout, nodes=tuple(dataclasses.replace(n, host_nodes=()) for n in layout.nodes))
     assert compare(unbound, probe(qemu_command(unbound))) == []
+
+
+def test_the_captured_host_toml_solves_to_the_same_hmat_as_the_sysfs_tree(tmp_path: Path) -> None:
+    captured = run("host", "capture", "sysfs:tests/data/hosts/xeon-2lm-cxl.sysfs")
+    assert captured.returncode == 0, captured.stderr
+    assert captured.stdout == (ROOT / "tests/data/hosts/xeon-2lm-cxl.toml").read_text()
+    workload = TWO_LM.read_text().split("[workload]", 1)[1]
+    problem = tmp_path / "typed.toml"
+    problem.write_text(captured.stdout + "\n[workload]" + workload)
+    from_toml = run("solve", str(problem), "--format", "qemu", "--quiet")
+    from_sysfs = run("solve", str(TWO_LM), "--format", "qemu", "--quiet")
+    assert from_toml.returncode == 0, from_toml.stderr
+    assert from_toml.stdout == from_sysfs.stdout and "hmat-cache,node-id=1" in from_toml.stdout

@@ -37,7 +37,7 @@ def _target(text: str) -> RuleSet:
     try:
         return RuleSet(text)
     except ValueError:
-        raise KnobError(f"--target {text}: expected linux-acpi or qemu") from None
+        raise KnobError(f"--target {text}: expected linux-acpi, linux-dt or qemu") from None
 
 
 def _size(text: str, what: str) -> int:
@@ -80,7 +80,8 @@ def _range(flag: str) -> Callable[[str], Any]:
 KNOB_OPTIONS: tuple[KnobOption, ...] = (
     KnobOption(
         "target", "--target", "linux-acpi",
-        "linux-acpi: valid for QEMU and an x86 ACPI guest; qemu: QEMU accepts it (may include what Linux discards).",
+        "linux-acpi or linux-dt: valid for QEMU and the machine's guest (linux-acpi on q35/pc, linux-dt on virt); "
+        "qemu: QEMU accepts it (may include what Linux discards).",
         _target,
     ),
     KnobOption("nodes", "--nodes", "1-8", "Node count or range, 1..128.", _range("--nodes")),
@@ -139,7 +140,7 @@ KNOB_OPTIONS: tuple[KnobOption, ...] = (
         lambda text: parse_choices(text, Symmetry, "--symmetry")[0],
     ),
     KnobOption(
-        "machine", "--machine", "q35", "Machine types to choose from: q35, pc.",
+        "machine", "--machine", "q35", "Machine types to choose from: q35, pc, virt (aarch64).",
         lambda text: parse_choices(text, Machine, "--machine"), field="machines",
     ),
     # fuzz's old spelling of --family: scripts written for it keep working.

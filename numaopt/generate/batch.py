@@ -40,6 +40,7 @@ from numaopt.generate.knobs import (
     SocketMode,
     Space,
     Symmetry,
+    item_rules,
     max_levels,
     resolve,
 )
@@ -76,7 +77,7 @@ class Generated:
     canonical: str
     cpus: tuple[int, ...]  # vCPUs per node; node i holds the next cpus[i] vCPU indices
     memory: tuple[int, ...]  # bytes per node
-    shape: tuple[int, int, int, int]  # -smp sockets, dies, cores, threads
+    shape: tuple[int, int, int, int]  # -smp sockets, dies (clusters on virt), cores, threads
     distances: npt.NDArray[np.int64] | None
     machine: Machine
     rules: RuleSet
@@ -93,7 +94,7 @@ class Generated:
             vcpus=start,
             memory_bytes=sum(self.memory),
             nodes=tuple(nodes),
-            shape=_cpu_shape(*self.shape),
+            shape=_cpu_shape(*self.shape, virt=self.machine is Machine.VIRT),
             distances=self.distances,
             machine=self.machine,
             rules=self.rules,
@@ -109,8 +110,11 @@ def _guest_node(node_id: int, start: int, count: int, size: int) -> GuestNode:
 
 
 @functools.lru_cache(maxsize=4096)
-def _cpu_shape(sockets: int, dies: int, cores: int, threads: int) -> CpuShape:
-    return CpuShape(sockets=sockets, dies=dies, cores=cores, threads=threads)
+def _cpu_shape(sockets: int, middle: int, cores: int, threads: int, virt: bool = False) -> CpuShape:
+    """``middle`` is the level between socket and core: dies on x86, clusters on virt."""
+    if virt:
+        return CpuShape(sockets=sockets, clusters=middle, cores=cores, threads=threads)
+    return CpuShape(sockets=sockets, dies=middle, cores=cores, threads=threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +278,8 @@ _BITS = np.array([0] + [(count - 1).bit_length() for count in range(1, 1025)], d
 
 
 def _structure_problems(space: Space, nodes: NodeBatch, rows: list[int], socket_kinds: list[str]) -> list[str | None]:
-    """Node-structure rules of the target that the matrix checks do not cover, per row."""
+    """Node-structure rules of the target that the matrix checks do not cover, per row
+    (APIC IDs on x86 only: virt numbers its vCPUs by MPIDR)."""
     knobs = space.knobs
     cpus = nodes.cpus[rows]
     memory = nodes.memory[rows]
@@ -289,14 +294,17 @@ def _structure_problems(space: Space, nodes: NodeBatch, rows: list[int], socket_
     empty = ~has_cpus & (memory == 0)
     problems: list[str | None] = []
     for q in range(len(rows)):
+        virt = nodes.machines[rows[q]] is Machine.VIRT
         if sockets[q] * dies[q] * cores[q] * threads[q] != vcpus[q]:
             problems.append(f"-smp product {nodes.shapes[rows[q]].tolist()} != {vcpus[q]} vCPUs")
-        elif last_apic[q] > MAX_APIC_ID:
+        elif not virt and last_apic[q] > MAX_APIC_ID:
             problems.append(f"-smp {nodes.shapes[rows[q]].tolist()} needs APIC IDs above {MAX_APIC_ID}")
+        elif vcpus[q] > space.machine_cap:
+            problems.append(f"{vcpus[q]} vCPUs exceed the machines' {space.machine_cap}")
         elif memory[q].sum() <= 0:
             problems.append("no node has memory")
-        elif knobs.target is not RuleSet.QEMU and socket_kinds[q] == "core-split":
-            problems.append("an SMT core is split across nodes")
+        elif knobs.target is not RuleSet.QEMU and socket_kinds[q] in ("core-split", "cluster-split"):
+            problems.append(f"{'an SMT core' if socket_kinds[q] == 'core-split' else 'a cluster'} is split across nodes")
         elif out_of_range[q].any():
             problems.append(f"vCPUs per node {cpus[q].tolist()} outside --vcpus-per-node {knobs.vcpus_per_node}")
         elif empty[q].any():
@@ -365,9 +373,11 @@ def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dic
     memory = nodes.memory[keep]
     shapes = nodes.shapes[keep]
     socket_kinds = [
-        "whole" if nodes.modes[p] is SocketMode.WHOLE else socket_class(cpus[q].tolist(), _shape(shapes[q]))
+        "whole" if nodes.modes[p] is SocketMode.WHOLE
+        else socket_class(cpus[q].tolist(), _shape(shapes[q]), nodes.machines[p] is Machine.VIRT)
         for q, p in enumerate(keep)
     ]
+    rules = [item_rules(knobs.target, nodes.machines[p]) for p in keep]
     relations = np.zeros((len(keep), n, n), dtype=np.int64)
     split = [q for q, kind in enumerate(socket_kinds) if kind != "whole"]
     if split:
@@ -375,7 +385,7 @@ def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dic
     attrs = np.stack([cpus, memory // 4096], axis=2)
     shape_rows = shapes.tolist()
     extras = [
-        f"{nodes.machines[p].value}|{shape_rows[q]}|{int(given[q])}|{knobs.target.value}".encode()
+        f"{nodes.machines[p].value}|{shape_rows[q]}|{int(given[q])}|{rules[q].value}".encode()
         for q, p in enumerate(keep)
     ]
     keys = canonical_keys(effective * 4 + relations, attrs, extras)
@@ -387,7 +397,7 @@ def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dic
     for q, p in enumerate(keep):
         index = indices[group.rows[p]]
         if not valid[q]:
-            raise GenerationBug(f"item {index}: distances fail {knobs.target.value}: {effective[q].tolist()}")
+            raise GenerationBug(f"item {index}: distances fail {rules[q].value}: {effective[q].tolist()}")
         if problems[q] is not None:
             raise GenerationBug(f"item {index}: {problems[q]}")
         classes = {
@@ -414,7 +424,7 @@ def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dic
             shape=_shape(shapes[q]),
             distances=group.matrices[p],
             machine=nodes.machines[p],
-            rules=knobs.target,
+            rules=rules[q],
             synth_time_s=group.synth_times[p],
         )
 

@@ -102,8 +102,9 @@ def _hop_diameter(batch: IntArray, mask: BoolArray) -> IntArray:
     return longest
 
 
-def socket_class(cpus: list[int], shape: tuple[int, int, int, int]) -> str:
-    """whole / package-split / llc-split / core-split, from vCPUs per node and the -smp shape.
+def socket_class(cpus: list[int], shape: tuple[int, int, int, int], virt: bool = False) -> str:
+    """whole / package-split / llc-split / core-split, from vCPUs per node and the -smp shape;
+    on virt (``shape[1]`` is clusters) whole / socket-split / cluster-split / core-split.
 
     Nodes hold consecutive vCPUs, so a block of vCPUs (core, die, socket) spans nodes
     exactly when a node boundary falls inside it.
@@ -122,6 +123,10 @@ def socket_class(cpus: list[int], shape: tuple[int, int, int, int]) -> str:
 
     if threads > 1 and spans(threads):
         return "core-split"
+    if virt:
+        if dies > 1 and spans(cores * threads):
+            return "cluster-split"
+        return "socket-split" if spans(dies * cores * threads) else "whole"
     if spans(cores * threads):
         return "llc-split"
     if spans(dies * cores * threads):

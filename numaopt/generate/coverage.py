@@ -14,6 +14,7 @@ from typing import Any
 
 from numaopt.distances import RECLAIM_DISTANCE, TopologyType
 from numaopt.generate.knobs import EDGE_VALUES, Family, Metric, SocketMode, Space, Symmetry
+from numaopt.model import Machine
 
 DIMENSIONS = (
     "nodes",
@@ -88,8 +89,11 @@ class Coverage:
         if len(reclaim) == 2:
             reclaim.append("both")
         sockets = ["whole"]
+        x86 = any(m is not Machine.VIRT for m in knobs.machines)
         if SocketMode.SPLIT in knobs.sockets:
-            sockets += ["package-split", "llc-split"]
+            # virt splits a socket along clusters or inside a one-cluster socket; x86 along dies or inside one
+            sockets += ["package-split", "llc-split"] if x86 else []
+            sockets += ["socket-split"] if Machine.VIRT in knobs.machines else []
         if SocketMode.SPLIT_CORE in knobs.sockets:
             sockets.append("core-split")
         families = sorted({f.value for fits in space.families.values() for f in fits})

@@ -99,7 +99,10 @@ class Symmetry(enum.StrEnum):
     ASYMMETRIC = "asymmetric"
 
 
-TARGETS = (RuleSet.LINUX_ACPI, RuleSet.QEMU)
+# A guest target (linux-acpi or linux-dt) judges each layout by its own machine's guest
+# rules: linux-acpi on q35 and pc, linux-dt on virt (so a mixed campaign takes either).
+TARGETS = (RuleSet.LINUX_ACPI, RuleSet.LINUX_DT, RuleSet.QEMU)
+X86_MACHINES = (Machine.Q35, Machine.PC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,10 +254,18 @@ def apic_limit_ok(sockets: int, dies: int, cores: int, threads: int) -> bool:
     return last <= MAX_APIC_ID
 
 
-def vcpu_cap(threads: int, machine_cap: int = 255) -> int:
-    """Most vCPUs with ``threads`` per core such that one-core sockets keep APIC IDs <= 254."""
+def vcpu_cap(threads: int, machine_cap: int = 255, apic: bool = True) -> int:
+    """Most vCPUs with ``threads`` per core such that one-core sockets keep APIC IDs <= 254
+    (``apic``: an x86 machine may be drawn; virt has no APIC IDs, only its vCPU maximum)."""
+    if not apic:
+        return machine_cap - machine_cap % threads
     sockets = ((MAX_APIC_ID - (threads - 1)) >> bits_for(threads)) + 1
     return min(sockets * threads, machine_cap - machine_cap % threads)
+
+
+def item_rules(target: RuleSet, machine: Machine) -> RuleSet:
+    """The rule set one layout is generated for: qemu as asked, else its machine's guest rules."""
+    return target if target is RuleSet.QEMU else machine.default_rules
 
 
 def max_levels(cpu_nodes: int, symmetric_only: bool, values: int) -> int:
@@ -285,17 +296,25 @@ class Space:
     edge_values: tuple[int, ...]
     memory_units: Range  # per-node memory in granules
     machine_cap: int = 255  # most vCPUs every chosen machine takes with APIC IDs <= 254
+    apic: bool = True  # an x86 machine may be drawn: every -smp shape keeps APIC IDs <= 254
 
     def vcpu_max(self, cpu_nodes: int, threads: int) -> int:
         """Largest vCPUs per node for ``cpu_nodes`` CPU nodes with ``threads`` per core."""
-        cap = min(vcpu_cap(threads, self.machine_cap) // cpu_nodes, self.knobs.vcpus_per_node.hi)
+        cap = min(vcpu_cap(threads, self.machine_cap, self.apic) // cpu_nodes, self.knobs.vcpus_per_node.hi)
         return cap - cap % threads
 
 
+def _has_x86(machines: Iterable[Machine]) -> bool:
+    return any(m in X86_MACHINES for m in machines)
+
+
 def _machine_cap(machines: Iterable[Machine]) -> int:
+    """Most vCPUs every chosen machine takes: x86 stops at 255 (APIC IDs), virt at its 512
+    (QEMU 7.2 with GICv3, whose two redistributor regions hold 123 + 512)."""
     from numaopt.layout import MAX_CPUS
 
-    return min(255, *(MAX_CPUS[m] for m in machines))
+    caps = [MAX_CPUS[m] for m in machines]
+    return min(255, *caps) if _has_x86(machines) else min(caps)
 
 
 def _fail(message: str) -> KnobError:
@@ -363,9 +382,10 @@ def _check_cpu_shape(knobs: Knobs) -> None:
     if not knobs.sockets:
         raise _fail("--sockets: give whole, split or both")
     if not knobs.machines:
-        raise _fail("--machine: give q35, pc or both")
-    if Machine.VIRT in knobs.machines:
-        raise _fail("--machine virt: generation renders x86 machines only (q35, pc)")
+        raise _fail("--machine: give one or more of q35, pc, virt")
+    if knobs.target is RuleSet.LINUX_DT and Machine.VIRT not in knobs.machines:
+        names = ",".join(m.value for m in knobs.machines)
+        raise _fail(f"--target linux-dt --machine {names}: the device-tree rules judge virt guests; add virt to --machine")
     if SocketMode.SPLIT_CORE in knobs.sockets and knobs.target is not RuleSet.QEMU:
         raise _fail("--sockets split-core: splitting an SMT core across nodes is a Linux error; use --target qemu")
 
@@ -399,11 +419,11 @@ def _memory_units(knobs: Knobs) -> Range:
     return units
 
 
-def _threads_for(knobs: Knobs, space_cap: int, cpu_nodes: int) -> tuple[int, ...]:
+def _threads_for(knobs: Knobs, space_cap: int, cpu_nodes: int, apic: bool) -> tuple[int, ...]:
     """Threads per core for which some node size fits [vcpus lo, cap] with ``cpu_nodes`` nodes."""
     fits = []
     for threads in knobs.threads:
-        cap = min(vcpu_cap(threads, space_cap) // cpu_nodes, knobs.vcpus_per_node.hi)
+        cap = min(vcpu_cap(threads, space_cap, apic) // cpu_nodes, knobs.vcpus_per_node.hi)
         lowest = -(-knobs.vcpus_per_node.lo // threads) * threads
         if lowest <= cap:
             fits.append(threads)
@@ -493,7 +513,8 @@ def resolve(knobs: Knobs) -> Space:
     _check_properties(knobs)
     edge_values = tuple(v for v in (*((10,) if knobs.target is RuleSet.QEMU else ()), *EDGE_VALUES) if v in knobs.distance_range)
     machine_cap = _machine_cap(knobs.machines)
-    drawable = _drawable(knobs, _candidate_families(knobs), edge_values, machine_cap)
+    apic = _has_x86(knobs.machines)
+    drawable = _drawable(knobs, _candidate_families(knobs), edge_values, machine_cap, apic)
     _check_drawable(knobs, drawable)
     return Space(
         knobs=knobs,
@@ -504,6 +525,7 @@ def resolve(knobs: Knobs) -> Space:
         edge_values=edge_values,
         memory_units=units,
         machine_cap=machine_cap,
+        apic=apic,
     )
 
 
@@ -558,7 +580,9 @@ class _Drawable:
     role_reason: str  # why node roles did not work out (the last node count that said so)
 
 
-def _drawable(knobs: Knobs, candidates: tuple[Family, ...], edge_values: tuple[int, ...], machine_cap: int) -> _Drawable:
+def _drawable(
+    knobs: Knobs, candidates: tuple[Family, ...], edge_values: tuple[int, ...], machine_cap: int, apic: bool
+) -> _Drawable:
     """Per node count in --nodes: the node roles that work, then the candidate families that fit them."""
     roles: dict[int, Roles] = {}
     families: dict[int, tuple[Family, ...]] = {}
@@ -566,7 +590,7 @@ def _drawable(knobs: Knobs, candidates: tuple[Family, ...], edge_values: tuple[i
     role_reason = ""
     synth_only = knobs.wants_properties or candidates == (Family.SYNTH,)
     for n in range(knobs.nodes.lo, knobs.nodes.hi + 1):
-        fit_roles, why_not = _roles_for(knobs, n, machine_cap, synth_only)
+        fit_roles, why_not = _roles_for(knobs, n, machine_cap, apic, synth_only)
         role_reason = why_not or role_reason
         if not fit_roles.cpuless:
             continue
@@ -578,15 +602,15 @@ def _drawable(knobs: Knobs, candidates: tuple[Family, ...], edge_values: tuple[i
     return _Drawable(roles, families, reasons, role_reason)
 
 
-def _roles_for(knobs: Knobs, n: int, machine_cap: int, synth_only: bool) -> tuple[Roles, str]:
+def _roles_for(knobs: Knobs, n: int, machine_cap: int, apic: bool, synth_only: bool) -> tuple[Roles, str]:
     """The CPU-less counts that work with ``n`` nodes (and their threads per core), and why the
     first refused one was refused ("" if none was)."""
     threads_of: dict[int, tuple[int, ...]] = {}
     first_reason = ""
     for cpuless in range(knobs.cpuless.lo, min(knobs.cpuless.hi, n - 1) + 1):
         cpu_nodes = n - cpuless
-        threads = _threads_for(knobs, machine_cap, cpu_nodes)
-        why = _role_refusal(knobs, cpuless, cpu_nodes, threads, machine_cap, synth_only)
+        threads = _threads_for(knobs, machine_cap, cpu_nodes, apic)
+        why = _role_refusal(knobs, cpuless, cpu_nodes, threads, machine_cap, apic, synth_only)
         if why is None:
             threads_of[cpuless] = threads
         else:
@@ -595,7 +619,7 @@ def _roles_for(knobs: Knobs, n: int, machine_cap: int, synth_only: bool) -> tupl
 
 
 def _role_refusal(
-    knobs: Knobs, cpuless: int, cpu_nodes: int, threads: tuple[int, ...], machine_cap: int, synth_only: bool
+    knobs: Knobs, cpuless: int, cpu_nodes: int, threads: tuple[int, ...], machine_cap: int, apic: bool, synth_only: bool
 ) -> str | None:
     """Why ``cpuless`` CPU-less nodes beside ``cpu_nodes`` CPU nodes cannot work; None if they can."""
     # memory-less nodes are CPU nodes; one node at least must hold memory.
@@ -603,9 +627,10 @@ def _role_refusal(
     if knobs.memoryless.lo > most_memoryless:
         return f"--memoryless {knobs.memoryless} leaves no node with memory"
     if not threads:
+        why = "x86 APIC IDs above 254 need KVM's irqchip" if apic else "QEMU 7.2's most for virt with GICv3"
         return (
             f"{cpu_nodes} CPU nodes of {knobs.vcpus_per_node} vCPUs with threads {','.join(map(str, knobs.threads))} "
-            f"exceed {machine_cap} vCPUs (x86 APIC IDs above 254 need KVM's irqchip)"
+            f"exceed {machine_cap} vCPUs ({why})"
         )
     return _synth_fits(knobs, cpu_nodes) if synth_only else None
 

@@ -10,7 +10,10 @@ Socket modes:
 * ``whole``: every node holds whole sockets (sockets of ``dies`` x ``cores`` x ``threads``);
 * ``split``: a socket spans nodes, either along die boundaries (the guest drops its
   package level, legal) or inside a die (the guest warns ``llc-sibling ... not on the
-  same node``, a warning for linux-acpi);
+  same node``, a warning for linux-acpi). On virt the same shapes split a socket along
+  cluster boundaries, or inside a socket of one cluster: an arm64 device-tree guest
+  clips its package and cluster masks to the node and says nothing (measured, Debian
+  6.1); a cluster is never split (``cluster-split``, an error for linux-dt);
 * ``split-core`` (qemu target): one SMT core has threads in two nodes.
 
 A mode that cannot apply to an item (one CPU node, one thread) falls back to ``whole``;
@@ -69,7 +72,13 @@ def _per_node(us: npt.NDArray[np.float64], lo: int, hi: int) -> list[int]:
     return [lo + min(int(u * (hi - lo + 1)), hi - lo) for u in us]
 
 
-def _whole(u: npt.NDArray[np.float64], cpu_nodes: int, threads: int, vmin: int, vmax: int) -> tuple[list[int], tuple[int, int, int, int]]:
+def _apic_ok(apic: bool, sockets: int, dies: int, cores: int, threads: int) -> bool:
+    return not apic or apic_limit_ok(sockets, dies, cores, threads)
+
+
+def _whole(
+    u: npt.NDArray[np.float64], cpu_nodes: int, threads: int, vmin: int, vmax: int, apic: bool = True
+) -> tuple[list[int], tuple[int, int, int, int]]:
     """Every node holds whole sockets of ``dies`` x ``cores`` x ``threads`` vCPUs."""
     per_socket = [q for q in range(1, vmax // threads + 1) if vmax // (q * threads) >= -(-vmin // (q * threads))]
     q = per_socket[_pick(per_socket, u[0])]
@@ -78,14 +87,14 @@ def _whole(u: npt.NDArray[np.float64], cpu_nodes: int, threads: int, vmin: int, 
     cores = q // dies
     unit = q * threads
     sockets_each = _per_node(u[4 : 4 + cpu_nodes], -(-vmin // unit), vmax // unit)
-    if not apic_limit_ok(sum(sockets_each), dies, cores, threads):
+    if not _apic_ok(apic, sum(sockets_each), dies, cores, threads):
         dies, cores, unit = 1, 1, threads  # one-core sockets always fit (see knobs.vcpu_cap)
         sockets_each = _per_node(u[4 : 4 + cpu_nodes], -(-vmin // unit), vmax // unit)
     return [k * unit for k in sockets_each], (sum(sockets_each), dies, cores, threads)
 
 
 def _split(
-    u: npt.NDArray[np.float64], cpu_nodes: int, threads: int, vmin: int, vmax: int
+    u: npt.NDArray[np.float64], cpu_nodes: int, threads: int, vmin: int, vmax: int, apic: bool = True
 ) -> tuple[list[int], tuple[int, int, int, int]] | None:
     """Sockets that span nodes: along dies (package split) or inside one (LLC split)."""
     if cpu_nodes < 2:
@@ -102,9 +111,9 @@ def _split(
         # Package split: nodes hold whole dies of the socket.
         for die_cores in _divisors(common):
             dies = socket_cores // die_cores
-            if socket_cores % die_cores == 0 and dies >= 2 and apic_limit_ok(sockets, dies, die_cores, threads):
+            if socket_cores % die_cores == 0 and dies >= 2 and _apic_ok(apic, sockets, dies, die_cores, threads):
                 options.append((sockets, dies, die_cores))
-        if apic_limit_ok(sockets, 1, socket_cores, threads):
+        if _apic_ok(apic, sockets, 1, socket_cores, threads):
             options.append((sockets, 1, socket_cores))  # LLC split
     if not options:
         return None
@@ -165,12 +174,12 @@ def sample_nodes(space: Space, n: int, draws: Draws) -> NodeBatch:
         mode = space.split_modes[int(modes_drawn[row])]
         built = None
         if mode is SocketMode.SPLIT:
-            built = _split(uniforms[row], c, t, vmin, vmax)
+            built = _split(uniforms[row], c, t, vmin, vmax, space.apic)
         elif mode is SocketMode.SPLIT_CORE:
             built = _split_core(uniforms[row], c, t, vmin, vmax)
         if built is None:
             mode = SocketMode.WHOLE
-            built = _whole(uniforms[row], c, t, vmin, vmax)
+            built = _whole(uniforms[row], c, t, vmin, vmax, space.apic)
         counts, shape = built
         cpus[row, :c] = counts
         shapes[row] = shape

@@ -22,7 +22,7 @@ from typing import Any
 
 import tomli_w
 
-from numaopt.model import GuestLayout, MemoryBackend
+from numaopt.model import GuestLayout, Machine, MemoryBackend
 from numaopt.units import format_cpulist, format_size
 
 __all__ = ["PROBLEM_MATRICES", "comment_lines", "dumps", "matrix_text", "problem_dict", "problem_toml"]
@@ -93,8 +93,8 @@ def _writable(layout: GuestLayout) -> None:
     """The explicit problem form numbers nodes by position and binds no memory."""
     if any(node.node_id != i or node.host_nodes for i, node in enumerate(layout.nodes)):
         raise ValueError("a problem file numbers nodes 0..n-1 and binds no host memory")
-    if layout.shape.clusters != 1 or layout.backend != _DEFAULT_BACKEND:
-        raise ValueError("problem_toml writes layouts with no clusters and the default memory backend")
+    if (layout.shape.clusters != 1 and layout.machine is not Machine.VIRT) or layout.backend != _DEFAULT_BACKEND:
+        raise ValueError("problem_toml writes layouts with clusters on virt only and the default memory backend")
 
 
 def problem_dict(layout: GuestLayout) -> dict[str, Any]:
@@ -116,7 +116,8 @@ def problem_dict(layout: GuestLayout) -> dict[str, Any]:
     if _has_hotplug(layout):
         guest.update(_hotplug_keys(layout))
     shape = layout.shape
-    guest["smp"] = {"sockets": shape.sockets, "dies": shape.dies, "cores": shape.cores, "threads": shape.threads}
+    middle, count = _middle(layout)
+    guest["smp"] = {"sockets": shape.sockets, middle: count, "cores": shape.cores, "threads": shape.threads}
     return {"rules": layout.rules.value, "guest": guest}
 
 
@@ -193,9 +194,14 @@ def _node_line(cpus: tuple[int, ...], memory_bytes: int) -> str:
     return lines[1] if lines[0] == "nodes = [\n" else ""
 
 
+def _middle(layout: GuestLayout) -> tuple[str, int]:
+    """The -smp level between socket and core: clusters on virt, dies on x86."""
+    return ("clusters", layout.shape.clusters) if layout.machine is Machine.VIRT else ("dies", layout.shape.dies)
+
+
 @functools.lru_cache(maxsize=4096)
-def _smp(sockets: int, dies: int, cores: int, threads: int) -> str:
-    return tomli_w.dumps({"guest": {"smp": {"sockets": sockets, "dies": dies, "cores": cores, "threads": threads}}})
+def _smp(sockets: int, middle: str, count: int, cores: int, threads: int) -> str:
+    return tomli_w.dumps({"guest": {"smp": {"sockets": sockets, middle: count, "cores": cores, "threads": threads}}})
 
 
 def problem_toml(layout: GuestLayout, header: str = "") -> str:
@@ -208,4 +214,4 @@ def problem_toml(layout: GuestLayout, header: str = "") -> str:
     matrix = "" if layout.distances is None else f"distances = {matrix_text(layout.distances.tolist())}\n"
     nodes = f"nodes = [\n{''.join(lines)}]\n" if lines else "nodes = []\n"
     shape = layout.shape
-    return f"{comment_lines(header)}{head}{matrix}{nodes}\n{_smp(shape.sockets, shape.dies, shape.cores, shape.threads)}"
+    return f"{comment_lines(header)}{head}{matrix}{nodes}\n{_smp(shape.sockets, *_middle(layout), shape.cores, shape.threads)}"

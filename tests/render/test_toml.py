@@ -119,15 +119,23 @@ def test_scattered_vcpus_and_nodes_too_long_for_one_line_read_back() -> None:
     assert "[[guest.nodes]]" in problem_toml(long_line)  # tomli-w's layout for a long node
 
 
+def test_virt_clusters_are_written_as_clusters_and_read_back() -> None:
+    layout = _layout([(0, 1), (2, 3)], shape=CpuShape(sockets=1, clusters=2, cores=2), machine=Machine.VIRT)
+    text = problem_toml(layout)
+    assert text == dumps(problem_dict(layout), matrices=PROBLEM_MATRICES)
+    assert "clusters = 2" in text and "dies" not in text
+    assert parse_problem(text).layout == layout
+
+
 @pytest.mark.parametrize(
     "changes",
     [
         {"nodes": (GuestNode(0, (0,), 0), GuestNode(2, (1,), 256 * MIB))},
         {"nodes": (GuestNode(0, (0,), 0), GuestNode(1, (1,), 256 * MIB, host_nodes=(0,)))},
-        {"shape": CpuShape(clusters=2), "machine": Machine.VIRT},
+        {"shape": CpuShape(clusters=2)},  # clusters on an x86 machine: only virt has them
         {"backend": MemoryBackend(kind=BackendKind.FILE, mem_path="/dev/hugepages")},
     ],
-    ids=["node-ids", "host-binding", "clusters", "file-backend"],
+    ids=["node-ids", "host-binding", "x86-clusters", "file-backend"],
 )
 def test_what_the_problem_form_cannot_say_is_refused(changes: dict[str, Any]) -> None:
     layout = _layout([(0,), (1,)], **changes)

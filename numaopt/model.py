@@ -389,7 +389,7 @@ class HostNode:
     memory_bytes: int = 0
     free_bytes: int | None = None
     hugepages: tuple[HugePages, ...] = ()
-    access: NodeAccess | None = None  # HMAT as the host kernel shows it (sysfs, host TOML)
+    access: NodeAccess | None = None  # HMAT as the host kernel shows it (sysfs, host TOML, hwloc)
     caches: tuple[MemorySideCache, ...] = ()  # memory-side caches in front of this node, by level
 
     def __post_init__(self) -> None:

@@ -3,7 +3,9 @@
 Read: ``Package`` (socket = its ``os_index``), ``Core`` and ``PU`` objects (a PU's
 ``os_index`` is the Linux CPU number), ``NUMANode`` memory children (``os_index``,
 ``local_memory`` in bytes) and the ``<distances2>`` matrix of kind latency over NUMA
-nodes (``indexes`` + ``u64values``, possibly split over several elements).
+nodes (``indexes`` + ``u64values``, possibly split over several elements); the HMAT
+hwloc keeps (latency and bandwidth ``<memattr>`` values, ``MemCache`` objects) as each
+node's access and caches (hwloc_hmat.py). The writer writes no HMAT.
 
 hwloc records neither free memory nor free huge pages, so both are unknown (``None`` /
 left out). A NUMA node's CPUs are the PUs under its parent object; when two nodes
@@ -29,6 +31,7 @@ from numaopt.distances import LOCAL_DISTANCE
 from numaopt.errors import InputError
 from numaopt.hosts._common import build_host, check_matrix, shown
 from numaopt.hosts.distance_rule import RULE_HELP, DistanceRule
+from numaopt.hosts.hwloc_hmat import node_access, node_caches
 from numaopt.model import HostCore, HostNode, HostTopology
 
 __all__ = ["parse_hwloc_xml", "render_hwloc_xml"]
@@ -198,7 +201,18 @@ def parse_hwloc_xml(text: str, source: str = "<hwloc>", distances: DistanceRule 
     node_cpus: dict[int, list[int]] = {node.node_id: [] for node in numa}
     for cpu, node_id in owner.items():
         node_cpus[node_id].append(cpu)
-    nodes = [HostNode(node_id=n.node_id, cpus=tuple(node_cpus[n.node_id]), memory_bytes=n.memory_bytes) for n in numa]
+    cpus_of = {node_id: tuple(sorted(cpus)) for node_id, cpus in node_cpus.items()}
+    access, caches = node_access(xml, cpus_of), node_caches(xml)
+    nodes = [
+        HostNode(
+            node_id=n.node_id,
+            cpus=cpus_of[n.node_id],
+            memory_bytes=n.memory_bytes,
+            access=access.get(n.node_id),
+            caches=caches.get(n.node_id, ()),
+        )
+        for n in numa
+    ]
     matrix = _latency_matrix(xml, [n.node_id for n in numa])
     if matrix is None:
         if len(numa) > 1 and distances is None:

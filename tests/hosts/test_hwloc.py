@@ -13,7 +13,7 @@ import pytest
 
 from numaopt.errors import InputError
 from numaopt.hosts import DistanceRule, parse_hwloc_xml, parse_synthetic, read_sysfs, render_hwloc_xml
-from numaopt.model import HostCore, HostNode, HostTopology
+from numaopt.model import HostCore, HostNode, HostTopology, MemorySideCache
 from numaopt.units import GIB
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
@@ -105,6 +105,71 @@ def test_recorded_xeon_max_hybrid_hbm() -> None:
     assert [node.memory_bytes for node in host.nodes] == [134217728000, 135291469824, 16 * GIB, 16 * GIB]
     assert host.distances.tolist() == [[10, 12, 13, 14], [12, 10, 14, 13], [13, 14, 10, 15], [14, 13, 15, 10]]
     assert host.cores == (HostCore(0, (0, 4)), HostCore(0, (1, 5)), HostCore(0, (2, 6)), HostCore(0, (3, 7)))
+    dram_cache = (MemorySideCache(1, 16 * GIB, 64, "direct", "none"),)  # hwloc keeps no write policy
+    assert [node.caches for node in host.nodes] == [dram_cache, dram_cache, (), ()]
+    assert all(node.access is None for node in host.nodes)  # no memattr values in it
+
+
+TWO_LM = HOSTS / "xeon-2lm-cxl.sysfs"
+
+
+def as_hwloc_keeps_it(host: HostTopology) -> HostTopology:
+    """``host`` without what hwloc XML has no place for: free memory, huge pages, cache write policy."""
+    nodes = tuple(
+        dataclasses.replace(
+            node,
+            free_bytes=None,
+            hugepages=(),
+            caches=tuple(dataclasses.replace(cache, policy="none") for cache in node.caches),
+        )
+        for node in host.nodes
+    )
+    return dataclasses.replace(host, nodes=nodes)
+
+
+def test_hwloc_29_memattrs_and_memcaches_read_as_the_sysfs_tree_it_was_written_from() -> None:
+    # lstopo 2.9.0 wrote xeon-2lm-cxl.xml from the sysfs tree (HWLOC_FSROOT): Latency and
+    # Bandwidth are read/write means (180, 27500), ReadLatency & co. the kernel's own values.
+    host = parse_hwloc_xml((HOSTS / "xeon-2lm-cxl.xml").read_text())
+    assert host == as_hwloc_keeps_it(read_sysfs(TWO_LM))
+    assert host.nodes[0].access is not None and host.nodes[0].access.read_latency == 170
+    assert host.nodes[0].caches == (MemorySideCache(1, 32 * GIB, 64, "direct", "none"),)
+
+
+def test_only_the_means_give_read_and_write_alike() -> None:
+    text = (HOSTS / "xeon-2lm-cxl.xml").read_text()
+    means = text.split('<memattr name="ReadBandwidth"')[0] + "</topology>\n"
+    access = parse_hwloc_xml(means).nodes[2].access
+    assert access is not None and access.initiators == (0,)
+    assert (access.read_latency, access.write_latency, access.read_bandwidth, access.write_bandwidth) == (
+        255,
+        255,
+        17500,
+        17500,
+    )
+
+
+def test_the_best_initiator_is_kept() -> None:
+    text = (HOSTS / "xeon-2lm-cxl.xml").read_text()
+    farther = (
+        '<memattr_value target_obj_type="NUMANode" target_obj_gp_index="30" value="400" initiator_cpuset="0x0000f0f0"/>'
+    )
+    text = text.replace('<memattr name="Latency" flags="6">', '<memattr name="Latency" flags="6">' + farther)
+    text = text.replace('<memattr name="ReadLatency" flags="6">', '<memattr name="ReadLatency" flags="6">' + farther)
+    access = parse_hwloc_xml(text).nodes[2].access
+    assert access is not None and access.initiators == (0,) and access.read_latency == 250
+
+
+@needs_hwloc
+def test_hwloc_reading_the_sysfs_tree_today_gives_the_same_host() -> None:
+    import os
+
+    env = {**os.environ, "HWLOC_FSROOT": str(TWO_LM), "HWLOC_COMPONENTS": "-x86"}
+    assert LSTOPO is not None
+    xml = subprocess.run(
+        [LSTOPO, "--of", "xml"], capture_output=True, text=True, check=True, timeout=30, env=env
+    ).stdout
+    assert parse_hwloc_xml(xml) == as_hwloc_keeps_it(read_sysfs(TWO_LM))
 
 
 def cxl_host() -> HostTopology:
@@ -169,6 +234,13 @@ MACHINE = (
 )
 
 
+MEMATTR = (
+    '\n<memattr name="Latency" flags="6">\n'
+    '  <memattr_value target_obj_type="NUMANode" target_obj_gp_index="%s" value="80" initiator_cpuset="0x00000001"/>\n'
+    "</memattr>"
+)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -220,6 +292,28 @@ MACHINE = (
         (
             '<!DOCTYPE t [<!ENTITY a "aaaa">]><topology version="2.0"/>',
             "line 1: XML entity declarations are not allowed in hwloc XML",
+        ),
+        (
+            _xml(
+                MACHINE.replace('os_index="0" local_memory', 'os_index="0" gp_index="4" local_memory') + MEMATTR % "9"
+            ),
+            "line 9: memattr_value target_obj_gp_index '9' is no NUMANode object",
+        ),
+        (
+            _xml(
+                MACHINE.replace('os_index="0" local_memory', 'os_index="0" gp_index="4" local_memory')
+                + (MEMATTR % "4").replace("0x00000001", "ff")
+            ),
+            "line 9: expected an hwloc cpuset such as 0x0000ff00,0x000000ff, got 'ff'",
+        ),
+        (
+            _xml(
+                MACHINE.replace(
+                    '<object type="NUMANode" os_index="1" local_memory="1024"/>',
+                    '<object type="MemCache" depth="0" cache_size="1"><object type="NUMANode" os_index="1"/></object>',
+                )
+            ),
+            "line 5: MemCache depth 0: memory-side cache levels start at 1",
         ),
     ],
 )

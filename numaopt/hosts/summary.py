@@ -1,5 +1,5 @@
 """The text ``numaopt host show`` prints: numactl's view, then sockets / cores / SMT,
-huge pages and the findings. Pure: the CLI prints it."""
+huge pages, the HMAT (access and memory-side caches) and the findings. Pure: the CLI prints it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["host_summary"]
 
 
 def host_summary(host: HostTopology) -> str:
-    lines = [render_numactl(host).rstrip("\n"), *_topology(host), *_hugepages(host), *host_findings(host)]
+    lines = [render_numactl(host).rstrip("\n"), *_topology(host), *_hugepages(host), *_hmat(host), *host_findings(host)]
     return "\n".join(lines) + "\n"
 
 
@@ -40,3 +40,22 @@ def _hugepages(host: HostTopology) -> list[str]:
         for node in host.nodes
         if node.hugepages
     ]
+
+
+def _hmat(host: HostTopology) -> list[str]:
+    """One line per node the HMAT describes: its best initiators' latency and bandwidth, its caches."""
+    lines = []
+    for node in host.nodes:
+        if node.access is not None:
+            access = node.access
+            lines.append(
+                f"node {node.node_id} access from node(s) {format_cpulist(access.initiators) or '-'}: "
+                f"latency {access.read_latency}/{access.write_latency} ns, "
+                f"bandwidth {access.read_bandwidth}/{access.write_bandwidth} MiB/s (read/write, 0 = not reported)"
+            )
+        lines += [
+            f"node {node.node_id} memory-side cache level {cache.level}: {format_size(cache.size_bytes)}, "
+            f"{cache.line}-byte lines, associativity {cache.associativity}, write policy {cache.policy}"
+            for cache in node.caches
+        ]
+    return lines

@@ -94,6 +94,16 @@ def test_summary_of_hybrid_laptop_and_huge_pages() -> None:
     assert "node 3 huge pages: 4096 x 2MiB (1024 free), 200 x 1GiB (0 free)\n" in text
 
 
+def test_summary_shows_the_hmat_after_the_huge_pages() -> None:
+    text = host_summary(captured("xeon-2lm-cxl"))
+    assert (
+        "node 0 huge pages: 1024 x 2MiB (1024 free)\n"
+        "node 0 access from node(s) 0: latency 170/190 ns, bandwidth 40000/15000 MiB/s (read/write, 0 = not reported)\n"
+        "node 0 memory-side cache level 1: 32GiB, 64-byte lines, associativity direct, write policy write-back\n"
+    ) in text
+    assert "node 2 access from node(s) 0: latency 250/260 ns" in text and "node 2 memory-side" not in text
+
+
 def test_summary_without_smt_says_so() -> None:
     text = host_summary(host_with([[10]]))
     assert "CPUs: 1; sockets, cores and SMT siblings: unknown (numactl alone: add lscpu -p output)" in text

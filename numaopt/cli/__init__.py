@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 bad input or a layout the target refuses, 2 usage, 3 no plan
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -14,7 +15,8 @@ import typer
 from numaopt.cli.check import check_command
 from numaopt.cli.errors import error_text
 from numaopt.cli.generate import generate_command
-from numaopt.cli.guest import fuzz_command, guest_build_command, replay_command, verify_command
+from numaopt.cli.fuzz import fuzz_app
+from numaopt.cli.guest import guest_build_command, replay_command, verify_command
 from numaopt.cli.host import host_app
 from numaopt.cli.launch import launch_command
 from numaopt.cli.plot import plot_command
@@ -60,8 +62,8 @@ app.command("plot", cls=PlainUsage)(plot_command)
 app.command("schema", cls=PlainUsage)(schema_command)
 app.command("generate", cls=PlainUsage)(generate_command)
 app.command("verify", cls=PlainUsage)(verify_command)
-app.command("fuzz", cls=PlainUsage)(fuzz_command)
-app.command("replay", cls=PlainUsage)(replay_command)
+app.add_typer(fuzz_app, name="fuzz")  # a campaign, and `fuzz replay DIR`
+app.command("replay", cls=PlainUsage, hidden=True)(replay_command)  # the older name of `fuzz replay`
 app.add_typer(host_app, name="host")
 guest_app = typer.Typer(help="The guest kit (kernel + probe initramfs) for boot checks.", no_args_is_help=True)
 guest_app.command("build", cls=PlainUsage)(guest_build_command)
@@ -96,3 +98,19 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(1)
     if isinstance(code, int) and code != 0:  # typer.Exit(code) from a command
         sys.exit(code)
+    if args is None and sys.argv[1:2] == ["solve"]:
+        _exit_at_once()
+
+
+def _exit_at_once() -> None:
+    """End a finished `numaopt solve` without the interpreter's teardown: freeing every
+    imported module (numpy, SciPy, OR-Tools) took 0.3 s on an idle 2-core machine and 1 s
+    under load, after the plan was written, outside the time limit the user set. Everything
+    is written and closed by now; only the standard streams need flushing."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError as exc:
+        typer.echo(f"numaopt: error: stdout: cannot write: {exc.strerror}", err=True)
+        os._exit(1)
+    os._exit(0)

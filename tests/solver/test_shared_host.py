@@ -208,3 +208,60 @@ def test_a_plan_with_an_unbound_guest_node_is_a_finding_not_a_crash() -> None:
     broken = replace(db, layout=replace(db.layout, nodes=(first, *db.layout.nodes[1:])))
     found = verify_shared(problem.shared, {**dict(shared.plans), "db": broken})
     assert "VM db: guest node 0 is bound to host nodes (), expected one" in found
+
+
+def _two_small_vms_apart(time_limit_s: float) -> SharedHostRequest:
+    host = block_host(2, 2, cpus_per_node=8)
+    vms = tuple(VmRequest(name, Workload((Group("g0", 2, GIB),))) for name in ("a", "b"))
+    settings = SearchSettings(time_limit_s=time_limit_s, seed=0, workers=1)
+    return SharedHostRequest(host, vms, settings=settings, sockets_apart=(("a", "b"),))
+
+
+def test_a_time_limit_too_short_for_any_search_still_gives_a_plan_that_keeps_sockets_apart() -> None:
+    # With no time for CP-SAT, the search's answer is the greedy first plan, which knows
+    # nothing of sockets_apart (it put both VMs on node 0 and came out as FEASIBLE, broken).
+    request = _two_small_vms_apart(0.001)
+    for deadline in (None, 0.0):  # the limit from now; a deadline already past
+        shared = place_vms(request, deadline=deadline)
+        assert verify_shared(request, dict(shared.plans), shared.objective) == []
+        sockets = [{node.host_nodes[0] // 2 for node in plan.layout.nodes} for _, plan in shared.plans]
+        assert not sockets[0] & sockets[1]
+
+
+def test_a_placement_that_breaks_a_requirement_is_caught_and_repaired() -> None:
+    # Whichever way the search ends, what it hands back is checked against the model and
+    # repaired: both VMs on host node 0 breaks sockets_apart.
+    from numaopt.solver.instance import Placement, build_instance
+    from numaopt.solver.shared_host import _keeps_every_requirement, _repaired
+
+    instance = build_instance(combine(_two_small_vms_apart(10)))
+    both_on_0 = Placement((0, 0), (), ())
+    assert not _keeps_every_requirement(instance, both_on_0, deadline=0.0)
+    repaired = _repaired(instance, both_on_0, deadline=0.0)
+    assert repaired.items[0] // 2 != repaired.items[1] // 2
+    assert _keeps_every_requirement(instance, repaired, deadline=0.0)
+
+
+def test_every_cp_sat_call_gets_what_is_left_of_the_one_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The problem says 10 s; the caller's deadline is 3 s away (the CLI's deadline counts from
+    # the process start). No stage may start its own clock from the time limit.
+    import time
+
+    from numaopt.solver import sigint
+
+    calls: list[tuple[float, float]] = []
+    real = sigint.solve
+
+    def spy(solver, model, callback=None):  # type: ignore[no-untyped-def]
+        calls.append((time.perf_counter(), solver.parameters.max_time_in_seconds))
+        return real(solver, model, callback)
+
+    monkeypatch.setattr(sigint, "solve", spy)
+    problem = load_problem(EXAMPLE)
+    assert problem.shared is not None and problem.shared.settings.time_limit_s == 10
+    deadline = time.perf_counter() + 3.0
+    checked_plan = place_vms(problem.shared, deadline=deadline)
+    assert verify_shared(problem.shared, dict(checked_plan.plans), checked_plan.objective) == []
+    assert len(calls) >= 2  # the search, then the check of its plan
+    for started, limit in calls:  # set a moment before the call: that moment is the slack
+        assert limit <= deadline - started + 0.05

@@ -15,10 +15,19 @@ SMT siblings as given, so a discarded SLIT or a split core shows up as a mismatc
 * CPU topology (x86 with the boot's Intel-vendor CPU model): package = socket, die = die,
   core id = (die << bits(cores)) | core, thread siblings = the core's threads on the same
   node (``topology_sane`` refuses a sibling on another node), core siblings = the package;
+  arm64 on virt (its device tree's cpu-map, drivers/base/arch_topology.c): package =
+  socket, core id = the core's index in its cluster, no die (the guest shows -1, not
+  predicted), cluster CPUs = the cluster's, thread and package siblings as -smp says
+  (arm64 clips none of them to the node);
 * scheduler (#scheduler): levels = distinct distances among CPU nodes; NUMA domain spans from
-  each node's own row; the topology type by ``distances.topology_type``;
+  each node's own row; the topology type by ``distances.topology_type``. The levels
+  below NUMA have the architecture's names (x86: SMT, CLS, MC, DIE or PKG; arm64: SMT,
+  CLS for clusters, MC, DIE or PKG) and are judged alike: nested, their groups covering
+  them;
 * kernel messages: the expected ones (SLIT discarded, a split core or socket, an
-  asymmetric table under sched_verbose) must appear; any other message of interest fails.
+  asymmetric table under sched_verbose; on a device-tree guest an invalid distance-map
+  entry and the one fake node that follows) must appear; any other message of interest
+  fails (on arm64 a split core or cluster shows as ``BUG: arch topology borken``).
 
 The oracles (``Oracle``): (a) TOPOLOGY the guest sees the predicted nodes, CPUs, memory,
 distances and CPU topology; (b) MESSAGES no unexpected kernel error or warning, and every
@@ -105,6 +114,7 @@ class CpuExpectation:
     core: int | None
     thread_siblings: tuple[int, ...]
     core_siblings: tuple[int, ...] | None
+    cluster: tuple[int, ...] | None = None  # cluster_cpus_list (virt only)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -258,9 +268,11 @@ def _cpu_expectations(
 ) -> dict[int, CpuExpectation]:
     """Per vCPU: its guest node, package, die and core ids (exact only for x86 under TCG),
     thread siblings (Linux drops siblings on another node) and package siblings."""
+    if layout.machine is Machine.VIRT:
+        return _arm64_expectations(layout, cpus)
     cpu_node = {cpu: guest for guest, node_cpus in enumerate(cpus) for cpu in node_cpus}
     shape = layout.shape
-    exact_ids = layout.machine is not Machine.VIRT and accel == "tcg"
+    exact_ids = accel == "tcg"
     topo: dict[int, CpuExpectation] = {}
     for cpu in sorted(cpu_node):
         if cpu >= layout.vcpus:
@@ -275,7 +287,30 @@ def _cpu_expectations(
             die=position.die if exact_ids else None,
             core=((position.die << _core_bits(shape.cores)) | position.core) if exact_ids else None,
             thread_siblings=siblings,
-            core_siblings=package if layout.machine is not Machine.VIRT else None,
+            core_siblings=package,
+        )
+    return topo
+
+
+def _arm64_expectations(layout: GuestLayout, cpus: tuple[tuple[int, ...], ...]) -> dict[int, CpuExpectation]:
+    """Per vCPU of a virt guest, from QEMU's cpu-map (socketS/clusterC/coreK/threadT) as
+    arm64 reads it: the same whatever the accelerator, since QEMU writes the device tree.
+    No sibling mask is clipped to the node (arm64 has no topology_sane), so they are what
+    -smp says, linux or asked."""
+    cpu_node = {cpu: guest for guest, node_cpus in enumerate(cpus) for cpu in node_cpus}
+    shape = layout.shape
+    positions = {cpu: shape.position(cpu) for cpu in range(layout.vcpus)}
+    topo: dict[int, CpuExpectation] = {}
+    for cpu in sorted(c for c in cpu_node if c < layout.vcpus):
+        here = positions[cpu]
+        topo[cpu] = CpuExpectation(
+            node=cpu_node[cpu],
+            package=here.socket,
+            die=None,
+            core=here.core,
+            thread_siblings=tuple(o for o, p in positions.items() if _core_key(p) == _core_key(here)),
+            core_siblings=tuple(o for o, p in positions.items() if p.socket == here.socket),
+            cluster=tuple(o for o, p in positions.items() if (p.socket, p.cluster) == (here.socket, here.cluster)),
         )
     return topo
 
@@ -417,6 +452,11 @@ def _cpu_failures(cpu: int, want_cpu: CpuExpectation, report: GuestReport) -> li
         wrong.append((
             "cpu-package-cpus",
             f"package CPUs {format_cpulist(seen.core_siblings)} (expected {format_cpulist(want_cpu.core_siblings)})",
+        ))
+    if want_cpu.cluster is not None and seen.cluster != want_cpu.cluster:
+        wrong.append((
+            "cpu-cluster",
+            f"cluster CPUs {format_cpulist(seen.cluster) or 'none'} (expected {format_cpulist(want_cpu.cluster)})",
         ))
     if not wrong:
         return []

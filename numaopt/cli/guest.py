@@ -43,6 +43,12 @@ WRITE_EXPECT_HELP = (
     "Write the campaign's failure signatures (with those of --expect) to this JSON file, for the next "
     "campaign's --expect."
 )
+WORKLOAD_HELP = (
+    "Run this workload in every guest after its report and judge the scheduler with oracle (e) balance: "
+    "spread[:N] (N busy loops started on one CPU, default one per vCPU), pairs[:P] (P sleep/wake pairs), "
+    "pinned[:G] (G loops pinned to one node plus free loops). Where it starts comes from the item's seed; "
+    "reproducers record it (workload.json)."
+)
 KERNEL_HELP = (
     "Boot this kernel image (bzImage for x86, Image/vmlinuz for arm64) instead of Debian's "
     "linux-image-cloud-amd64, which numaopt fetches once with apt-get into its cache."
@@ -211,11 +217,12 @@ def fuzz_command(
     shrink_boots: Annotated[
         int, typer.Option("--shrink-boots", min=1, max=MAX_SHRINK_BOOTS, help="At most this many boots to shrink one failure.")
     ] = 12,
+    workload: Annotated[str | None, typer.Option("--workload", help=WORKLOAD_HELP)] = None,
     knobs: Knobs,  # --target ... --machine (numaopt.cli.knobs), with smaller defaults
 ) -> None:
     """Boot generated layouts and judge each guest with four oracles.
 
-    Layouts come from the generator (the knobs are those of numaopt generate, with small defaults so that boots stay fast). Each is booted (KVM when usable, else TCG) and judged: (a) the guest sees the topology Linux's rules predict (nodes renumbered first-seen, empty nodes unseen, a SLIT with remote 10 replaced by 10/20); (b) no unexpected kernel error or warning, and every expected one (e.g. 'SLIT table looks invalid') present; (c) scheduler domains consistent (child spans inside parents, groups covering spans, NUMA domains as predicted, levels = distinct distances among CPU nodes, the topology type); (d) the guest kept making progress until its report was out (a hang: --timeout seconds without a console line, not counting time QEMU waits for a host CPU).
+    Layouts come from the generator (the knobs are those of numaopt generate, with small defaults so that boots stay fast). Each is booted (KVM when usable, else TCG) and judged: (a) the guest sees the topology Linux's rules predict (nodes renumbered first-seen, empty nodes unseen, a SLIT with remote 10 replaced by 10/20); (b) no unexpected kernel error or warning, and every expected one (e.g. 'SLIT table looks invalid') present; (c) scheduler domains consistent (child spans inside parents, groups covering spans, NUMA domains as predicted, levels = distinct distances among CPU nodes, the topology type); (d) the guest kept making progress until its report was out (a hang: --timeout seconds without a console line, not counting time QEMU waits for a host CPU). With --workload, each guest then runs that workload and (e) balance judges its scheduler: no CPU idle for 5 s of the guest's time while another holds two runnable tasks that may run on it, and busy loops spread over the nodes by their CPUs.
 
     Every result is appended to OUT/journal.jsonl (flushed and fsync'd), so --resume continues a killed campaign without redoing or losing an item. Each failure gets OUT/failures/item-NNNNNN/ (problem.toml, qemu-args.txt, guest-report.txt, reason.txt, failures.json, and kernel.json: the kernel's path, source, release and sha256 and the QEMU version; `numaopt replay DIR` boots it again) and is shrunk (fewer nodes, fewer vCPUs, simpler distances) while the same oracle still fails, into shrunk/.
 
@@ -228,7 +235,7 @@ def fuzz_command(
     from numaopt.fuzz.signatures import read_expect
     from numaopt.generate import resolve
 
-    settings = _run_settings(kernel or [], accel, timeout, not no_shrink, shrink_boots)
+    settings = _run_settings(kernel or [], accel, timeout, not no_shrink, shrink_boots, workload)
     expected = read_expect(expect) if expect is not None else None
     _check_outputs(write_expect, plot_file)
     shard_index = parse_shard(shard)
@@ -330,10 +337,15 @@ def _replay_verdict(outcome: Any) -> str:
 
 
 def _run_settings(
-    kernels: list[Path], accel: str | None, timeout: float | None, shrink: bool, shrink_boots: int
+    kernels: list[Path], accel: str | None, timeout: float | None, shrink: bool, shrink_boots: int,
+    workload: str | None = None,
 ) -> RunSettings:
-    """How every item boots (a RunSettings), after checking --accel and --kernel (once, or twice to compare)."""
+    """How every item boots (a RunSettings), after checking --accel, --kernel (once, or twice to
+    compare) and --workload."""
     from numaopt.fuzz.executor import RunSettings
+    from numaopt.guest.workload import parse_workload
+
+    spec = str(parse_workload(workload)) if workload is not None else None
 
     if accel is not None and accel not in ("kvm", "tcg"):
         raise typer.BadParameter("expected kvm or tcg", param_hint="--accel")
@@ -351,6 +363,7 @@ def _run_settings(
         shrink=shrink,
         shrink_checks=shrink_boots,
         compare_kernel=resolved[1] if len(resolved) == 2 else None,
+        workload=spec,
     )
 
 
@@ -369,6 +382,7 @@ def _journal_header(seed: int, count: int, shard: tuple[int, int], knobs: Knobs,
         "shrink_checks": settings.shrink_checks,
         # Only when comparing: a one-kernel campaign's header stays as it was, so it resumes.
         **({"compare_kernel": settings.compare_kernel} if settings.compare_kernel else {}),
+        **({"workload": settings.workload} if settings.workload else {}),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
 

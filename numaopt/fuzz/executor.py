@@ -27,6 +27,7 @@ import shlex
 import shutil
 import signal
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ from numaopt.fuzz.signatures import Expected, signature, signatures_of
 from numaopt.guest.boot import BootResult, boot
 from numaopt.guest.kit import GuestKit, load_kit
 from numaopt.guest.oracles import Failure, Oracle, judge
+from numaopt.guest.workload import WORKLOAD_FILE, parse_workload
 from numaopt.model import GuestLayout
 from numaopt.processes import die_with_parent
 from numaopt.qemu.qmp import QemuRefused
@@ -62,7 +64,7 @@ __all__ = [
 JOURNAL_NAME = "journal.jsonl"
 FAILURES_DIR = "failures"
 # Which failure names an item (and is kept while shrinking): the most severe first.
-ORACLE_ORDER = (Oracle.HANG, Oracle.MESSAGES, Oracle.SCHED, Oracle.TOPOLOGY)
+ORACLE_ORDER = (Oracle.HANG, Oracle.MESSAGES, Oracle.SCHED, Oracle.TOPOLOGY, Oracle.BALANCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class RunSettings:
     shrink: bool = True
     shrink_checks: int = 12
     compare_kernel: str | None = None
+    workload: str | None = None  # a workload spec ("spread", "pairs:4"): every boot runs it (guest.workload)
 
     @property
     def kernels(self) -> tuple[str | None, ...]:
@@ -103,6 +106,7 @@ class Attempt:
     kernels: tuple[dict[str, Any], ...] = ()  # provenance.kernel_record of each kernel booted
     qemu: str = ""
     others: tuple[Attempt, ...] = ()  # kernel B's boot when two kernels are compared
+    workload: dict[str, Any] | None = None  # Workload.record(): the spec, its seed, the kernel argument
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,30 +159,40 @@ class Judged:
     failures: list[dict[str, str]]  # one kernel: the oracles'; two: one "kernels" failure where they differ
     kernels: tuple[dict[str, Any], ...]
     per_kernel: tuple[list[dict[str, str]], ...]  # each boot's own oracle failures
+    workload: dict[str, Any] | None = None
 
     def attempt(self, layout_toml: str) -> Attempt:
         first = self.boots[0]
         others = tuple(
-            Attempt(layout_toml, b.argv, b.console, failures, b.wall_time_s, (kernel,))
+            Attempt(layout_toml, b.argv, b.console, failures, b.wall_time_s, (kernel,), workload=self.workload)
             for b, failures, kernel in zip(self.boots[1:], self.per_kernel[1:], self.kernels[1:], strict=True)
         )
         return Attempt(layout_toml, first.argv, first.console, self.failures, first.wall_time_s, self.kernels,
-                       qemu_version(first.argv[0]), others)
+                       qemu_version(first.argv[0]), others, self.workload)
 
 
-def boot_and_judge(layout: GuestLayout, settings: RunSettings) -> Judged:
-    """Boot ``layout`` under each kernel of ``settings`` and judge it (QemuRefused passes through)."""
+def workload_seed(child_seed: str) -> int:
+    """The seed of an item's workload (where its tasks start): from the item's own seed, so a
+    resumed or sharded campaign runs the same workload, and shrinking keeps it."""
+    return zlib.crc32(child_seed.encode())
+
+
+def boot_and_judge(layout: GuestLayout, settings: RunSettings, seed: int = 0) -> Judged:
+    """Boot ``layout`` under each kernel of ``settings`` (with its workload, placed by ``seed``)
+    and judge it (QemuRefused passes through)."""
     boots: list[BootResult] = []
     judged: list[list[dict[str, str]]] = []
     kernels: list[dict[str, Any]] = []
+    workload = parse_workload(settings.workload).for_layout(layout, seed) if settings.workload else None
+    append = [workload.kernel_argument()] if workload is not None else []
     for kernel in settings.kernels:
         kit = _kit(kernel, layout.machine.arch)
-        result = boot(layout, kit, timeout_s=settings.timeout_s, accel=settings.accel)
+        result = boot(layout, kit, timeout_s=settings.timeout_s, accel=settings.accel, extra_append=append)
         boots.append(result)
         judged.append([_failure_dict(f) for f in _ordered(judge(layout, result))])
         kernels.append(kernel_record(kit, result.report.kernel if result.report is not None else ""))
     failures = judged[0] if len(judged) == 1 else kernel_difference(judged[0], judged[1])
-    return Judged(tuple(boots), failures, tuple(kernels), tuple(judged))
+    return Judged(tuple(boots), failures, tuple(kernels), tuple(judged), workload.record() if workload else None)
 
 
 def _outcome(signatures: tuple[str, ...]) -> str:
@@ -205,7 +219,7 @@ def run_item(task: Task) -> ItemResult:
     layout = item.layout
     header = f"numaopt fuzz item {item.item_id} (child seed {item.child_seed}, {item.label})"
     try:
-        judged = boot_and_judge(layout, settings)
+        judged = boot_and_judge(layout, settings, workload_seed(item.child_seed))
     except QemuRefused as exc:
         failure = {"oracle": "qemu", "code": "refused", "message": str(exc)}
         # No kernel ran (QEMU refused before the guest started): the QEMU version alone is recorded.
@@ -218,22 +232,24 @@ def run_item(task: Task) -> ItemResult:
         return ItemResult(item.item_id, item.child_seed, item.label, "pass", [], time.monotonic() - started,
                           accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes)
     original = judged.attempt(_toml(layout, header))
-    shrunk, steps, checks = _shrink(layout, judged.failures[0], settings, header) if settings.shrink else (None, (), 0)
+    seed = workload_seed(item.child_seed)
+    shrunk, steps, checks = _shrink(layout, judged.failures[0], settings, header, seed) if settings.shrink else (None, (), 0)
     return ItemResult(item.item_id, item.child_seed, item.label, "fail", judged.failures, time.monotonic() - started,
                       accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes,
                       original=original, shrunk=shrunk, shrink_steps=steps, shrink_checks=checks)
 
 
 def _shrink(
-    layout: GuestLayout, first: dict[str, str], settings: RunSettings, header: str
+    layout: GuestLayout, first: dict[str, str], settings: RunSettings, header: str, seed: int = 0
 ) -> tuple[Attempt | None, tuple[str, ...], int]:
-    """Shrink while the item's first failure (oracle and code) still shows: the shrunk attempt, steps, boots."""
+    """Shrink while the item's first failure (oracle and code) still shows: the shrunk attempt,
+    steps, boots. The workload and its seed stay; only the layout shrinks."""
     target = (first["oracle"], first["code"])
     last: list[Judged] = []
 
     def still_fails(candidate: GuestLayout) -> bool:
         try:
-            judged = boot_and_judge(candidate, settings)
+            judged = boot_and_judge(candidate, settings, seed)
         except QemuRefused:
             return False
         if any((f["oracle"], f["code"]) == target for f in judged.failures):
@@ -266,6 +282,8 @@ def _write_attempt(directory: Path, attempt: Attempt, reason: str) -> None:
     if attempt.kernels or attempt.qemu:
         provenance = {"kernels": list(attempt.kernels), "qemu": attempt.qemu}
         (directory / KERNEL_FILE).write_text(json.dumps(provenance, indent=1) + "\n", encoding="utf-8")
+    if attempt.workload is not None:
+        (directory / WORKLOAD_FILE).write_text(json.dumps(attempt.workload, indent=1) + "\n", encoding="utf-8")
     for other in attempt.others:  # kernel B's guest, when two kernels are compared
         _write_attempt(directory / "kernel-b", other, _reason_of(other.failures) or "pass")
 

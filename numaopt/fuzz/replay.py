@@ -18,6 +18,7 @@ from numaopt.errors import InputError
 from numaopt.fuzz.executor import Judged, RunSettings, boot_and_judge
 from numaopt.fuzz.provenance import KERNEL_FILE, file_sha256
 from numaopt.fuzz.signatures import signatures_of
+from numaopt.guest.workload import WORKLOAD_FILE, parse_workload
 from numaopt.inputs import read_text
 from numaopt.model import GuestLayout
 
@@ -31,6 +32,8 @@ class Reproducer:
     failures: tuple[dict[str, str], ...]  # as recorded
     kernels: tuple[dict[str, Any], ...]  # kernel.json's records; empty for a reproducer written before them
     qemu: str
+    workload: str | None = None  # workload.json: the spec the campaign ran (None: none)
+    workload_seed: int = 0
 
     @property
     def signatures(self) -> tuple[str, ...]:
@@ -68,7 +71,18 @@ def read_reproducer(directory: Path, layout: GuestLayout) -> Reproducer:
     if not isinstance(failures, list) or not isinstance(kernels, list) or not all(isinstance(k, dict) for k in kernels):
         raise InputError("expected the files numaopt fuzz wrote (failures.json a list, kernel.json with a \"kernels\" list)",
                          source=str(directory))
-    return Reproducer(directory, layout, tuple(failures), tuple(kernels), str(provenance.get("qemu", "")))
+    workload = _json(directory / WORKLOAD_FILE) if (directory / WORKLOAD_FILE).is_file() else None
+    spec, seed = _workload(workload, directory / WORKLOAD_FILE)
+    return Reproducer(directory, layout, tuple(failures), tuple(kernels), str(provenance.get("qemu", "")), spec, seed)
+
+
+def _workload(record: Any, path: Path) -> tuple[str | None, int]:
+    """workload.json's spec (checked) and seed; (None, 0) without the file."""
+    if record is None:
+        return None, 0
+    if not isinstance(record, dict) or not isinstance(record.get("workload"), str) or not isinstance(record.get("seed"), int):
+        raise InputError('expected {"workload": "KIND[:SIZE]", "seed": N, ...} as numaopt fuzz wrote it', source=str(path))
+    return str(parse_workload(record["workload"], f"{path}: workload")), record["seed"]
 
 
 def recorded_kernels(reproducer: Reproducer) -> list[str]:
@@ -95,5 +109,6 @@ def replay(reproducer: Reproducer, kernels: list[str], accel: str | None = None,
         timeout_s=timeout_s,
         shrink=False,
         compare_kernel=kernels[1] if len(kernels) > 1 else None,
+        workload=reproducer.workload,
     )
-    return Replay(reproducer, boot_and_judge(reproducer.layout, settings))
+    return Replay(reproducer, boot_and_judge(reproducer.layout, settings, reproducer.workload_seed))

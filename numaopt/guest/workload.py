@@ -28,7 +28,7 @@ from numaopt.errors import InputError
 from numaopt.model import GuestLayout
 from numaopt.units import format_cpulist
 
-__all__ = ["DEFAULT_SAMPLES", "DEFAULT_SECONDS", "DEFAULT_TICK_S", "Workload", "WorkloadKind", "WorkloadSpec", "parse_workload"]
+__all__ = ["DEFAULT_SAMPLES", "DEFAULT_SECONDS", "DEFAULT_TICK_S", "WORKLOAD_FILE", "Workload", "WorkloadKind", "WorkloadSpec", "parse_workload"]
 
 # Sampling for 16 s of the guest's uptime, a quarter second between samples (a sample itself
 # takes about 0.1 s for 8 vCPUs under TCG on an idle host, up to 1 s on a loaded one): well
@@ -36,6 +36,8 @@ __all__ = ["DEFAULT_SAMPLES", "DEFAULT_SECONDS", "DEFAULT_TICK_S", "Workload", "
 DEFAULT_SECONDS = 16
 DEFAULT_SAMPLES = 80
 DEFAULT_TICK_S = 0.25
+# A fuzz reproducer's record of its workload (Workload.record()).
+WORKLOAD_FILE = "workload.json"
 # Arithmetic steps a pair's task does before it wakes its partner (a few ms under TCG).
 PAIR_WORK = 100
 

@@ -32,8 +32,8 @@ SMT siblings as given, so a discarded SLIT or a split core shows up as a mismatc
 The oracles (``Oracle``): (a) TOPOLOGY the guest sees the predicted nodes, CPUs, memory,
 distances and CPU topology; (b) MESSAGES no unexpected kernel error or warning, and every
 expected one present; (c) SCHED scheduler domains consistent (child spans inside parent
-spans, groups covering each span, NUMA domains equal to the predicted masks, levels and
-topology type as predicted); (d) HANG the guest kept showing progress until its report
+spans, groups covering each span, a CLS level inside its cluster, NUMA domains equal to
+the predicted masks, levels and topology type as predicted); (d) HANG the guest kept showing progress until its report
 was out (``numaopt.guest.progress``: no console line for the quiet limit of the guest's
 own time, or still running at the hard cap, is a hang; a guest that is merely slow
 because the host is busy is not).
@@ -51,7 +51,7 @@ import numpy.typing as npt
 from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE, TopologyType, distinct_levels, topology_type
 from numaopt.guest.balance import balance_findings
 from numaopt.guest.boot import BootResult
-from numaopt.guest.report import GuestReport, KernelMessage, kernel_messages
+from numaopt.guest.report import GuestReport, KernelMessage, SchedDomain, kernel_messages
 from numaopt.layout import check_layout, guest_node_order
 from numaopt.model import CpuPosition, GuestLayout, GuestNode, Machine
 from numaopt.rules import RuleSet
@@ -512,6 +512,42 @@ def predicted_numa_masks(view: ExpectedView) -> dict[int, list[tuple[int, ...]]]
     return masks
 
 
+def _domain_failures(
+    report: GuestReport, cpu: int, domain: SchedDomain, where: str, below: tuple[tuple[int, ...], str]
+) -> list[Failure]:
+    """One domain of ``cpu``: it holds the CPU and the domain ``below`` it, its groups cover
+    it, the first group is the CPU's; a cluster level (CLS, arm64 and x86 with
+    CONFIG_SCHED_CLUSTER) stays inside the cluster the CPU's topology files name."""
+    found: list[Failure] = []
+    previous, previous_name = below
+    span, groups = set(domain.span or ()), domain.groups or ()  # the caller skipped a domain without them
+    if cpu not in span:
+        found.append(Failure(Oracle.SCHED, "span", f"{where}: span {format_cpulist(span)} lacks the CPU"))
+    if not set(previous) <= span:
+        found.append(Failure(
+            Oracle.SCHED,
+            "span",
+            f"{where}: span {format_cpulist(span)} does not contain {previous_name}'s {format_cpulist(previous)}",
+        ))
+    covered = set().union(*(set(group.span) for group in groups)) if groups else set()
+    if covered != span:
+        found.append(Failure(
+            Oracle.SCHED,
+            "groups",
+            f"{where}: groups cover {format_cpulist(covered) or 'nothing'}, the span is {format_cpulist(span)}",
+        ))
+    if groups and cpu not in groups[0].span:
+        found.append(Failure(Oracle.SCHED, "groups", f"{where}: the first group {format_cpulist(groups[0].span)} lacks the CPU"))
+    seen = report.cpus.get(cpu)
+    if domain.name == "CLS" and seen is not None and seen.cluster and not span <= set(seen.cluster):
+        found.append(Failure(
+            Oracle.SCHED,
+            "cluster-span",
+            f"{where}: span {format_cpulist(span)} reaches beyond the CPU's cluster {format_cpulist(seen.cluster)}",
+        ))
+    return found
+
+
 def sched_problems(view: ExpectedView, report: GuestReport) -> list[Failure]:
     """Scheduler domains: spans nested, groups covering spans, NUMA domains as predicted."""
     found: list[Failure] = []
@@ -548,23 +584,7 @@ def sched_problems(view: ExpectedView, report: GuestReport) -> list[Failure]:
             if domain.span is None or domain.groups is None:
                 fail("no-span", f"{where}: sched_verbose printed no span or groups")
                 continue
-            span = set(domain.span)
-            if cpu not in span:
-                fail("span", f"{where}: span {format_cpulist(domain.span)} lacks the CPU")
-            if not set(previous) <= span:
-                fail(
-                    "span",
-                    f"{where}: span {format_cpulist(domain.span)} does not contain {previous_name}'s "
-                    f"{format_cpulist(previous)}",
-                )
-            covered = set().union(*(set(group.span) for group in domain.groups)) if domain.groups else set()
-            if covered != span:
-                fail(
-                    "groups",
-                    f"{where}: groups cover {format_cpulist(covered) or 'nothing'}, the span is {format_cpulist(domain.span)}",
-                )
-            if domain.groups and cpu not in domain.groups[0].span:
-                fail("groups", f"{where}: the first group {format_cpulist(domain.groups[0].span)} lacks the CPU")
+            found += _domain_failures(report, cpu, domain, where, (previous, previous_name))
             if domain.name in ("NODE", "NUMA"):
                 numa_spans.append(domain.span)
             else:

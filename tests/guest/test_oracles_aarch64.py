@@ -71,3 +71,13 @@ def test_smt_on_virt_is_reported_as_the_guest_prints_it() -> None:
         (Oracle.MESSAGES, "message:topology-borken", "the guest kernel printed: BUG: arch topology borken")
     ]
     assert any("the SMT domain not a subset of the MC domain" in line for line in report.dmesg)
+
+
+def test_a_cluster_level_wider_than_the_cluster_fails_the_sched_oracle() -> None:
+    # Debian's arm64 6.1 has no CONFIG_SCHED_CLUSTER: its real guests show no CLS level. A
+    # console whose node-wide level is named CLS shows what the oracle does with one.
+    layout, _ = recorded("clusters")
+    text = (DATA / "clusters.console").read_text(encoding="utf-8").replace("level=DIE", "level=CLS").replace("name:DIE", "name:CLS")
+    failures = [f for f in judge_report(layout, parse_report(text)) if f.oracle is Oracle.SCHED]
+    assert len(failures) == 8 and {f.code for f in failures} == {"cluster-span"}
+    assert failures[0].message == "CPU 0 domain 0 (CLS): span 0-3 reaches beyond the CPU's cluster 0-1"

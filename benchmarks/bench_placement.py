@@ -26,7 +26,8 @@ Peers, run in this process on the same instances (each answer turned into a plan
 Dense instances also get a reference: numaopt with a 60 s limit and scipy ``faq`` from 200
 starts; the best plan any method found is the "best known" the 10 s run is held to.
 
-Several VMs on one host are not benchmarked yet (the engine places them since this session; a family is still to be added).
+Several VMs on one host (``--vms``): 2-4 VMs on 4-16 node hosts and 4-16 VMs filling 90-100 %
+of 2-8 node hosts, against placing one VM at a time and Nova-style first fit (its own section).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,7 +78,7 @@ from numaopt.solver.place import NoPlanError, place
 from numaopt.solver.placement import solve_placement
 from numaopt.solver.plan import build_plan
 from numaopt.solver.shared_host import combine
-from numaopt.units import format_size
+from numaopt.units import MIB, format_size
 
 SECTION = "## Placement search (issues 3 and 10)"
 OLD_SECTION = "## Placement search (issue 3)"  # the section this one replaces
@@ -1008,7 +1010,7 @@ VM_SECTION = "## Placement search: several VMs on one host (issue 10.6)"
 
 @dataclass(frozen=True)
 class VmCase:
-    """A problem with [[vm]] tables: 2-4 VMs on a 4-16 node host."""
+    """A problem with [[vm]] tables: 2-16 VMs on a 2-16 node host, host CPU 0 reserved."""
 
     host_name: str
     name: str
@@ -1020,50 +1022,106 @@ class VmCase:
     @property
     def text(self) -> str:
         top: dict[str, Any] = {"sockets_apart": [list(pair) for pair in self.sockets_apart]} if self.sockets_apart else {}
-        top |= {"vm": list(self.vms), "objective": {"time_limit": f"{self.limit_s:g}s"}}
-        # The VMs first: after the host's [[host.sockets]] tables they would belong to a socket.
-        return tomli_w.dumps(top) + "\n" + host_to_toml(self.host)
+        host = tomllib.loads(host_to_toml(self.host))["host"] | {"reserved_cpus": "0"}
+        # One table dumped at once: the VMs written after [[host.sockets]] by hand would belong to a socket.
+        return tomli_w.dumps(top | {"vm": list(self.vms), "objective": {"time_limit": f"{self.limit_s:g}s"}, "host": host})
 
 
-def vm_table(name: str, rng: np.random.Generator, vcpus: int, priority: int) -> dict[str, Any]:
-    """One VM of ``vcpus`` vCPUs: either no groups (one VM that may split) or 2-4 groups
-    with clustered traffic among them."""
+def vm_table(name: str, rng: np.random.Generator, vcpus: int, priority: int, mib_per_vcpu: int = 512) -> dict[str, Any]:
+    """One VM of ``vcpus`` vCPUs and ``mib_per_vcpu`` MiB each: either no groups (one VM
+    that may split) or 2-4 groups with traffic among them."""
     table: dict[str, Any] = {"name": name}
     if priority != 1:
         table["priority"] = priority
     if vcpus <= 4 or rng.random() < 0.3:
-        return table | {"vcpus": vcpus, "memory": format_size(vcpus * GIB // 2)}
+        return table | {"vcpus": vcpus, "memory": format_size(vcpus * mib_per_vcpu * MIB)}
     # Groups of at most 4 vCPUs: two fit a node of 8 CPUs, so a VM never needs a whole node per group.
     count = max(int(rng.integers(2, min(4, vcpus // 2) + 1)), math.ceil(vcpus / 4))
     sizes = np.full(count, vcpus // count)
     sizes[: vcpus - int(sizes.sum())] += 1
-    table["groups"] = [group_table(g) for g in groups_of(sizes.tolist(), memory_gib=1)]
+    table["groups"] = [{"name": f"g{k}", "vcpus": int(v), "memory": format_size(int(v) * mib_per_vcpu * MIB)} for k, v in enumerate(sizes)]
     pairs = [(a, b) for a in range(count) for b in range(a + 1, count)]
     table["traffic"] = [{"between": [f"g{a}", f"g{b}"], "weight": int(rng.integers(1, 100))} for a, b in pairs if rng.random() < 0.7]
     return table
 
 
+def hidden_packing(rng: np.random.Generator, host: HostTopology, count: int, fill: float) -> list[list[int]]:
+    """Group sizes of ``count`` VMs that are known to fit: ``fill`` of every node's free CPUs
+    (CPU 0 reserved) cut into pieces of 1-4 vCPUs, the pieces dealt out to the VMs."""
+    pieces: list[int] = []
+    for k, node in enumerate(host.nodes):
+        left = round(fill * (len(node.cpus) - (k == 0)))
+        while left > 0:
+            pieces.append(min(left, int(rng.integers(1, 5))))
+            left -= pieces[-1]
+    while len(pieces) < count:  # more VMs than pieces: halve the largest
+        big = pieces.pop(int(np.argmax(pieces)))
+        pieces += [big // 2, big - big // 2]
+    order = rng.permutation(len(pieces))
+    vms: list[list[int]] = [[pieces[int(k)]] for k in order[:count]]
+    for k in order[count:]:
+        vms[int(rng.integers(count))].append(pieces[int(k)])
+    return vms
+
+
+def packed_vm_table(name: str, rng: np.random.Generator, sizes: list[int], priority: int, mib_per_vcpu: int) -> dict[str, Any]:
+    """A VM of the hidden packing: one group per piece with traffic among them, or (one piece,
+    or at random) no groups, one VM that may split."""
+    table: dict[str, Any] = {"name": name} | ({"priority": priority} if priority != 1 else {})
+    vcpus = sum(sizes)
+    if len(sizes) == 1 or rng.random() < 0.3:
+        return table | {"vcpus": vcpus, "memory": format_size(vcpus * mib_per_vcpu * MIB)}
+    table["groups"] = [{"name": f"g{k}", "vcpus": v, "memory": format_size(v * mib_per_vcpu * MIB)} for k, v in enumerate(sizes)]
+    pairs = [(a, b) for a in range(len(sizes)) for b in range(a + 1, len(sizes))]
+    table["traffic"] = [{"between": [f"g{a}", f"g{b}"], "weight": int(rng.integers(1, 100))} for a, b in pairs if rng.random() < 0.7]
+    return table
+
+
 def several_vms(seeds: range, limit: float, quick: bool) -> Iterator[VmCase]:
-    """2-4 VMs filling 50-85 % of the host's CPUs, one reserved CPU, random priorities; on
-    the 2-socket hosts half the instances keep the first two VMs on different sockets."""
-    hosts = {
+    """Two kinds. Few VMs: 2-4 VMs filling 50-85 % of the free CPUs on 4-16 node hosts, on
+    the 2-socket hosts half of them keeping the first two VMs on different sockets. Many VMs
+    (issue 10's 4-16 VMs on 2-8 node hosts): the VMs fill 90-100 % of the free CPUs and
+    memory, so they compete for the nodes and the priorities decide who gets the near ones.
+    Random priorities (1, 2 or 4) throughout, host CPU 0 reserved."""
+    few = {
         "4-node 2x2": block_host(2, 2, cpus_per_node=8, memory_gib=16),
         "8-node 2x4": block_host(2, 4, cpus_per_node=8, memory_gib=16),
         "16-node 4x4": block_host(4, 4, cpus_per_node=8, memory_gib=16),
     }
-    counts = (3,) if quick else (2, 3, 4)
-    for (host_name, host), count, seed in itertools.product(hosts.items(), counts, seeds):
+    for (host_name, host), count, seed in itertools.product(few.items(), (3,) if quick else (2, 3, 4), seeds):
         rng = np.random.default_rng(800 + 10 * count + seed + 100 * host.num_nodes)
         total = sum(len(node.cpus) for node in host.nodes) - 1
         fill = rng.uniform(0.5, 0.85)
-        shares = rng.dirichlet(np.ones(count))
-        sizes = [max(2, int(fill * total * share)) for share in shares]
+        sizes = [max(2, int(fill * total * share)) for share in rng.dirichlet(np.ones(count))]
         vms = tuple(vm_table(f"vm{k}", rng, size, int(rng.choice([1, 1, 2, 4]))) for k, size in enumerate(sizes))
         # Kept apart only when each of the two fits a socket (one CPU of socket 0 is reserved), so a plan exists.
-        socket_cpus = total // 2
-        apart = (("vm0", "vm1"),) if host_name != "16-node 4x4" and seed % 2 == 1 and max(sizes[:2]) <= socket_cpus else ()
+        apart = (("vm0", "vm1"),) if host_name != "16-node 4x4" and seed % 2 == 1 and max(sizes[:2]) <= total // 2 else ()
         label = f"{count} VMs, {sum(sizes)} vCPUs{', vm0/vm1 sockets apart' if apart else ''}/{seed}"
         yield VmCase(host_name, label, host, vms, apart, limit)
+    yield from many_vms(seeds, limit, quick)
+
+
+def many_vms(seeds: range, limit: float, quick: bool) -> Iterator[VmCase]:
+    """4-16 VMs on 2-, 4- and 8-node hosts (16 CPUs and 12 GiB free a node) filling 90-100 %
+    of the free CPUs and about as much of the free memory, from a hidden packing (so a plan
+    exists) that the search does not see."""
+    hosts = {
+        "2-node 2x1": block_host(2, 1, cpus_per_node=16, memory_gib=16),
+        "4-node 2x2 (16 CPUs)": block_host(2, 2, cpus_per_node=16, memory_gib=16),
+        "8-node 2x4 (16 CPUs)": block_host(2, 4, cpus_per_node=16, memory_gib=16),
+    }
+    for (host_name, host), count, seed in itertools.product(hosts.items(), (8,) if quick else (4, 8, 12, 16), seeds):
+        rng = np.random.default_rng(900 + 10 * count + seed + 100 * host.num_nodes)
+        cpus = sum(len(node.cpus) for node in host.nodes) - 1
+        memory_mib = sum(node.free_bytes or node.memory_bytes for node in host.nodes) // MIB
+        packing = hidden_packing(rng, host, count, rng.uniform(0.9, 1.0))
+        # A node's share of memory per CPU, a little less: memory that follows split VMs' vCPUs rounds up by 1 MiB a node.
+        node = host.nodes[1]
+        mib_per_vcpu = int(rng.uniform(0.95, 0.99) * (node.free_bytes or node.memory_bytes) // MIB / len(node.cpus))
+        vms = tuple(packed_vm_table(f"vm{k}", rng, sizes, int(rng.choice([1, 1, 2, 4])), mib_per_vcpu) for k, sizes in enumerate(packing))
+        vcpus = sum(map(sum, packing))
+        label = f"{count} VMs, {vcpus}/{cpus} vCPUs, {mib_per_vcpu * vcpus / memory_mib:.0%} memory/{seed}"
+        yield VmCase(host_name, label, host, vms, (), limit)
 
 
 def load_shared_text(text: str) -> SharedHostRequest:
@@ -1173,7 +1231,7 @@ def vm_line(o: VmOutcome) -> str:
     peers = "  ".join(
         f"{name}={'-' if p.objective is None or not o.objective else f'{p.objective / o.objective:.3f}'}" for name, p in o.peers.items()
     )
-    head = f"{o.case.host_name:12s} {o.case.name:45s} wall {o.wall_s:5.2f}s/{o.case.limit_s:g}s rss {o.rss_mb:4.0f}MB"
+    head = f"{o.case.host_name:20s} {o.case.name:42s} wall {o.wall_s:5.2f}s/{o.case.limit_s:g}s rss {o.rss_mb:4.0f}MB"
     objective = "-" if o.objective is None else f"{o.objective:g}"
     return f"{head} obj {objective} {o.status}  peer/numaopt: {peers}"
 
@@ -1181,16 +1239,20 @@ def vm_line(o: VmOutcome) -> str:
 def vm_report(outcomes: list[VmOutcome], command: str, machine: list[str]) -> str:
     lines = [VM_SECTION, "", *machine, "", f"Command: `{command}`", ""]
     lines += [
-        "Each instance is a problem with `[[vm]]` tables (2-4 VMs, priorities 1, 2 or 4; on the 2-socket hosts, "
-        "seed 1 keeps the first two VMs on different sockets when each fits one) on a block host (10 local, 12 in a socket, 32 across; 8 CPUs and "
-        "16 GiB a node, CPU 0 reserved), the VMs filling 50-85 % of the free CPUs. numaopt runs as `numaopt solve FILE "
-        "--format json` in its own process (wall clock and peak RSS from outside); every VM's plan is read back and "
-        "checked with `numaopt.audit.verify_shared` (each plan against the whole host, no CPU twice, memory shared, "
-        "sockets apart, the reported priority-weighted objective recomputed). Peers, checked the same way: "
-        "`sequential` places one VM at a time, highest priority first, with numaopt's own search (each VM optimal "
-        "alone, on what the VMs before it left; the time limit shared among them; it cannot keep sockets apart) and `nova` is capacity-only first fit "
-        "of every group. Ratios are peer / numaopt (above 1: the peer is worse; - : no valid answer, that is none "
-        "found or one verify_shared refuses, such as VMs that should be on different sockets sharing one).",
+        "Each instance is a problem with `[[vm]]` tables on a block host (10 local, 12 in a socket, 32 across; host CPU 0 "
+        "reserved; priorities 1, 2 or 4 at random). Few VMs: 2-4 VMs filling 50-85 % of the free CPUs of 4-16 nodes of "
+        "8 CPUs and 12 GiB free (on the 2-socket hosts, seed 1 keeps the first two VMs on different sockets when each fits "
+        "one). Many VMs: 4, 8, 12 or 16 VMs on 2, 4 or 8 nodes of 16 CPUs and 12 GiB free, cut from a hidden packing "
+        "that fills 90-100 % of every node's free CPUs and about as much of its memory (so a plan exists and the VMs "
+        "compete for the near nodes); a VM is either one that may split or groups of 1-4 vCPUs with random traffic. "
+        "numaopt runs as `numaopt solve FILE --format json` in its own process (wall clock and peak RSS from outside); "
+        "every VM's plan is read back and checked with `numaopt.audit.verify_shared` (each plan against the whole host, "
+        "no CPU twice, memory shared, sockets apart, the reported priority-weighted objective recomputed). Peers, checked "
+        "the same way: `sequential` places one VM at a time, highest priority first, with numaopt's own search (each VM "
+        "optimal alone, on what the VMs before it left; the time limit shared among them; it cannot keep sockets apart) "
+        "and `nova` is capacity-only first fit of every group. Ratios are peer / numaopt (above 1: the peer is worse; "
+        "- : no valid answer, that is none found or one verify_shared refuses, such as VMs that should be on different "
+        "sockets sharing one).",
         "",
         "| host | instances | proven | wall median / worst (s) | peak RSS (MB) | verify_shared clean | sequential: worse / equal / better / no valid plan | median sequential / numaopt | median nova / numaopt |",
         "|---|---:|---:|---|---:|---:|---|---:|---:|",
@@ -1217,6 +1279,8 @@ def vm_report(outcomes: list[VmOutcome], command: str, machine: list[str]) -> st
     suspicious = [f"- {o.case.host_name} {o.case.name}: {p}" for o in outcomes for p in o.problems]
     suspicious += [f"- {o.case.host_name} {o.case.name}: wall {o.wall_s:.2f} s over the limit" for o in outcomes
                    if o.wall_s > o.case.limit_s + max(0.5, 0.1 * o.case.limit_s)]
+    overruns = sum(1 for o in outcomes if o.wall_s > o.case.limit_s + max(0.5, 0.1 * o.case.limit_s))
+    lines += ["", f"Instances over the time limit (wall clock > limit + max(0.5 s, 10 %)): {overruns} of {len(outcomes)}"]
     lines += ["", f"Everything suspicious ({len(suspicious)}):", *suspicious]
     return "\n".join(lines) + "\n"
 

@@ -14,7 +14,7 @@ The format, usable as a problem file's ``[host]`` (docs/hosts.md)::
     memory = "95297MiB"
     free = "80000MiB"                                          # optional
     hugepages = [ { size = "2MiB", total = 1024, free = 1000 } ]  # optional
-    access = { initiators = [0], read_latency = 90, ... }      # optional: HMAT (toml_hmat.py)
+    access = { initiators = "0", read_latency = 90, ... }      # optional: HMAT (toml_hmat.py)
     caches = [ { level = 1, size = "32GiB", line = 64, ... } ]  # optional: memory-side caches
 
     [[host.sockets]]                                           # optional: SMT siblings

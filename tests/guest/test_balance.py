@@ -9,11 +9,13 @@ threshold.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from numaopt.errors import InputError
+from numaopt.fuzz.replay import read_reproducer
 from numaopt.guest.balance import Thresholds, balance_findings
 from numaopt.guest.report import (
     CpuSample,
@@ -26,7 +28,7 @@ from numaopt.guest.report import (
     WorkloadTrace,
     parse_report,
 )
-from numaopt.guest.workload import WorkloadKind, WorkloadSpec, parse_workload
+from numaopt.guest.workload import WORKLOAD_FILE, WorkloadKind, WorkloadSpec, parse_workload
 from numaopt.model import CpuShape, GuestLayout, GuestNode
 from numaopt.units import MIB
 
@@ -196,3 +198,16 @@ def test_the_seed_picks_where_a_workload_starts_and_nothing_else() -> None:
     assert (pinned.pinned, pinned.threads) == (6, 3)
     argument = pinned.kernel_argument()
     assert " " not in argument and argument.startswith("numaopt.workload=pinned,threads=3,pinned=6,")
+
+
+def test_a_reproducers_workload_record_is_read_back_or_refused_in_one_line(tmp_path: Path) -> None:
+    layout = _two_nodes()
+    workload = WorkloadSpec(WorkloadKind.PAIRS, 2).for_layout(layout, 5)
+    (tmp_path / WORKLOAD_FILE).write_text(json.dumps(workload.record()), encoding="utf-8")
+    reproducer = read_reproducer(tmp_path, layout)
+    assert (reproducer.workload, reproducer.workload_seed) == ("pairs:2", 5)
+    for bad in ({"workload": "pairs:2"}, {"workload": "bogus", "seed": 1}, ["spread"]):
+        (tmp_path / WORKLOAD_FILE).write_text(json.dumps(bad), encoding="utf-8")
+        with pytest.raises(InputError) as caught:
+            read_reproducer(tmp_path, layout)
+        assert WORKLOAD_FILE in str(caught.value) and "\n" not in str(caught.value)

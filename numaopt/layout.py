@@ -150,14 +150,12 @@ def memory_tier_initiators(layout: GuestLayout) -> GuestLayout:
 
 def check_layout(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
     """Every finding of ``rules`` on ``layout``, QEMU's own rules included for guest targets."""
-    found: list[Finding] = []
-    if rules is not RuleSet.QEMU:
-        # A guest or libvirt only ever sees what QEMU accepted; report QEMU's refusals too.
-        found += [f for f in _all_qemu_findings(layout) if f.severity is Severity.ERROR]
-        found = [Finding(rules, f.severity, f.code, f.message, f.fix) for f in found]
     if rules is RuleSet.QEMU:
-        found += _all_qemu_findings(layout)
-    elif rules is RuleSet.LIBVIRT:
+        return _dedup(_all_qemu_findings(layout, with_distances=True))
+    # A guest or libvirt only ever sees what QEMU accepted; report QEMU's refusals too.
+    found = [f for f in _all_qemu_findings(layout) if f.severity is Severity.ERROR]
+    found = [Finding(rules, f.severity, f.code, f.message, f.fix) for f in found]
+    if rules is RuleSet.LIBVIRT:
         found += _libvirt_findings(layout) + _hmat_target_findings(layout, rules)
     else:
         found += _guest_findings(layout, rules) + _hmat_target_findings(layout, rules)
@@ -168,16 +166,23 @@ def check_layout(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
         # The scheduler builds on the table the guest keeps: none when it refuses one.
         if rules in (RuleSet.LINUX_ACPI, RuleSet.LINUX_DT) and not any(f.severity is Severity.ERROR for f in judged):
             found += broken_domain_findings(layout.distances, [node.cpus for node in layout.nodes], rules)
-    elif rules is not RuleSet.QEMU and layout.num_nodes > 1:
+    elif layout.num_nodes > 1:
         found.append(
             Finding(rules, Severity.INFO, "default-distances", "no distances given: no SLIT, the guest assumes 10 local and 20 remote")
         )
     return _dedup(found)
 
 
-def _all_qemu_findings(layout: GuestLayout) -> list[Finding]:
+def _all_qemu_findings(layout: GuestLayout, with_distances: bool = False) -> list[Finding]:
+    """QEMU's verdicts in its order; its distance verdicts only ``with_distances`` (a guest's
+    rule set words the table's faults its own way), but they hold back the devices' either way."""
     found = _qemu_findings(layout) + hmat_qemu_findings(layout)
-    if not any(f.severity is Severity.ERROR for f in found):  # QEMU plugs devices after the machine
+    judged: list[Finding] = []
+    if layout.distances is not None:
+        ids = [node.node_id for node in layout.nodes]
+        judged = distance_findings(layout.distances, RuleSet.QEMU, layout.cpu_nodes_mask, ids)
+    found += judged if with_distances else []
+    if not any(f.severity is Severity.ERROR for f in found + judged):  # QEMU plugs devices after the machine
         found += hotplug_qemu_findings(layout)
     return found
 
@@ -194,6 +199,15 @@ def _qemu_findings(layout: GuestLayout) -> list[Finding]:
 
 def _qemu(severity: Severity, code: str, message: str, fix: str | None = None) -> Finding:
     return Finding(RuleSet.QEMU, severity, code, message, fix)
+
+
+# What QEMU says about -smp (machine_parse_smp_config and the machine's CPU limit): before it
+# reads -m, the memory backends and -numa (qemu_findings in numaopt/qemu/args puts them first).
+QEMU_SMP_CODES = frozenset({"smp-dies", "smp-clusters", "smp-product", "x2apic", "max-cpus"})
+# What QEMU says once it has read every option (numa_complete_configuration and after).
+QEMU_COMPLETE_CODES = frozenset({"node-id-missing", "memory-total", "cpus-unassigned"})
+# What QEMU says only when it plugs -device pc-dimm, after it built the board.
+QEMU_DEVICE_CODES = frozenset({"memory-hotplug"})
 
 
 def _smp_findings(layout: GuestLayout) -> list[Finding]:
@@ -612,18 +626,27 @@ DIMM_ALIGN = 2 * MIB  # x86 pc-dimm backends: QEMU's pc_memory_pre_plug alignmen
 
 def hotplug_qemu_findings(layout: GuestLayout) -> list[Finding]:
     """QEMU 7.2's first refusal of the layout's maxmem, slots and DIMMs, in its words."""
-    message = _hotplug_refusal(layout)
+    ram, maxmem = -(-layout.memory_bytes // RAM_ALIGN) * RAM_ALIGN, layout.maxmem_bytes
+    message = _memory_option_refusal(layout, ram, maxmem)
+    if message is not None:
+        return [Finding(RuleSet.QEMU, Severity.ERROR, "memory-option", message)]
+    message = _device_refusal(layout, ram, maxmem)
     return [] if message is None else [Finding(RuleSet.QEMU, Severity.ERROR, "memory-hotplug", message)]
 
 
-def _hotplug_refusal(layout: GuestLayout) -> str | None:
-    ram, maxmem = -(-layout.memory_bytes // RAM_ALIGN) * RAM_ALIGN, layout.maxmem_bytes
+def _memory_option_refusal(layout: GuestLayout, ram: int, maxmem: int | None) -> str | None:
+    """-m itself (machine_set_mem, then the board's slot limit)."""
     if layout.slots and maxmem is None:
         return "slots specified but no max-size"
     if maxmem is not None and maxmem < ram:
         return f"invalid value of maxmem: maximum memory size (0x{maxmem:x}) must be at least the initial memory size (0x{ram:x})"
     if layout.slots > MAX_SLOTS:
         return f"unsupported amount of memory slots: {layout.slots}"
+    return None
+
+
+def _device_refusal(layout: GuestLayout, ram: int, maxmem: int | None) -> str | None:
+    """The DIMMs, plugged after the board is built (code "memory-hotplug": QEMU_DEVICE_CODES)."""
     if not layout.dimms:
         return None
     if layout.machine is Machine.VIRT:
@@ -632,19 +655,20 @@ def _hotplug_refusal(layout: GuestLayout) -> str | None:
 
 
 def _dimm_refusal(layout: GuestLayout, ram: int, maxmem: int | None) -> str | None:
-    """Each -device pc-dimm in turn: slots, the node, alignment, then the space left."""
+    """Each -device pc-dimm in turn: its pre-plug (slots, alignment, the space left), then
+    its realize (the node)."""
     used, count = 0, len(layout.nodes) or 1  # pc and q35 make one node for hotplug (auto_enable_numa_with_memhp)
     for index, dimm in enumerate(layout.dimms):
         if not layout.slots:
             return "no slots where allocated, please specify the 'slots' option"  # sic
         if index >= layout.slots:
             return "no free slots available"
-        if dimm.node >= count:
-            return f"'DIMM property node has value {dimm.node}' which exceeds the number of numa nodes: {count}"
         if dimm.size_bytes % DIMM_ALIGN:
             return f"backend memory size must be multiple of 0x{DIMM_ALIGN:x}"
         if used + dimm.size_bytes > (maxmem or ram) - ram:
             return f"not enough space, currently 0x{used:x} in use of total space for memory devices 0x{(maxmem or ram) - ram:x}"
+        if dimm.node >= count:
+            return f"'DIMM property node has value {dimm.node}' which exceeds the number of numa nodes: {count}"
         used += dimm.size_bytes
     return None
 

@@ -18,7 +18,7 @@ from numaopt.rules import Finding, RuleSet, Severity
 
 
 def _read_for_check(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
-    """(label, layout, findings of reading it) per guest in a problem file (.toml) or a
+    """(label, layout, QEMU's findings on it, in QEMU's order) per guest in a problem file (.toml) or a
     file of QEMU arguments ("-" reads stdin). Several VMs (a [[vm]] problem, or the
     ``# vm NAME`` sections `solve` prints for one) are each a guest of their own."""
     if path.suffix == ".toml":
@@ -34,34 +34,35 @@ def _read_for_check(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
 
 
 def _read_args(text: str, source: str) -> tuple[GuestLayout, list[Finding]]:
-    from numaopt.qemu.args import read_qemu_args
+    """The layout, and every QEMU finding on it in QEMU's order (the reader's and the layout's)."""
+    from numaopt.qemu.args import qemu_findings, read_qemu_args
 
     config = read_qemu_args(text, source=source)
-    return config.layout, list(config.findings)
+    return config.layout, qemu_findings(config)
 
 
 def _guests_of_problem(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
     """An explicit layout as written; a search problem's plan (or plans, one per VM)."""
     loaded = load_problem(path)
     if loaded.layout is not None:
-        return [(str(path), loaded.layout, [])]
+        return [(str(path), loaded.layout, check_layout(loaded.layout, RuleSet.QEMU))]
     from numaopt.clock import deadline_for
     from numaopt.solver import place, place_vms
 
     with naming(path):
         if loaded.shared is not None:
             shared = place_vms(loaded.shared, deadline=deadline_for(loaded.shared.settings.time_limit_s))
-            return [(f"{path} (vm {name})", plan.layout, []) for name, plan in shared.plans]
+            return [(f"{path} (vm {name})", plan.layout, check_layout(plan.layout, RuleSet.QEMU)) for name, plan in shared.plans]
         assert loaded.placement is not None
-        return [(str(path), place(loaded.placement, deadline=deadline_for(loaded.placement.settings.time_limit_s)).layout, [])]
+        layout = place(loaded.placement, deadline=deadline_for(loaded.placement.settings.time_limit_s)).layout
+        return [(str(path), layout, check_layout(layout, RuleSet.QEMU))]
 
 
-def _report(label: str, layout: GuestLayout, arg_findings: list[Finding], chosen: tuple[RuleSet, ...] | None, show_info: bool) -> bool:
+def _report(label: str, layout: GuestLayout, qemu_found: list[Finding], chosen: tuple[RuleSet, ...] | None, show_info: bool) -> bool:
     """Print one guest's lines for each chosen rule set; True if any is an error."""
     if chosen is None:  # an x86 guest never reads a device tree, an arm64 `virt` guest does
         chosen = (RuleSet.QEMU, layout.machine.default_rules, RuleSet.LIBVIRT)
     failed = False
-    qemu_found = arg_findings + check_layout(layout, RuleSet.QEMU)
     qemu_errors = {(f.code, f.message) for f in qemu_found if f.severity is Severity.ERROR}
     for rule_set in chosen:
         if rule_set is RuleSet.QEMU:
@@ -105,7 +106,7 @@ def check_command(
     except ValueError as exc:
         raise typer.BadParameter(f"{exc} (or auto)", param_hint="--rules") from None
     failed = False
-    for label, layout, arg_findings in _read_for_check(file):
-        failed |= _report(label, layout, arg_findings, chosen, show_info)
+    for label, layout, qemu_found in _read_for_check(file):
+        failed |= _report(label, layout, qemu_found, chosen, show_info)
     if failed:
         raise typer.Exit(1)

@@ -299,6 +299,8 @@ def _local_distance(m: _Judged) -> list[Finding]:
     if (hit := _first(np.diag(np.diag(d) != LOCAL_DISTANCE))) is None:
         return []
     i = hit[0]
+    if m.rules is RuleSet.QEMU and 0 <= d[i, i] < LOCAL_DISTANCE:  # parse_numa_distance checks this first
+        return [m.finding(Severity.ERROR, "local-distance", f"NUMA distance ({d[i, i]}) is invalid, it shouldn't be less than 10.")]
     if m.rules is RuleSet.QEMU:
         return [m.finding(Severity.ERROR, "local-distance", f"Local distance of node {ids[i]} should be 10.")]
     return [

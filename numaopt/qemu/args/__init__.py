@@ -30,7 +30,7 @@ The package, in the order a command line goes through it:
 
 from __future__ import annotations
 
-from .reader import QemuConfig, read_qemu_args
+from .reader import QemuConfig, qemu_findings, read_qemu_args
 from .shell import split_command
 
-__all__ = ["QemuConfig", "read_qemu_args", "split_command"]
+__all__ = ["QemuConfig", "qemu_findings", "read_qemu_args", "split_command"]

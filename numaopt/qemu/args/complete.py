@@ -25,11 +25,14 @@ def complete(numa: NumaState) -> tuple[tuple[GuestNode, ...], np.ndarray | None,
     ids = sorted(numa.nodes)
     for cpu in [cpu for cpu, node_id in numa.slot_node.items() if node_id not in numa.nodes]:
         del numa.slot_node[cpu]
+    # numa_complete_configuration: each backend once, then the distances; then
+    # machine_numa_finish_cpu_init: the default mapping, then the HMAT initiators.
+    _check_backend_use(numa)
+    distances = _distances(numa, ids)
     if ids and not numa.slot_node:
         _default_mapping(numa, ids)
     if numa.hmat_on:  # after the default mapping, which sets initiators too
         validate_initiators(numa, ids)
-    _check_backend_use(numa)
     cpus_of: dict[int, list[int]] = {node_id: [] for node_id in ids}
     for cpu, node_id in numa.slot_node.items():
         cpus_of[node_id].append(cpu)
@@ -43,7 +46,7 @@ def complete(numa: NumaState) -> tuple[tuple[GuestNode, ...], np.ndarray | None,
         )
         for node_id in ids
     )
-    return nodes, _distances(numa, ids), _backend_model(numa, used)
+    return nodes, distances, _backend_model(numa, used)
 
 
 def _check_backend_use(numa: NumaState) -> None:

@@ -37,6 +37,8 @@ _X86_64_MODELS = (
     "Denverton", "Dhyana",
 )  # fmt: skip
 _MEMORY_DEVICES = ("pc-dimm", "nvdimm", "virtio-mem-pci")
+_RAM_ALIGN = 8 * 1024  # machine_set_mem rounds -m up to this
+_DIMM_ALIGN = 2 * MIB  # x86 pc-dimm backends (memory_device_get_free_addr, enforce_aligned_dimm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,37 +184,54 @@ class PcBoard:
     slots: int
     nodes: int  # NUMA nodes, with the one QEMU adds for memory hotplug
     backend_ids: frozenset[str]
+    area: int  # bytes of the device-memory area (maxmem - RAM), 0 without one
+    backend_sizes: dict[str, int]
 
 
 def check_pc_memory_devices(context: Context, board: PcBoard, devices: list[Arg]) -> None:
     """The first pc-dimm, nvdimm or virtio-mem-pci QEMU 7.2 refuses, if any.
 
     QEMU plugs -device options after the machine is built, so this comes after the
-    machine's own refusals (the address space)."""
+    machine's own refusals (qemu_findings puts it there). Each device takes a slot and
+    room in the device-memory area before the next is plugged."""
+    plugged = _Plugged()
     for arg in devices:
         props = device_props(arg.value or "")
         if props.get("driver") not in _MEMORY_DEVICES:
             continue
-        message = _pc_device_refusal(board, props)
+        message = _pc_device_refusal(board, props, plugged)
         if message:
             context.add(Severity.ERROR, "memory-device", message, f"at {show(arg.shown)}")
             return
 
 
 def pc_board(
-    by_name: dict[str, list[Arg]], machine_props: dict[str, str], ram: Ram, backend_ids: set[str], nodes: int
+    by_name: dict[str, list[Arg]], machine_props: dict[str, str], ram: Ram, backends: dict[str, Backend], nodes: int
 ) -> PcBoard:
     """The pc/q35 board as its memory devices see it."""
     acpi = flag(machine_props.get("acpi", "on")) is not False and "no-acpi" not in by_name
     # auto_enable_numa_with_memhp: pc and q35 make one node when memory hotplug is on.
     hotplug_nodes = nodes or (1 if ram.slots or ram.maxmem is not None else 0)
     nvdimm = flag(machine_props.get("nvdimm", "off")) is True
-    return PcBoard(acpi, nvdimm, ram.slots, hotplug_nodes, frozenset(backend_ids))
+    # machine_set_mem rounds -m up to 8 KiB; the device-memory area is maxmem minus that.
+    ram_size = -(-ram.size // _RAM_ALIGN) * _RAM_ALIGN
+    area = max(0, ram.maxmem - ram_size) if ram.maxmem is not None else 0
+    sizes = {name: backend.size for name, backend in backends.items()}
+    return PcBoard(acpi, nvdimm, ram.slots, hotplug_nodes, frozenset(backends), area, sizes)
 
 
-def _pc_device_refusal(board: PcBoard, props: dict[str, Any]) -> str | None:
+@dataclass(slots=True)
+class _Plugged:
+    """The memory devices plugged so far: slots taken, bytes of the device-memory area used."""
+
+    slots: set[int] = dataclasses.field(default_factory=set)
+    used: int = 0
+
+
+def _pc_device_refusal(board: PcBoard, props: dict[str, Any], plugged: _Plugged) -> str | None:
     """QEMU 7.2's checks of one memory device, in its order: its memdev (a property, set
-    first), pc_memory_pre_plug (ACPI, nvdimm=on, slots), then the device's realize (node=)."""
+    first), pc_memory_pre_plug (ACPI, nvdimm=on, a free slot, then memory_device_pre_plug:
+    alignment and room left), then the device's realize (node=)."""
     driver = props.get("driver")
     memdev, node = props.get("memdev"), c_uint(str(props.get("node", 0)))
     if isinstance(memdev, str) and memdev not in board.backend_ids:
@@ -221,11 +240,42 @@ def _pc_device_refusal(board: PcBoard, props: dict[str, Any]) -> str | None:
         return "memory hotplug is not enabled: missing acpi device or acpi disabled"
     if driver == "nvdimm" and not board.nvdimm:
         return "nvdimm is not enabled: missing 'nvdimm' in '-M'"
-    if driver != "virtio-mem-pci" and not board.slots:
-        return "no slots where allocated, please specify the 'slots' option"
+    size = board.backend_sizes.get(memdev) if isinstance(memdev, str) else None
+    room = _room_refusal(board, driver, size, c_uint(str(props.get("slot", ""))) if "slot" in props else None, plugged)
+    if room:
+        return room
     nodes = board.nodes
     if node is not None and (node >= nodes if nodes else node > 0):
         if driver == "virtio-mem-pci":  # sic: QEMU 7.2's message lacks the space
             return f"'node' property has value '{node}', which exceedsthe number of numa nodes: {nodes}"
         return f"'DIMM property node has value {node}' which exceeds the number of numa nodes: {nodes}"
+    return None
+
+
+def _room_refusal(board: PcBoard, driver: object, size: int | None, slot: int | None, plugged: _Plugged) -> str | None:
+    """A slot (DIMMs only; pc_dimm_get_free_slot, slot= or the first free one), then
+    memory_device_pre_plug's area, a pc-dimm's 2 MiB alignment and the room left; counts
+    the device as plugged if it fits."""
+    if driver != "virtio-mem-pci":
+        if not board.slots:
+            return "no slots where allocated, please specify the 'slots' option"  # sic
+        if slot is not None and slot >= board.slots:
+            return f"invalid slot number {slot}, valid range is [0-{board.slots - 1}]"
+        if slot is not None and slot in plugged.slots:
+            return f"slot {slot} is busy"
+        free = [n for n in range(board.slots) if n not in plugged.slots]
+        if not free:
+            return "no free slots available"
+        slot = free[0] if slot is None else slot
+    if size is None:
+        return None  # no memdev= (QEMU says so in words numaopt does not model)
+    if not board.area:
+        return "memory devices (e.g. for memory hotplug) are not enabled, please specify the maxmem option"
+    if driver == "pc-dimm" and size % _DIMM_ALIGN:
+        return f"backend memory size must be multiple of 0x{_DIMM_ALIGN:x}"
+    if plugged.used + size > board.area:
+        return f"not enough space, currently 0x{plugged.used:x} in use of total space for memory devices 0x{board.area:x}"
+    if driver != "virtio-mem-pci" and slot is not None:
+        plugged.slots.add(slot)
+    plugged.used += size
     return None

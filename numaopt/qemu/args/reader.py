@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from numaopt.errors import QemuArgsError
+from numaopt.layout import QEMU_COMPLETE_CODES, QEMU_DEVICE_CODES, QEMU_SMP_CODES, check_layout
 from numaopt.model import GuestLayout, Machine
-from numaopt.rules import Finding
+from numaopt.rules import Finding, RuleSet
 
 from .common import Arg, Context
 from .complete import complete
@@ -32,7 +33,7 @@ from .memory import (
 from .shell import split_command
 from .state import NumaState
 
-__all__ = ["QemuConfig", "read_qemu_args"]
+__all__ = ["QemuConfig", "qemu_findings", "read_qemu_args"]
 
 MAX_OPTIONS = 100_000  # a 128-node guest with every distance and CPU given has about 21,000
 _X86_BINARIES = ("qemu-system-x86_64", "qemu-system-i386")
@@ -41,11 +42,42 @@ _ARM_BINARIES = ("qemu-system-aarch64",)
 
 @dataclass(frozen=True, slots=True)
 class QemuConfig:
-    """What a QEMU command line asks for, and what QEMU would say about it."""
+    """What a QEMU command line asks for, and what QEMU would say about it.
+
+    ``findings`` are the arg-level ones, in QEMU's order; the rules the layout carries
+    (check_layout) fall between them. The three indexes cut ``findings`` where QEMU
+    moves on: to -smp (``smp_at``), to completing the NUMA configuration after the last
+    option (``complete_at``), to building the board and plugging devices (``board_at``).
+    ``qemu_findings`` puts them all in that order."""
 
     layout: GuestLayout
     findings: list[Finding] = field(default_factory=list)  # RuleSet.QEMU, arg-level only
     machine_type: str = ""  # as written or implied: "q35", "pc-q35-5.0", "virt", ...
+    smp_at: int = 0
+    complete_at: int | None = None  # None: after every finding
+    board_at: int | None = None
+
+
+def qemu_findings(config: QemuConfig) -> list[Finding]:
+    """Everything QEMU 7.2 says about the command line, in the order it says it (docs/rules.md,
+    #check-vs-qemu-corpus): the machine's options; -smp; -m, the backends and each -numa
+    option (the reader's findings, then the layout's on node ids, CPUs, distances, HMAT);
+    the NUMA configuration completed (the layout's node ids and memory, then the reader's
+    backends, distances, initiators); the board and the devices (the reader's, then the
+    layout's DIMMs). The first error is QEMU's first message."""
+    on_layout = check_layout(config.layout, RuleSet.QEMU)
+    smp = [f for f in on_layout if f.code in QEMU_SMP_CODES]
+    completed = [f for f in on_layout if f.code in QEMU_COMPLETE_CODES]
+    devices = [f for f in on_layout if f.code in QEMU_DEVICE_CODES]
+    parsed = [f for f in on_layout if f not in smp and f not in completed and f not in devices]
+    found = config.findings
+    complete_at = len(found) if config.complete_at is None else config.complete_at
+    board_at = len(found) if config.board_at is None else config.board_at
+    ordered = (
+        found[: config.smp_at] + smp + found[config.smp_at : complete_at] + parsed
+        + completed + found[complete_at:board_at] + found[board_at:] + devices
+    )  # fmt: skip
+    return list(dict.fromkeys(ordered))
 
 
 def read_qemu_args(text: str, source: str = "<args>") -> QemuConfig:
@@ -74,26 +106,29 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
         by_name.setdefault(OPTIONS[arg.name].alias_of or arg.name, []).append(arg)
     machine_type, machine_props = read_machine(context, by_name.get("machine", []), arch)
     kvm = uses_kvm(by_name, machine_props)
-    ram = read_ram(context, memory_values(context, by_name.get("m", [])))
+    smp_at = len(context.findings)
     maxcpus, shape = read_smp(context, *smp_values(context, args), machine_type)
+    ram = read_ram(context, memory_values(context, by_name.get("m", [])))  # QEMU sets -m after -smp
     board = Board(machine_type, machine_props, shape, maxcpus)
-    if board.machine is Machine.VIRT:
-        check_gic(context, machine_props.get("gic-version"), maxcpus, kvm)
     backends = read_objects(context, by_name.get("object", []))
     numa = NumaState(context, board, backends)
     for arg in by_name.get("numa", []):
         read_numa(numa, arg)
+    complete_at = len(context.findings)
     nodes, distances, backend = complete(numa)
     backend = legacy_memory(by_name, backend)
-    # Devices are plugged after the machine is built: their refusals come after its own.
+    # The board is built after QEMU completes the NUMA configuration (the layout's node
+    # memory rule), and devices are plugged after the board: what they refuse comes last.
+    board_at = len(context.findings)
     if board.machine is Machine.VIRT:
+        check_gic(context, machine_props.get("gic-version"), maxcpus, kvm)
         check_virt_memory_devices(context, by_name, machine_props)
     else:
         check_smt(context, read_x86_cpu([arg.value or "" for arg in by_name.get("cpu", [])]), shape.threads, kvm)
         if not kvm:
             check_address_space(context, machine_type, ram, [arg.value or "" for arg in by_name.get("cpu", [])])
         devices = by_name.get("device", [])
-        check_pc_memory_devices(context, pc_board(by_name, machine_props, ram, set(backends), len(nodes)), devices)
+        check_pc_memory_devices(context, pc_board(by_name, machine_props, ram, backends, len(nodes)), devices)
     layout = GuestLayout(
         vcpus=maxcpus,
         memory_bytes=ram.size,
@@ -107,7 +142,14 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
     layout = with_hmat(layout, numa)
     if board.machine is not Machine.VIRT:
         layout = with_hotplug(layout, context, ram, by_name.get("device", []), backends)
-    return QemuConfig(layout=layout, findings=list(context.findings), machine_type=machine_type.name)
+    return QemuConfig(
+        layout=layout,
+        findings=list(context.findings),
+        machine_type=machine_type.name,
+        smp_at=smp_at,
+        complete_at=complete_at,
+        board_at=board_at,
+    )
 
 
 def _binary(context: Context, word: str) -> str:

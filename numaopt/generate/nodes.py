@@ -12,7 +12,7 @@ Socket modes:
   package level, legal) or inside a die (the guest warns ``llc-sibling ... not on the
   same node``, a warning for linux-acpi). On virt the same shapes split a socket along
   cluster boundaries, or inside a socket of one cluster: an arm64 device-tree guest
-  clips its package and cluster masks to the node and says nothing (measured, Debian
+  stops its scheduler levels below NUMA at the node and says nothing (measured, Debian
   6.1); a cluster is never split (``cluster-split``, an error for linux-dt);
 * ``split-core`` (qemu target): one SMT core has threads in two nodes.
 

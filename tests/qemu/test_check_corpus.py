@@ -227,9 +227,28 @@ _ORDER_LINES = [
 ]
 
 
+# -cpu phys-bits= under TCG (the width, 32 to 52; host-phys-bits is KVM's alone) and memory
+# devices' property names (`-device DRIVER,help`).
+_D = "-m 1G,slots=2,maxmem=4G -object memory-backend-ram,id=d,size=1G "
+_CPU_AND_PROPERTY_LINES = [
+    "qemu-system-x86_64 -machine q35 -cpu qemu64,phys-bits=39 -m 1G,slots=2,maxmem=600G",
+    "qemu-system-x86_64 -machine q35 -cpu qemu64,host-phys-bits=on -m 1G,slots=2,maxmem=2000G",
+    "qemu-system-x86_64 -machine q35 -cpu qemu64,phys-bits=30 -m 1G",
+    "qemu-system-x86_64 -machine q35 -cpu Skylake-Client,phys-bits=44 -m 1G,slots=4,maxmem=6000G",
+    "qemu-system-x86_64 -machine q35 -cpu Skylake-Client,phys-bits=44 -m 1G,slots=4,maxmem=16000G",
+    "qemu-system-x86_64 -machine pc " + _D + "-device pc-dimm,memdev=d,nosuchprop=1",
+    "qemu-system-x86_64 -machine pc " + _D + """-device '{"driver":"nvdimm","memdev":"d","label-size":131072,"bogus":1}'""",
+    "qemu-system-x86_64 -machine pc " + _D + "-device virtio-mem-pci,memdev=d,requested-size=0,id=vm0,bus=pci.0,addr=0x5",
+    "qemu-system-x86_64 -machine pc " + _D + "-device virtio-mem-pci,memdev=d,requested-size=0,blocksize=2M",
+    "qemu-system-aarch64 -machine virt " + _D + "-device pc-dimm,memdev=d,nodes=0",
+]
+
+
 @pytest.mark.qemu
 @pytest.mark.parametrize(
-    "text", _ADDRESS_SPACE_LINES + _MEMORY_DEVICE_LINES + _DEVICE_NODE_LINES + _INITIATOR_LINES + _ORDER_LINES
+    "text",
+    _ADDRESS_SPACE_LINES + _MEMORY_DEVICE_LINES + _DEVICE_NODE_LINES + _INITIATOR_LINES + _ORDER_LINES
+    + _CPU_AND_PROPERTY_LINES,
 )
 def test_rules_are_qemus(text: str) -> None:
     """Rules the corpus does not reach (yet), on numaopt's own lines, against the real QEMU."""

@@ -37,6 +37,23 @@ _X86_64_MODELS = (
     "Denverton", "Dhyana",
 )  # fmt: skip
 _MEMORY_DEVICES = ("pc-dimm", "nvdimm", "virtio-mem-pci")
+# QEMU 7.2's settable properties of each (`-device DRIVER,help`), besides driver, id and bus.
+_DIMM_PROPS = frozenset({"addr", "memdev", "node", "size", "slot"})
+_DEVICE_PROPS = {
+    "pc-dimm": _DIMM_PROPS,
+    "nvdimm": _DIMM_PROPS | {"label-size", "unarmed", "uuid"},
+    "virtio-mem-pci": frozenset({
+        "acpi-index", "addr", "aer", "any_layout", "ats", "block-size", "disable-legacy", "disable-modern", "event_idx",
+        "failover_pair_id", "indirect_desc", "iommu_platform", "memaddr", "memdev", "migrate-extra", "modern-pio-notify",
+        "multifunction", "node", "notify_on_empty", "packed", "page-per-vq", "prealloc", "queue_reset", "requested-size",
+        "rombar", "romfile", "romsize", "size", "unplugged-inaccessible", "use-disabled-flag", "use-started",
+        "virtio-pci-bus-master-bug-migration", "x-ats-page-aligned", "x-disable-legacy-check", "x-disable-pcie",
+        "x-ignore-backend-features", "x-pcie-deverr-init", "x-pcie-extcap-init", "x-pcie-flr-init",
+        "x-pcie-lnkctl-init", "x-pcie-lnksta-dllla", "x-pcie-pm-init",
+    }),
+}  # fmt: skip
+_QDEV_KEYS = frozenset({"driver", "id", "bus"})
+_PHYS_BITS_RANGE = (32, 52)  # x86_cpu_realizefn: TARGET_PHYS_ADDR_SPACE_BITS
 _RAM_ALIGN = 8 * 1024  # machine_set_mem rounds -m up to this
 _DIMM_ALIGN = 2 * MIB  # x86 pc-dimm backends (memory_device_get_free_addr, enforce_aligned_dimm)
 
@@ -100,21 +117,26 @@ def check_address_space(context: Context, machine_type: MachineType, ram: Ram, c
     (RAM above 4 GiB, the device-memory region of maxmem/slots, the 64-bit PCI hole) must
     fit the CPU's physical address bits (40 under TCG)."""
     model, *props = (cpus[-1] if cpus else "qemu64").split(",")
-    if any(p.split("=")[0] in ("phys-bits", "host-phys-bits", "host-phys-bits-limit") for p in props):
-        return  # the CPU's own width: not modelled
     if not model.startswith(_X86_64_MODELS) or machine_type.effective_version < (7, 1):
         return  # 32-bit models, and machine types before 7.1's AMD 1 TiB hole: not modelled
+    # Under TCG phys-bits=N is the width (host-phys-bits and its limit are KVM's alone).
+    given = [c_uint(p.partition("=")[2]) for p in props if p.partition("=")[0] == "phys-bits"]
+    bits = given[-1] if given and given[-1] else _TCG_PHYS_BITS
+    low, high = _PHYS_BITS_RANGE
+    if not low <= bits <= high:
+        context.add(Severity.ERROR, "phys-bits", f"phys-bits should be between {low} and {high}  (but is {bits})")  # sic: two spaces
+        return
     amd = model.startswith(_AMD_MODELS)
     used = _x86_max_used_gpa(machine_type.machine, ram, _ABOVE_4G_START)
     if amd and used >= _AMD_HT_START:
         # enforce_amd_1tb_hole: RAM above 4 GiB moves above the HyperTransport hole, to 1 TiB.
         used = _x86_max_used_gpa(machine_type.machine, ram, _AMD_ABOVE_1TB_START)
-    limit = (1 << _TCG_PHYS_BITS) - 1
+    limit = (1 << bits) - 1
     if used > limit:
         context.add(
             Severity.ERROR,
             "phys-bits",
-            f"Address space limit 0x{limit:x} < 0x{used:x} phys-bits too low ({_TCG_PHYS_BITS})",
+            f"Address space limit 0x{limit:x} < 0x{used:x} phys-bits too low ({bits})",
             "lower -m maxmem= (and slots=): every slot reserves 1 GiB more, and the 64-bit PCI hole follows",
         )
 
@@ -157,6 +179,15 @@ def device_props(value: str) -> dict[str, Any]:
     return props
 
 
+def unknown_property(props: dict[str, Any]) -> str | None:
+    """QEMU's refusal of a memory device's first property it does not have, if any."""
+    driver = str(props.get("driver"))
+    for key in props:
+        if key not in _QDEV_KEYS and key not in _DEVICE_PROPS.get(driver, _QDEV_KEYS):
+            return f"Property '{driver}.{show(key, 60)}' not found"
+    return None
+
+
 def check_virt_memory_devices(context: Context, by_name: dict[str, list[Arg]], machine_props: dict[str, str]) -> None:
     """virt_memory_pre_plug (QEMU 7.2): pc-dimm and nvdimm need the ACPI GED device, which
     virt creates only with firmware loaded (-bios, -pflash or an if=pflash drive) and ACPI on."""
@@ -165,7 +196,11 @@ def check_virt_memory_devices(context: Context, by_name: dict[str, list[Arg]], m
     if firmware and flag(machine_props.get("acpi", "on")) is not False:
         return
     for arg in by_name.get("device", []):
-        if device_props(arg.value or "").get("driver") in ("pc-dimm", "nvdimm"):
+        props = device_props(arg.value or "")
+        if props.get("driver") in ("pc-dimm", "nvdimm") and (unknown := unknown_property(props)):
+            context.add(Severity.ERROR, "memory-device", unknown, f"at {show(arg.shown)}")
+            return
+        if props.get("driver") in ("pc-dimm", "nvdimm"):
             context.add(
                 Severity.ERROR,
                 "memory-hotplug-disabled",
@@ -234,6 +269,9 @@ def _pc_device_refusal(board: PcBoard, props: dict[str, Any], plugged: _Plugged)
     alignment and room left), then the device's realize (node=)."""
     driver = props.get("driver")
     memdev, node = props.get("memdev"), c_uint(str(props.get("node", 0)))
+    unknown = unknown_property(props)
+    if unknown:
+        return unknown
     if isinstance(memdev, str) and memdev not in board.backend_ids:
         return f"Device '{show(memdev, 60)}' not found"
     if driver != "virtio-mem-pci" and not board.acpi:

@@ -90,7 +90,7 @@ def balance_findings(report: GuestReport, thresholds: Thresholds = Thresholds())
             )
         ]
     node_of = {cpu: node.node_id for node in report.nodes.values() for cpu in node.cpus}
-    found = [_wasted_finding(report, stretch, node_of) for stretch in _stretches(trace, judged, thresholds)]
+    found = [_wasted_finding(report, judged, stretch, node_of) for stretch in _stretches(trace, judged, thresholds)]
     return found + _spread_findings(trace, judged, node_of, thresholds)
 
 
@@ -188,15 +188,32 @@ def _nodes_text(cpus: tuple[int, ...] | list[int], node_of: dict[int, int]) -> s
     return f"node{'s' if len(nodes) > 1 else ''} {format_cpulist(nodes) or '?'}"
 
 
-def _wasted_finding(report: GuestReport, stretch: _Stretch, node_of: dict[int, int]) -> BalanceFinding:
+def _queue_wait_s(samples: list[WorkloadSample], stretch: _Stretch) -> float | None:
+    """Seconds tasks waited on the crowded CPUs' run queues during the stretch (/proc/schedstat)."""
+    start = next(sample for sample in samples if sample.time_s == stretch.start_s)
+    end = next(sample for sample in samples if sample.time_s == stretch.end_s)
+    total = 0
+    for cpu in stretch.crowded:
+        before, after = start.cpus.get(cpu), end.cpus.get(cpu)
+        if before is None or after is None or before.waited_ns is None or after.waited_ns is None:
+            return None
+        total += after.waited_ns - before.waited_ns
+    return total / 1e9
+
+
+def _wasted_finding(
+    report: GuestReport, samples: list[WorkloadSample], stretch: _Stretch, node_of: dict[int, int]
+) -> BalanceFinding:
     nearest = stretch.crowded[0]
     share = stretch.idle_s / stretch.length_s if stretch.length_s else 0.0
+    waited = _queue_wait_s(samples, stretch)
+    queues = f", tasks waited {waited:.1f} s on their run queues meanwhile" if waited is not None else ""
     return BalanceFinding(
         "wasted-core",
         f"CPU {stretch.cpu} ({_nodes_text([stretch.cpu], node_of)}) was idle {share:.0%} of {stretch.length_s:.1f} s "
         f"(guest uptime {stretch.start_s:.1f}-{stretch.end_s:.1f} s, {stretch.intervals} samples) while CPU(s) "
         f"{format_cpulist(stretch.crowded)} ({_nodes_text(stretch.crowded, node_of)}) had two or more runnable tasks "
-        f"allowed on it; CPU {stretch.cpu}'s level for CPU {nearest}: {_domain_level(report, stretch.cpu, nearest)}",
+        f"allowed on it{queues}; CPU {stretch.cpu}'s level for CPU {nearest}: {_domain_level(report, stretch.cpu, nearest)}",
     )
 
 

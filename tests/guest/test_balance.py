@@ -100,17 +100,21 @@ def test_the_broken_snc_domains_leave_a_core_idle_and_the_oracle_names_it() -> N
 # Constructed traces: two nodes of two CPUs, four busy loops
 
 
-def _cpu(cpu: int, busy: int, idle: int) -> CpuSample:
-    return CpuSample(cpu, (busy, 0, 0, idle, 0, 0, 0, 0, 0, 0), 0, 0)
+def _cpu(cpu: int, busy: int, idle: int, waited_ns: int = 0) -> CpuSample:
+    return CpuSample(cpu, (busy, 0, 0, idle, 0, 0, 0, 0, 0, 0), 0, waited_ns)
 
 
 def _trace(placements: list[list[int]], idle_cpu: int | None, *, allowed: tuple[int, ...] = (0, 1, 2, 3)) -> GuestReport:
     """Samples 0.5 s apart; task i sits on ``placements[k][i]`` at sample k (all runnable);
-    ``idle_cpu`` is idle through every interval, the others busy."""
+    ``idle_cpu`` is idle through every interval, the others busy; on CPU 2's run queue a
+    task waits all the time."""
     tasks = tuple(WorkloadTask(100 + i, "spin", allowed) for i in range(len(placements[0])))
     samples = []
     for k, where in enumerate(placements):
-        cpus = {cpu: _cpu(cpu, 0 if cpu == idle_cpu else 50 * k, 50 * k if cpu == idle_cpu else 0) for cpu in range(4)}
+        cpus = {
+            cpu: _cpu(cpu, 0 if cpu == idle_cpu else 50 * k, 50 * k if cpu == idle_cpu else 0, 500_000_000 * k * (cpu == 2))
+            for cpu in range(4)
+        }
         states = {task.pid: TaskSample(task.pid, "R", cpu, 0, 0) for task, cpu in zip(tasks, where, strict=True)}
         samples.append(WorkloadSample(10.0 + 0.5 * k, cpus, states))
     nodes = {0: NodeView(0, (0, 1), (10, 20), None), 1: NodeView(1, (2, 3), (20, 10), None)}
@@ -135,6 +139,7 @@ def test_an_idle_cpu_beside_a_crowded_one_is_a_wasted_core_with_its_domain() -> 
     message = findings[0].message
     assert message.startswith("CPU 3 (node 1) was idle 100% of 7.5 s")  # after the 2 s settle time
     assert "CPU(s) 2 (node 1)" in message and "domain0 MC (span 2-3)" in message
+    assert "tasks waited 7.5 s on their run queues" in message  # /proc/schedstat over the stretch
 
 
 def test_a_stretch_shorter_than_the_threshold_is_no_finding() -> None:

@@ -14,8 +14,9 @@ import typer
 
 from numaopt.cli.check import check_command
 from numaopt.cli.errors import error_text
+from numaopt.cli.fuzz import fuzz_app
 from numaopt.cli.generate import generate_command
-from numaopt.cli.guest import fuzz_command, guest_build_command, replay_command, verify_command
+from numaopt.cli.guest import guest_build_command, replay_command, verify_command
 from numaopt.cli.host import host_app
 from numaopt.cli.launch import launch_command
 from numaopt.cli.plot import plot_command
@@ -61,8 +62,8 @@ app.command("plot", cls=PlainUsage)(plot_command)
 app.command("schema", cls=PlainUsage)(schema_command)
 app.command("generate", cls=PlainUsage)(generate_command)
 app.command("verify", cls=PlainUsage)(verify_command)
-app.command("fuzz", cls=PlainUsage)(fuzz_command)
-app.command("replay", cls=PlainUsage)(replay_command)
+app.add_typer(fuzz_app, name="fuzz")  # a campaign, and `fuzz replay DIR`
+app.command("replay", cls=PlainUsage, hidden=True)(replay_command)  # the older name of `fuzz replay`
 app.add_typer(host_app, name="host")
 guest_app = typer.Typer(help="The guest kit (kernel + probe initramfs) for boot checks.", no_args_is_help=True)
 guest_app.command("build", cls=PlainUsage)(guest_build_command)

@@ -39,7 +39,7 @@ from numaopt.fuzz.items import WorkItem
 from numaopt.fuzz.journal import Journal
 from numaopt.fuzz.provenance import KERNEL_FILE, kernel_record, qemu_version
 from numaopt.fuzz.shrink import shrink
-from numaopt.fuzz.signatures import Expected, signature, signatures_of
+from numaopt.fuzz.signatures import Expected, layout_class, signature, signatures_of
 from numaopt.guest.boot import BootResult, boot
 from numaopt.guest.kit import GuestKit, load_kit
 from numaopt.guest.oracles import Failure, Oracle, judge
@@ -124,6 +124,7 @@ class ItemResult:
     shrunk: Attempt | None = None
     shrink_steps: tuple[str, ...] = ()
     shrink_checks: int = 0
+    layout_class: str = ""  # signatures.layout_class of the item's layout (none when skipped)
 
     @property
     def reason(self) -> str:
@@ -226,17 +227,18 @@ def run_item(task: Task) -> ItemResult:
         attempt = Attempt(_toml(layout, header), [], exc.stderr, [failure], time.monotonic() - started,
                           qemu=qemu_version(layout.machine.qemu_binary))
         return ItemResult(item.item_id, item.child_seed, item.label, "error", [failure], time.monotonic() - started,
-                          vcpus=layout.vcpus, nodes=layout.num_nodes, original=attempt)
+                          vcpus=layout.vcpus, nodes=layout.num_nodes, original=attempt, layout_class=layout_class(layout))
     accel = judged.boots[0].accel
     if not judged.failures:
         return ItemResult(item.item_id, item.child_seed, item.label, "pass", [], time.monotonic() - started,
-                          accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes)
+                          accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes, layout_class=layout_class(layout))
     original = judged.attempt(_toml(layout, header))
     seed = workload_seed(item.child_seed)
     shrunk, steps, checks = _shrink(layout, judged.failures[0], settings, header, seed) if settings.shrink else (None, (), 0)
     return ItemResult(item.item_id, item.child_seed, item.label, "fail", judged.failures, time.monotonic() - started,
                       accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes,
-                      original=original, shrunk=shrunk, shrink_steps=steps, shrink_checks=checks)
+                      original=original, shrunk=shrunk, shrink_steps=steps, shrink_checks=checks,
+                      layout_class=layout_class(layout))
 
 
 def _shrink(
@@ -325,9 +327,10 @@ def _write_reproducer(final: Path, result: ItemResult) -> None:
 # Summary
 
 
-def reason_key(failure: dict[str, str]) -> str:
-    """A failure without its numbers: failures that are the same defect share it (its signature)."""
-    return signature(failure)
+def reason_key(failure: dict[str, str], layout: str = "") -> str:
+    """A failure without its numbers, on a class of layout: failures that are the same
+    defect on the same kind of layout share it (its signature)."""
+    return signature(failure, layout)
 
 
 @dataclass
@@ -360,11 +363,11 @@ class CampaignSummary:
 
     @property
     def new_reasons(self) -> list[tuple[str, int]]:
-        return [(key, n) for key, n in self.reasons.most_common() if key not in self.expected.signatures]
+        return [(key, n) for key, n in self.reasons.most_common() if not self.expected.knows(key)]
 
     @property
     def known_reasons(self) -> list[tuple[str, int]]:
-        return [(key, n) for key, n in self.reasons.most_common() if key in self.expected.signatures]
+        return [(key, n) for key, n in self.reasons.most_common() if self.expected.knows(key)]
 
 
 def summarise(
@@ -394,7 +397,8 @@ def _count_failure(summary: CampaignSummary, record: dict[str, Any]) -> None:
         summary.by_oracle[oracle] += 1
     keys: dict[str, str] = {}
     for failure in record["failures"]:
-        keys.setdefault(signature(failure), failure["message"])
+        # A journal written before signatures had a class has none: its keys are classless.
+        keys.setdefault(signature(failure, record.get("layout_class", "")), failure["message"])
     for key, message in keys.items():
         summary.reasons[key] += 1
         summary.examples.setdefault(key, (record["item"], message))
@@ -418,6 +422,7 @@ def _record(result: ItemResult, reproducer: Path | None, out: Path) -> dict[str,
         "item": result.item_id,
         "child_seed": result.child_seed,
         "label": result.label,
+        "layout_class": result.layout_class,
         "verdict": result.verdict,
         "failures": result.failures,
         "wall_s": round(result.wall_s, 3),

@@ -17,7 +17,7 @@ from typing import Any
 from numaopt.errors import InputError
 from numaopt.fuzz.executor import Judged, RunSettings, boot_and_judge
 from numaopt.fuzz.provenance import KERNEL_FILE, file_sha256
-from numaopt.fuzz.signatures import signatures_of
+from numaopt.fuzz.signatures import layout_class, signatures_of
 from numaopt.guest.workload import WORKLOAD_FILE, parse_workload
 from numaopt.inputs import read_text
 from numaopt.model import GuestLayout
@@ -37,7 +37,7 @@ class Reproducer:
 
     @property
     def signatures(self) -> tuple[str, ...]:
-        return signatures_of(self.failures)
+        return signatures_of(self.failures, layout_class(self.layout))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Replay:
 
     @property
     def signatures(self) -> tuple[str, ...]:
-        return signatures_of(self.judged.failures)
+        return signatures_of(self.judged.failures, layout_class(self.reproducer.layout))
 
     @property
     def same(self) -> bool:

@@ -28,7 +28,7 @@ def test_a_second_campaign_with_the_first_ones_signatures_has_nothing_new_and_it
     assert first.returncode == 4, first.stderr
     assert "unique failure reasons:\n" in first.stdout and "x sched: no-domains" in first.stdout
     signatures = [entry["signature"] for entry in json.loads(known.read_text())["signatures"]]
-    assert signatures == ["sched: no-domains"]
+    assert signatures == ["sched: no-domains (layout: q35, asymmetric)"]  # the failing items are the asymmetric ones
 
     second = numaopt(*CAMPAIGN, "--out", tmp_path / "second", "--expect", known, "--plot", tmp_path / "campaign.svg")
     assert second.returncode == 0, second.stdout + second.stderr
@@ -40,11 +40,11 @@ def test_a_second_campaign_with_the_first_ones_signatures_has_nothing_new_and_it
 
     # The reproducer boots again under the recorded kernel (checked by sha256) and fails as recorded.
     repro = tmp_path / "first" / "failures" / "item-000000"
-    replayed = numaopt("replay", repro)
+    replayed = numaopt("fuzz", "replay", repro)
     assert replayed.returncode == 4, replayed.stderr
     release = json.loads((repro / "kernel.json").read_text())["kernels"][0]["release"]
     assert replayed.stdout.startswith(f"booted {release} (sha256 ")
-    assert replayed.stdout.endswith("the guest fails: sched: no-domains: as recorded\n")
+    assert replayed.stdout.endswith("the guest fails: sched: no-domains (layout: q35, asymmetric): as recorded\n")
 
     # Another image under the recorded path is refused, in one line, before anything boots.
     provenance = json.loads((repro / "kernel.json").read_text())
@@ -77,8 +77,14 @@ def test_bad_kernel_and_expect_options_are_one_line(tmp_path: Path) -> None:
     missing = numaopt(*CAMPAIGN, "--out", tmp_path / "c", "--expect", tmp_path / "none.json")
     assert missing.returncode == 1 and str(tmp_path / "none.json") in missing.stderr
     assert not (tmp_path / "c").exists()  # refused before the campaign starts
-    nothing = numaopt("replay", tmp_path)
-    assert nothing.returncode == 1 and "no problem.toml here" in nothing.stderr
+    for replay in (["fuzz", "replay"], ["replay"]):  # `numaopt replay` is the older name, kept
+        nothing = numaopt(*replay, tmp_path)
+        assert nothing.returncode == 1 and "no problem.toml here" in nothing.stderr
+    mixed = numaopt("fuzz", "--count", "3", "replay", tmp_path)  # a campaign's options are not replay's
+    assert mixed.returncode == 2 and mixed.stderr.count("\n") == 1
+    assert "--count is a campaign option: numaopt fuzz replay takes none of them" in mixed.stderr
+    uncounted = numaopt("fuzz", "--out", tmp_path / "c")
+    assert uncounted.returncode == 2 and "Missing option '--count' / '-n'" in uncounted.stderr
 
 
 def test_a_layout_qemu_refuses_records_the_qemu_version_and_replays_as_one_line(tmp_path: Path) -> None:
@@ -96,6 +102,6 @@ def test_a_layout_qemu_refuses_records_the_qemu_version_and_replays_as_one_line(
     repro = tmp_path / "failures" / "item-000000"
     provenance = json.loads((repro / "kernel.json").read_text())
     assert provenance["kernels"] == [] and provenance["qemu"].startswith("QEMU emulator version ")
-    replayed = numaopt("replay", repro)
+    replayed = numaopt("fuzz", "replay", repro)
     assert replayed.returncode == 4 and replayed.stderr.count("\n") == 1
     assert "QEMU refused the configuration: -numa dist,src=0,dst=1,val=9" in replayed.stderr

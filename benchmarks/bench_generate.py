@@ -7,13 +7,15 @@ per node count and family), validation (``numaopt.distances.check_batch`` on (b,
 arrays plus the node-structure rules), classification, dedup keys, and rendering the
 problem TOML and the QEMU argument file to strings. Cases: sampled families with
 n <= 8 and with n = 32, in one process and in one worker process per core; the
-CP-SAT-synthesised family separately.
+CP-SAT-synthesised family separately; the same sampled cases for aarch64 ``virt``
+layouts (clusters, linux-dt) and a q35 + virt mix.
 
 Peers measured in the same run on the same layouts: per-layout validation with
-``numaopt.layout.check_layout`` (qemu + linux-acpi, the reference rules) and per-layout
-rendering with ``numaopt.render.qemu.shell_text`` plus ``tomli_w.dumps``.
+``numaopt.layout.check_layout`` (qemu + the layout's guest rules: linux-acpi on x86,
+linux-dt on virt; the reference rules) and per-layout rendering with
+``numaopt.render.qemu.shell_text`` plus ``tomli_w.dumps``.
 
-Answers are checked: a sample of every case must pass ``check_layout`` for its target,
+Answers are checked: a sample of every case must pass ``check_layout`` for its rules,
 its argument text must equal ``shell_text`` and its TOML must load back to the layout.
 """
 
@@ -45,6 +47,7 @@ from numaopt.generate import (
 )
 from numaopt.generate.batch import default_jobs, one_numba_thread
 from numaopt.layout import check_layout
+from numaopt.model import Machine
 from numaopt.problem import parse_problem
 from numaopt.render.qemu import shell_text
 from numaopt.rules import RuleSet, Severity
@@ -55,6 +58,10 @@ CASES = {
     "n=32 sampled": Knobs(nodes=Range(32, 32), families=SAMPLED, memoryless=Range(0, 4), cpuless=Range(0, 4)),
     "n<=8 CP-SAT": Knobs(nodes=Range(2, 8), families=(Family.SYNTH,)),
     "n=9-16 CP-SAT": Knobs(nodes=Range(9, 16), families=(Family.SYNTH,)),
+    "n<=8 virt": Knobs(nodes=Range(1, 8), families=SAMPLED, machines=(Machine.VIRT,)),
+    "n=32 virt": Knobs(nodes=Range(32, 32), families=SAMPLED, memoryless=Range(0, 4), cpuless=Range(0, 4),
+                       machines=(Machine.VIRT,)),
+    "n<=8 q35+virt": Knobs(nodes=Range(1, 8), families=SAMPLED, machines=(Machine.Q35, Machine.VIRT)),
 }
 SEED = 2024
 
@@ -99,7 +106,7 @@ def peers(knobs: Knobs, items: int) -> tuple[float, float]:
     started = time.perf_counter()
     for layout in layouts:
         check_layout(layout, RuleSet.QEMU)
-        check_layout(layout, RuleSet.LINUX_ACPI)
+        check_layout(layout, layout.machine.default_rules)
     validate = len(layouts) / (time.perf_counter() - started)
     started = time.perf_counter()
     for layout in layouts:
@@ -116,7 +123,7 @@ def check_answers(knobs: Knobs, items: int) -> int:
         if not isinstance(outcome, Generated):
             continue
         layout = outcome.layout
-        for rules in {RuleSet.QEMU, knobs.target}:
+        for rules in {RuleSet.QEMU, outcome.rules}:
             bad = [f for f in check_layout(layout, rules) if f.severity is Severity.ERROR]
             assert not bad, (outcome.index, bad)
         assert args_text(outcome) == shell_text(layout), outcome.index
@@ -139,6 +146,9 @@ def main() -> None:
         "n=32 sampled": (1_000, 3_000, 256),
         "n<=8 CP-SAT": (60, 200, 16),
         "n=9-16 CP-SAT": (12, 40, 4),
+        "n<=8 virt": (20_000, 60_000, 1024),
+        "n=32 virt": (1_000, 3_000, 256),
+        "n<=8 q35+virt": (20_000, 60_000, 1024),
     }
     if args.quick:
         sizes = {k: (max(8, a // 10), max(8, b // 10), c) for k, (a, b, c) in sizes.items()}
@@ -156,7 +166,8 @@ def main() -> None:
             validate, render = peers(knobs, min(2000, one_items))
         print(f"{name:<15} {single:>13,.0f} {multi:>15,.0f} {validate:>16,.0f} {render:>22,.0f}   ({checked} checked)")
     print("# 1 process / N processes: generation + batch validation + classes + dedup keys + TOML and")
-    print("# argument text, no files. check_layout: per-layout reference validation only (qemu + linux-acpi);")
+    print("# argument text, no files. check_layout: per-layout reference validation only (qemu + the guest's")
+    print("# rules: linux-acpi on q35, linux-dt on virt);")
     print("# shell_text + tomli_w: per-layout reference rendering only. CP-SAT rows: the synth family alone.")
 
 

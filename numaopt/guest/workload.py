@@ -15,7 +15,8 @@ scheduler, sampled every ``tick`` seconds. The kinds:
   imbalance: the free loops must leave the overloaded node).
 
 Where things start (the CPU, the node) comes from the seed, so a workload and its seed
-name one run exactly; the guest's CPU numbers are the layout's vCPU numbers.
+name one run exactly; the guest's CPU numbers are the layout's vCPU numbers. Several kinds
+separated by commas (``spread,pairs:4``) make a ``WorkloadMix``: the seed picks one per run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ from numaopt.errors import InputError
 from numaopt.model import GuestLayout
 from numaopt.units import format_cpulist
 
-__all__ = ["DEFAULT_SAMPLES", "DEFAULT_SECONDS", "DEFAULT_TICK_S", "WORKLOAD_FILE", "Workload", "WorkloadKind", "WorkloadSpec", "parse_workload"]
+__all__ = [
+    "DEFAULT_SAMPLES",
+    "DEFAULT_SECONDS",
+    "DEFAULT_TICK_S",
+    "WORKLOAD_FILE",
+    "Workload",
+    "WorkloadKind",
+    "WorkloadMix",
+    "WorkloadSpec",
+    "parse_workload",
+]
 
 # Sampling for 16 s of the guest's uptime, a quarter second between samples (a sample itself
 # takes about 0.1 s for 8 vCPUs under TCG on an idle host, up to 1 s on a loaded one): well
@@ -81,9 +92,33 @@ class WorkloadSpec:
         )
 
 
-def parse_workload(text: str, what: str = "--workload") -> WorkloadSpec:
-    """``KIND[:SIZE]`` (spread, pairs, pinned; SIZE 1..256) or a one-line ``InputError``."""
-    kind_text, _, size_text = text.strip().partition(":")
+@dataclass(frozen=True, slots=True)
+class WorkloadMix:
+    """Several specs (``spread,pairs:4``): each item runs the one its seed picks."""
+
+    specs: tuple[WorkloadSpec, ...]
+
+    def __str__(self) -> str:
+        return ",".join(str(spec) for spec in self.specs)
+
+    def for_layout(self, layout: GuestLayout, seed: int) -> Workload:
+        return self.specs[seed % len(self.specs)].for_layout(layout, seed)
+
+
+def parse_workload(text: str, what: str = "--workload") -> WorkloadSpec | WorkloadMix:
+    """``KIND[:SIZE]`` (spread, pairs, pinned; SIZE 1..256), or several separated by commas
+    (a ``WorkloadMix``), or a one-line ``InputError``."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) == 1:
+        return _parse_spec(parts[0], text, what)
+    specs = tuple(_parse_spec(part, text, what) for part in parts)
+    if len(set(specs)) != len(specs):
+        raise InputError(f"{what} {text!r}: a workload is named twice")
+    return WorkloadMix(specs)
+
+
+def _parse_spec(part: str, text: str, what: str) -> WorkloadSpec:
+    kind_text, _, size_text = part.partition(":")
     valid = ", ".join(kind.value for kind in WorkloadKind)
     try:
         kind = WorkloadKind(kind_text)

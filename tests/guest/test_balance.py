@@ -28,7 +28,7 @@ from numaopt.guest.report import (
     WorkloadTrace,
     parse_report,
 )
-from numaopt.guest.workload import WORKLOAD_FILE, WorkloadKind, WorkloadSpec, parse_workload
+from numaopt.guest.workload import WORKLOAD_FILE, WorkloadKind, WorkloadMix, WorkloadSpec, parse_workload
 from numaopt.model import CpuShape, GuestLayout, GuestNode
 from numaopt.units import MIB
 
@@ -190,6 +190,17 @@ def test_workload_specs_parse_and_bad_ones_are_one_line() -> None:
         with pytest.raises(InputError, match=words) as caught:
             parse_workload(bad)
         assert "\n" not in str(caught.value) and "--workload" in str(caught.value)
+
+
+def test_a_mix_of_workloads_gives_each_seed_one_of_them() -> None:
+    mix = parse_workload("spread, pairs:3")
+    assert isinstance(mix, WorkloadMix) and str(mix) == "spread,pairs:3"
+    kinds = [mix.for_layout(_two_nodes(), seed).spec for seed in range(4)]
+    assert kinds == [WorkloadSpec(WorkloadKind.SPREAD), WorkloadSpec(WorkloadKind.PAIRS, 3)] * 2
+    assert str(parse_workload(str(mix))) == str(mix)  # what the journal keeps reads back the same
+    for bad, words in (("spread,spread", "named twice"), ("spread,", "unknown workload ''"), ("pairs,bogus:1", "'bogus'")):
+        with pytest.raises(InputError, match=words):
+            parse_workload(bad)
 
 
 def test_the_seed_picks_where_a_workload_starts_and_nothing_else() -> None:

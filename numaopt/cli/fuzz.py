@@ -35,7 +35,7 @@ __all__ = ["fuzz_app"]
 
 
 class _FuzzGroup(TyperGroup):
-    """The usage line as ``numaopt fuzz [OPTIONS] [COMMAND]``: a campaign needs no command."""
+    """The usage line as ``numaopt fuzz [OPTIONS] [replay DIR]``: a campaign names no command."""
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return [piece.replace("COMMAND [ARGS]...", "[replay DIR]") for piece in super().collect_usage_pieces(ctx)]

@@ -76,8 +76,11 @@ def _rebuild(
         node_cpus.append(tuple(range(start, start + count)))
         start += count
     old = layout.shape
-    if keep_dies and old.dies > 1 and threads == old.threads and vcpus % old.cpus_per_socket == 0:
-        shape = CpuShape(sockets=vcpus // old.cpus_per_socket, dies=old.dies, cores=old.cores, threads=old.threads)
+    if keep_dies and (old.dies > 1 or old.clusters > 1) and threads == old.threads and vcpus % old.cpus_per_socket == 0:
+        # dies on x86 and clusters on virt are kept while the socket size still divides: a
+        # failure may need them (a candidate that splits one breaks a rule and is dropped)
+        shape = CpuShape(sockets=vcpus // old.cpus_per_socket, dies=old.dies, clusters=old.clusters, cores=old.cores,
+                         threads=old.threads)
     else:
         per_socket = old.cores * old.threads * old.dies
         shape = _shape_for(vcpus, node_cpus, threads, per_socket)

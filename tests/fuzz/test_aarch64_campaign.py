@@ -15,8 +15,10 @@ import pytest
 
 from numaopt.cli.knobs import KNOB_OPTIONS, knobs_from_options
 from numaopt.fuzz.items import generated_items
-from numaopt.model import Machine
+from numaopt.fuzz.shrink import candidates
+from numaopt.model import CpuShape, GuestLayout, GuestNode, Machine
 from numaopt.rules import RuleSet
+from numaopt.units import MIB
 
 pytestmark = pytest.mark.qemu
 
@@ -42,6 +44,18 @@ def test_the_campaign_holds_what_it_claims() -> None:
     assert any(layout.shape.clusters == 2 and layout.shape.cores == 2 for layout in virt)
     assert all(layout.shape.sockets == 1 and len([n for n in layout.nodes if n.cpus]) == 2 for layout in virt)
     assert any(not node.cpus for layout in virt for node in layout.nodes)
+
+
+def test_a_failing_virt_layout_shrinks_with_its_clusters() -> None:
+    """A failure may need the clusters: the shrinker keeps them while the socket size divides."""
+    layout = GuestLayout(vcpus=8, memory_bytes=256 * MIB, nodes=(GuestNode(0, (0, 1, 2, 3), 128 * MIB),
+                         GuestNode(1, (4, 5, 6, 7), 128 * MIB)), shape=CpuShape(sockets=2, clusters=2, cores=2),
+                         distances=[[10, 20], [20, 10]], machine=Machine.VIRT, rules=RuleSet.LINUX_DT)
+    steps = dict(candidates(layout))
+    assert steps["halve every node's vCPUs"].shape == CpuShape(sockets=1, clusters=2, cores=2)
+    assert steps["drop node 1"].shape == CpuShape(sockets=1, clusters=2, cores=2)
+    # one core less on a node would split a cluster: that candidate gives the clusters up
+    assert steps["one core less on node 0"].shape.clusters == 1
 
 
 def test_a_mixed_aarch64_and_x86_campaign_passes_every_oracle(tmp_path: Path) -> None:

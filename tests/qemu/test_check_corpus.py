@@ -261,3 +261,17 @@ def test_rules_are_qemus(text: str) -> None:
         assert errors and errors[0] == refused.qemu_message
         return
     assert errors == []
+
+
+def test_check_prints_qemus_first_message_first(capsys: pytest.CaptureFixture[str]) -> None:
+    """The command, not only the reader: `check --rules qemu` on a line where the node memory
+    and the nvdimm are both wrong prints QEMU's first message (the node memory) first."""
+    from numaopt.cli import main
+
+    name = "libvirt-memory-hotplug-nvdimm-off-numa-short.args"
+    with pytest.raises(SystemExit) as stop:
+        main(["check", "--rules", "qemu", str(CORPUS / name)])
+    lines = capsys.readouterr().out.splitlines()
+    assert stop.value.code == 1 and len(lines) == 2
+    assert lines[0].endswith(f"QEMU refuses: {MANIFEST[name]['message']}")
+    assert "nvdimm is not enabled: missing 'nvdimm' in '-M'" in lines[1]

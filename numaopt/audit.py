@@ -304,13 +304,17 @@ def _memory_follows_vcpus(group: Group, vcpus_on: Counter[int], plan: Plan, requ
 
 def verify_shared(request: SharedHostRequest, plans: dict[str, Plan], objective: float | None = None) -> list[str]:
     """Several VMs on one host: each VM's plan on its own, then what they share — no host
-    CPU twice, memory per host node within what is free, VMs kept off each other's
-    sockets, and (if given) the priority-weighted objective."""
+    CPU twice, no physical core (SMT siblings) holding two VMs' vCPUs, memory per host node
+    within what is free, VMs kept off each other's sockets, and (if given) the
+    priority-weighted objective."""
     problems: list[str] = []
     host = request.host
     owner: dict[int, str] = {}
     memory_on: Counter[int] = Counter()
     nodes_of: dict[str, set[int]] = {}
+    siblings = host.siblings()
+    core_owner: dict[tuple[int, ...], str] = {}
+    reported: set[tuple[tuple[int, ...], str]] = set()
     for vm in request.vms:
         plan = plans.get(vm.name)
         if plan is None:
@@ -321,6 +325,11 @@ def verify_shared(request: SharedHostRequest, plans: dict[str, Plan], objective:
             if cpu in owner:
                 problems.append(f"host CPU {cpu} is pinned by VM {owner[cpu]} and VM {vm.name}")
             owner[cpu] = vm.name
+            core = siblings.get(cpu, (cpu,))  # no noisy neighbour on an SMT sibling
+            first = core_owner.setdefault(core, vm.name)
+            if first != vm.name and (core, vm.name) not in reported:
+                reported.add((core, vm.name))
+                problems.append(f"host core {format_cpulist(core)} holds vCPUs of VM {first} and VM {vm.name}")
         # An unbound node is verify_plan's finding above; here it shares nothing.
         bound = [node for node in plan.layout.nodes if node.host_nodes]
         for node in bound:

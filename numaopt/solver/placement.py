@@ -255,6 +255,41 @@ class PlacementModel:
                 for n in socket:
                     for k in socket:
                         m.add_bool_or([uses_a[n].Not(), uses_b[k].Not()]).only_enforce_if(guard)
+        self._cores_not_shared()
+
+    def _cores_not_shared(self) -> None:
+        """Several VMs on an SMT host: no physical core holds vCPUs of two VMs (a noisy
+        neighbour on the sibling thread). On each node a VM takes whole cores: ``full`` of
+        them with every thread free, ``part`` with fewer (a sibling reserved), enough
+        threads for its vCPUs there; the VMs' cores fit the node's. (With threads_per_core
+        > 1 every guest core already takes a whole host core.)"""
+        inst, m = self.inst, self.model
+        if len(inst.request.partitions) < 2 or inst.request.workload.threads_per_core != 1:
+            return
+        index = {g.name: k for k, g in enumerate(inst.request.workload.groups)}
+        for n in range(inst.num_nodes):
+            cores = free_threads_by_core(inst, n)
+            width = max((len(threads) for threads in cores), default=1)
+            if width == 1:
+                continue
+            full = sum(1 for threads in cores if len(threads) == width)
+            narrowest = min(len(threads) for threads in cores)
+            guard = self._guard(f"no two VMs on one physical core of host node {inst.request.host.nodes[n].node_id}")
+            fulls, parts = [], []
+            for partition in inst.request.partitions:
+                units = [inst.unit_of_group[index[g]] for g in partition.groups]
+                vcpus = cp_model.LinearExpr.sum([self._cores_on(unit, n) for unit in units])
+                fulls.append(m.new_int_var(0, full, ""))
+                parts.append(m.new_int_var(0, len(cores) - full, ""))
+                m.add(width * fulls[-1] + narrowest * parts[-1] >= vcpus).only_enforce_if(guard)
+            m.add(sum(fulls) <= full).only_enforce_if(guard)
+            m.add(sum(parts) <= len(cores) - full).only_enforce_if(guard)
+
+    def _cores_on(self, unit: Unit, n: int) -> cp_model.LinearExprT:
+        """Guest cores of ``unit`` on node n (0 for a memory-only group)."""
+        if unit.split:
+            return self.k[unit.index, n]
+        return self.inst.items[unit.index].cores * self.x[unit.index, n]
 
     def _uses_block(self, unit: Unit, block: tuple[int, ...]) -> cp_model.LinearExprT:
         """1 when ``unit`` uses any node of ``block`` (a sum of x for an item, an OR for a split)."""
@@ -582,6 +617,15 @@ def _row_value(d: npt.NDArray[np.int64], n: int, split_b: int, times_split: int 
         return row if times_split is None else p.split_cores[times_split][n] * row
 
     return value
+
+
+def free_threads_by_core(instance: Instance, n: int) -> list[tuple[int, ...]]:
+    """The free host CPUs of node position n, one tuple per physical core (SMT siblings
+    together, in the host's order), from the instance's one-thread units."""
+    siblings = instance.request.host.siblings()
+    free = {cpu for unit in instance.free_cpus[n] for cpu in unit}
+    cores = dict.fromkeys(siblings[cpu] for unit in instance.free_cpus[n] for cpu in unit)
+    return [tuple(cpu for cpu in core if cpu in free) for core in cores]
 
 
 def _sockets(instance: Instance) -> list[list[int]]:

@@ -29,7 +29,7 @@ from numaopt.model import (
 from numaopt.solver import sigint
 from numaopt.solver.instance import Instance, Placement, build_instance
 from numaopt.solver.place import NoPlanError, as_the_guest_keeps_it, decide
-from numaopt.solver.placement import PlacementModel, Progress
+from numaopt.solver.placement import PlacementModel, Progress, free_threads_by_core
 from numaopt.solver.plan import build_plan
 
 FIRST_PLAN_S = 10.0  # the repair search below may take this long, even past the deadline
@@ -157,7 +157,65 @@ def place_vms(
         layout = replace(plan.layout, machine=vm.machine, backend=vm.backend, rules=vm.machine.default_rules)
         plans.append((vm.name, as_the_guest_keeps_it(replace(plan, layout=layout), adjust_distances)))
     assert decision.objective is not None
+    plans = _cores_apart(instance, plans, {vm.name: vm.priority for vm in request.vms})
     return SharedHostPlan(tuple(plans), decision.status, decision.objective, decision.best_bound, decision.wall_time_s)
+
+
+def _cores_apart(instance: Instance, plans: list[tuple[str, Plan]], priority: dict[str, int]) -> list[tuple[str, Plan]]:
+    """On an SMT host, each node's vCPUs pinned again so that no physical core holds two
+    VMs' vCPUs (the model made room: ``PlacementModel._cores_not_shared``). Only the host
+    CPU within the same node changes; each VM spreads over its own cores, one thread of
+    each before the siblings."""
+    if instance.request.workload.threads_per_core != 1 or len(plans) < 2:
+        return plans
+    host = instance.request.host
+    position = {node.node_id: p for p, node in enumerate(host.nodes)}
+    node_of_cpu = host.cpu_to_node()
+    pins = [dict(plan.vcpu_to_host_cpu) for _, plan in plans]
+    on_node: list[dict[int, list[int]]] = []  # per VM: node position -> its vCPUs there
+    for pin in pins:
+        by_node: dict[int, list[int]] = {}
+        for vcpu, cpu in sorted(pin.items()):
+            by_node.setdefault(position[node_of_cpu[cpu]], []).append(vcpu)
+        on_node.append(by_node)
+    order = sorted(range(len(plans)), key=lambda v: -priority[plans[v][0]])  # spare cores: the higher priority first
+    for n in sorted({n for by_node in on_node for n in by_node}):
+        cores = free_threads_by_core(instance, n)
+        if max(len(threads) for threads in cores) == 1:
+            continue
+        chosen = _whole_cores(cores, [len(by_node.get(n, [])) for by_node in on_node], order)
+        for v, by_node in enumerate(on_node):
+            width = max((len(core) for core in chosen[v]), default=0)
+            threads = [core[t] for t in range(width) for core in chosen[v] if t < len(core)]
+            pins[v].update(zip(by_node.get(n, []), threads, strict=False))
+    return [(name, replace(plan, vcpu_to_host_cpu=tuple(sorted(pins[v].items())))) for v, (name, plan) in enumerate(plans)]
+
+
+def _whole_cores(cores: list[tuple[int, ...]], needs: list[int], order: list[int]) -> list[list[tuple[int, ...]]]:
+    """Cores of one node per VM, none shared, each VM's threads >= its need: whole free
+    cores for the bulk, a core with fewer free threads (a sibling reserved) for a remainder
+    when one fits, then the spare cores to VMs whose vCPUs would share a core among
+    themselves. The model's core count per VM and node guarantees a choice exists."""
+    width = max(len(core) for core in cores)
+    full = [core for core in cores if len(core) == width]
+    part = [core for core in cores if len(core) < width]
+    chosen: list[list[tuple[int, ...]]] = [[] for _ in needs]
+    for v, need in enumerate(needs):
+        while need >= width and full:
+            chosen[v].append(full.pop(0))
+            need -= width
+        while need > 0:
+            fits = [core for core in part if len(core) >= need]
+            pick = min(fits, key=len) if fits else (full[0] if full else max(part, key=len, default=None))
+            if pick is None:
+                raise AssertionError("no whole cores left for a VM: the placement model should have refused this (a numaopt bug)")
+            (full if pick in full else part).remove(pick)
+            chosen[v].append(pick)
+            need -= len(pick)
+    for v in order:
+        while len(chosen[v]) < needs[v] and (full or part):
+            chosen[v].append(full.pop(0) if full else part.pop(0))
+    return chosen
 
 
 def _fixed_model(instance: Instance, placement: Placement) -> PlacementModel:

@@ -21,6 +21,7 @@ from numaopt.errors import InputError, ProblemError
 from numaopt.hosts.shapes import GIB, block_host
 from numaopt.model import Group, SearchSettings, SharedHostRequest, SolveStatus, Traffic, VmRequest, Workload
 from numaopt.problem import load_problem, parse_problem
+from numaopt.solver import NoPlanError
 from numaopt.solver.shared_host import combine, place_vms
 from tests.support.brute import brute_force_optimum
 from tests.support.problems import ROOT, SHARED
@@ -265,3 +266,46 @@ def test_every_cp_sat_call_gets_what_is_left_of_the_one_deadline(monkeypatch: py
     assert len(calls) >= 2  # the search, then the check of its plan
     for started, limit in calls:  # set a moment before the call: that moment is the slack
         assert limit <= deadline - started + 0.05
+
+
+def _smt_request(*sizes: int) -> SharedHostRequest:
+    host = block_host(1, 2, cpus_per_node=8, smt=True)  # 2 nodes of 4 cores x 2 threads: CPU c and c + 8
+    vms = tuple(VmRequest(f"v{k}", Workload((Group("g", size, GIB),))) for k, size in enumerate(sizes))
+    return SharedHostRequest(host, vms, settings=SETTINGS)
+
+
+def _cores_of(request: SharedHostRequest, plan) -> set[tuple[int, ...]]:  # type: ignore[no-untyped-def]
+    siblings = request.host.siblings()
+    return {siblings[cpu] for _, cpu in plan.vcpu_to_host_cpu}
+
+
+def test_vms_never_share_a_physical_core_and_spread_over_their_own() -> None:
+    # 3 + 3 + 2 one-thread vCPUs on 8 cores: pinned one VM after another, the third VM used
+    # to get the sibling of the second VM's first core (one VM on each hyperthread).
+    request = _smt_request(3, 3, 2)
+    shared = checked(request)
+    cores = {name: _cores_of(request, plan) for name, plan in shared.plans}
+    assert not cores["v0"] & cores["v1"] and not cores["v0"] & cores["v2"] and not cores["v1"] & cores["v2"]
+    # Each VM on one node (4 cores); node 1's spare core goes to v1, one thread on each of
+    # 3 cores, and v2 takes both threads of the last one.
+    assert [len(cores[name]) for name in ("v0", "v1", "v2")] == [3, 3, 1]
+
+
+def test_whole_cores_per_vm_can_make_a_host_too_small_and_the_reason_says_so() -> None:
+    # 15 threads of 16 fit, but VMs of 3, 5, 4 and 3 vCPUs need 2 + 3 + 2 + 2 = 9 of the 8 cores.
+    with pytest.raises(NoPlanError, match="no two VMs on one physical core of host node"):
+        place_vms(_smt_request(3, 5, 4, 3))
+    assert checked(_smt_request(3, 3, 4, 4)).status is SolveStatus.OPTIMAL  # 2 + 2 + 2 + 2 cores
+
+
+def test_verify_shared_finds_two_vms_on_one_core() -> None:
+    from dataclasses import replace
+
+    request = _smt_request(3, 3, 2)
+    shared = place_vms(request)
+    v1_cpu = min(cpu for _, cpu in shared.plan("v1").vcpu_to_host_cpu)
+    sibling = next(cpu for cpu in request.host.siblings()[v1_cpu] if cpu != v1_cpu)
+    v2 = shared.plan("v2")
+    moved = replace(v2, vcpu_to_host_cpu=((0, sibling), *v2.vcpu_to_host_cpu[1:]))
+    found = verify_shared(request, {**dict(shared.plans), "v2": moved})
+    assert f"host core {v1_cpu},{sibling} holds vCPUs of VM v1 and VM v2" in found

@@ -21,7 +21,6 @@ import time
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment, quadratic_assignment
 
 from numaopt.solver.instance import Instance
 
@@ -65,6 +64,8 @@ def qap_portfolio(
     work, so a seed gives one answer whenever the deadline is not reached."""
     if not is_pure_assignment(instance) or not instance.pair_weights:
         return None
+    from scipy.optimize import quadratic_assignment  # here: SciPy's import is a third of numaopt's start-up
+
     n, count = instance.num_nodes, len(instance.items)
     flow = _flow_matrix(instance)
     distances = instance.distances.astype(float)
@@ -92,6 +93,8 @@ def gilmore_lawler_bound(instance: Instance) -> float | None:
     """A lower bound on the scaled objective of a pure assignment (None otherwise)."""
     if not is_pure_assignment(instance):
         return None
+    from scipy.optimize import linear_sum_assignment
+
     n = instance.num_nodes
     flow = _flow_matrix(instance)
     d = instance.distances.astype(float)

@@ -1046,17 +1046,20 @@ def vm_table(name: str, rng: np.random.Generator, vcpus: int, priority: int, mib
 
 
 def hidden_packing(rng: np.random.Generator, host: HostTopology, count: int, fill: float) -> list[list[int]]:
-    """Group sizes of ``count`` VMs that are known to fit: ``fill`` of every node's free CPUs
-    (CPU 0 reserved) cut into pieces of 1-4 vCPUs, the pieces dealt out to the VMs."""
+    """Group sizes of ``count`` VMs that are known to fit: ``fill`` of every node's free
+    whole cores (CPU 0 reserved) cut into pieces of 1-4 cores' threads (on an SMT host 2 or
+    4 threads, whole cores, so no two VMs need one core), the pieces dealt out to the VMs."""
+    threads = host.threads_per_core
     pieces: list[int] = []
     for k, node in enumerate(host.nodes):
-        left = round(fill * (len(node.cpus) - (k == 0)))
+        left = round(fill * (len(node.cpus) // threads - (k == 0)))  # in cores
         while left > 0:
-            pieces.append(min(left, int(rng.integers(1, 5))))
+            pieces.append(min(left, int(rng.integers(1, 5 - threads))))
             left -= pieces[-1]
     while len(pieces) < count:  # more VMs than pieces: halve the largest
         big = pieces.pop(int(np.argmax(pieces)))
         pieces += [big // 2, big - big // 2]
+    pieces = [threads * piece for piece in pieces]
     order = rng.permutation(len(pieces))
     vms: list[list[int]] = [[pieces[int(k)]] for k in order[:count]]
     for k in order[count:]:
@@ -1102,13 +1105,15 @@ def several_vms(seeds: range, limit: float, quick: bool) -> Iterator[VmCase]:
 
 
 def many_vms(seeds: range, limit: float, quick: bool) -> Iterator[VmCase]:
-    """4-16 VMs on 2-, 4- and 8-node hosts (16 CPUs and 12 GiB free a node) filling 90-100 %
-    of the free CPUs and about as much of the free memory, from a hidden packing (so a plan
-    exists) that the search does not see."""
+    """4-16 VMs on 2-, 4- and 8-node hosts (16 CPUs and 12 GiB free a node; one host of 8
+    cores x 2 SMT threads a node, where no two VMs may share a core) filling 90-100 % of the
+    free CPUs and about as much of the free memory, from a hidden packing (so a plan exists)
+    that the search does not see."""
     hosts = {
         "2-node 2x1": block_host(2, 1, cpus_per_node=16, memory_gib=16),
         "4-node 2x2 (16 CPUs)": block_host(2, 2, cpus_per_node=16, memory_gib=16),
         "8-node 2x4 (16 CPUs)": block_host(2, 4, cpus_per_node=16, memory_gib=16),
+        "4-node 2x2 SMT (8 cores x 2)": block_host(2, 2, cpus_per_node=16, memory_gib=16, smt=True),
     }
     for (host_name, host), count, seed in itertools.product(hosts.items(), (8,) if quick else (4, 8, 12, 16), seeds):
         rng = np.random.default_rng(900 + 10 * count + seed + 100 * host.num_nodes)
@@ -1135,8 +1140,8 @@ def load_shared_text(text: str) -> SharedHostRequest:
 
 def sequential_peer(request: SharedHostRequest, budget_s: float) -> tuple[dict[str, Plan] | None, str]:
     """The simple peer: each VM placed alone by numaopt (optimal for that VM, the highest
-    priority first, a share of the time limit each) on what the VMs before it left free.
-    No sockets_apart: a VM alone has no one to keep apart from."""
+    priority first, a share of the time limit each) on what the VMs before it left free
+    (whole cores on an SMT host). No sockets_apart: a VM alone has no one to keep apart from."""
     host, reserved = request.host, set(request.reserved_cpus)
     plans: dict[str, Plan] = {}
     for vm in sorted(request.vms, key=lambda vm: -vm.priority):
@@ -1148,7 +1153,8 @@ def sequential_peer(request: SharedHostRequest, budget_s: float) -> tuple[dict[s
         except NoPlanError as exc:
             return None, f"{vm.name}: {exc}"
         plans[vm.name] = plan
-        reserved |= {cpu for _, cpu in plan.vcpu_to_host_cpu}
+        # Whole cores: the next VM gets no SMT sibling of this one's vCPUs (what verify_shared asks).
+        reserved |= {sibling for _, cpu in plan.vcpu_to_host_cpu for sibling in host.siblings()[cpu]}
         used = {node.host_nodes[0]: node.memory_bytes for node in plan.layout.nodes}
         host = replace(host, nodes=tuple(
             replace(n, free_bytes=(n.memory_bytes if n.free_bytes is None else n.free_bytes) - used.get(n.node_id, 0)) for n in host.nodes

@@ -1054,7 +1054,7 @@ def hidden_packing(rng: np.random.Generator, host: HostTopology, count: int, fil
     for k, node in enumerate(host.nodes):
         left = round(fill * (len(node.cpus) // threads - (k == 0)))  # in cores
         while left > 0:
-            pieces.append(min(left, int(rng.integers(1, 5 - threads))))
+            pieces.append(min(left, int(rng.integers(1, 4 // threads + 1))))
             left -= pieces[-1]
     while len(pieces) < count:  # more VMs than pieces: halve the largest
         big = pieces.pop(int(np.argmax(pieces)))

@@ -44,7 +44,7 @@ def generate_command(
 ) -> None:
     """Write seeded, varied, valid NUMA layouts: a problem TOML and a QEMU argument file each.
 
-    Every layout passes numaopt's checks for the target rule set (linux-acpi by default: QEMU accepts it and an x86 ACPI guest keeps all of it; qemu: QEMU accepts it, for negative testing). Layouts equal up to renumbering nodes are written once.
+    Every layout passes numaopt's checks for the target rule set (linux-acpi by default: QEMU accepts it and the guest keeps all of it, judged by linux-acpi on q35/pc and by linux-dt on --machine virt, the aarch64 board; qemu: QEMU accepts it, for negative testing). Layouts equal up to renumbering nodes are written once.
 
     Item K of a batch has its own child seed (numpy SeedSequence(seed, spawn_key=(K,))), so --index K rewrites item K alone, and the same seed and knobs give byte-identical files on any number of --jobs. DIR/index.jsonl lists every layout (id, child seed, family, classes, paths) and ends with the coverage summary, which is also printed: counts per node count, scheduler levels, topology type, symmetry, triangle inequality, diameter, memory-less and CPU-less nodes, SMT and split sockets, and what the batch did not exercise.
 

@@ -1282,6 +1282,9 @@ def vm_report(outcomes: list[VmOutcome], command: str, machine: list[str]) -> st
             + " | ".join(f"{median(r):.3f}" if r else "-" for r in ratios.values()) + " |"
         )
     lines += ["", "Per instance:", "", "```", *(vm_line(o) for o in outcomes), "```"]
+    missing = [(o, name, peer.note) for o in outcomes for name, peer in o.peers.items() if peer.objective is None]
+    lines += ["", f"Why a peer has no valid plan ({len(missing)}; the first 200 characters of its message):", "",
+              *(f"- {o.case.host_name} {o.case.name}, {name}: {note[:200]}" for o, name, note in missing)]
     suspicious = [f"- {o.case.host_name} {o.case.name}: {p}" for o in outcomes for p in o.problems]
     suspicious += [f"- {o.case.host_name} {o.case.name}: wall {o.wall_s:.2f} s over the limit" for o in outcomes
                    if o.wall_s > o.case.limit_s + max(0.5, 0.1 * o.case.limit_s)]

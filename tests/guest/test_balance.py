@@ -17,6 +17,7 @@ import pytest
 from numaopt.errors import InputError
 from numaopt.fuzz.replay import read_reproducer
 from numaopt.guest.balance import Thresholds, balance_findings
+from numaopt.guest.oracles import Oracle, judge_report
 from numaopt.guest.report import (
     CpuSample,
     GuestReport,
@@ -30,6 +31,7 @@ from numaopt.guest.report import (
 )
 from numaopt.guest.workload import WORKLOAD_FILE, WorkloadKind, WorkloadMix, WorkloadSpec, parse_workload
 from numaopt.model import CpuShape, GuestLayout, GuestNode
+from numaopt.problem import load_problem
 from numaopt.units import MIB
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "workload-reports"
@@ -94,6 +96,17 @@ def test_the_broken_snc_domains_leave_a_core_idle_and_the_oracle_names_it() -> N
     assert wasted, findings
     assert all("NUMA" in f.message or "no domain" in f.message for f in wasted)
     assert any(f.code == "spread" for f in findings)
+
+
+def test_balance_alone_finds_the_idle_memoryless_node_of_a_202_203_table() -> None:
+    """Fuzz item 12 of ``--seed 7 --workload spread`` (docs/fuzzing.md): the domains and
+    groups pass the boot-time oracles, but node 1's CPUs sit idle the whole run."""
+    layout = load_problem(DATA / "memoryless-202-203-spread.toml").layout
+    assert layout is not None
+    failures = judge_report(layout, recorded("memoryless-202-203-spread"))
+    assert {f.oracle for f in failures} == {Oracle.BALANCE}, [str(f) for f in failures]
+    wasted = sorted(f.message.split(" (")[0] for f in failures if f.code == "wasted-core")
+    assert wasted == ["CPU 2", "CPU 3"]
 
 
 # ---------------------------------------------------------------------------------------

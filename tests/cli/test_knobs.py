@@ -151,7 +151,8 @@ BAD_VALUES = [
     ["--metric", "no", "--distance-range", "11-12"],
     ["--symmetry", "skewed"],
     ["--symmetry", "asymmetric", "--distance-range", "20-20"],
-    ["--machine", "virt"],
+    ["--machine", "arm"],
+    ["--target", "linux-dt"],  # the device-tree rules judge virt guests; the default machine is q35
 ]
 
 

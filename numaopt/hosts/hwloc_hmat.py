@@ -22,13 +22,11 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from numaopt.errors import InputError
 from numaopt.hosts._common import shown
 from numaopt.model import MemorySideCache, NodeAccess
-
-if TYPE_CHECKING:
-    from numaopt.hosts.hwloc import _Xml
 
 __all__ = ["node_access", "node_caches"]
 
@@ -43,6 +41,17 @@ _FIELDS = {
 }
 _WORD = re.compile(r"0x[0-9a-fA-F]{1,8}")
 MAX_VALUE = (1 << 32) - 1  # Linux's unsigned int
+
+
+class _Xml(Protocol):
+    """What hwloc.py's parsed document offers here (a protocol: hwloc.py imports this module)."""
+
+    @property
+    def root(self) -> ET.Element: ...
+
+    def error(self, message: str, element: ET.Element) -> InputError: ...
+
+    def integer(self, element: ET.Element, name: str, default: int | None = None) -> int: ...
 
 
 def node_access(xml: _Xml, node_cpus: Mapping[int, tuple[int, ...]]) -> dict[int, NodeAccess]:

@@ -12,7 +12,9 @@ SMT siblings as given, so a discarded SLIT or a split core shows up as a mismatc
 * distances (#linux-acpi, #linux-dt): an ACPI guest drops a SLIT whose diagonal is not 10 or whose remote
   entries are not all above 10 and uses 10/20 (``SLIT table looks invalid``); a
   device-tree guest drops all NUMA instead;
-* CPU topology (x86 with the boot's Intel-vendor CPU model): package = socket, die = die,
+* CPU topology (x86 with the boot's Intel-vendor CPU model): package = socket, die id by
+  the guest's kernel release (``die_numbering``: before 6.7 the die's index in its package,
+  from 6.7 on machine-wide, socket x dies + die; an unknown release predicts none),
   core id = (die << bits(cores)) | core, thread siblings = the core's threads on the same
   node (``topology_sane`` refuses a sibling on another node), core siblings = the package;
   arm64 on virt (its device tree's cpu-map, drivers/base/arch_topology.c): package =
@@ -58,11 +60,13 @@ from numaopt.rules import RuleSet
 from numaopt.units import MIB, format_cpulist
 
 __all__ = [
+    "MACHINE_WIDE_DIES_SINCE",
     "MEMORY_HOLE_BYTES",
     "CpuExpectation",
     "ExpectedView",
     "Failure",
     "Oracle",
+    "die_numbering",
     "expected_view",
     "guest_node_ids",
     "hang_failure",
@@ -179,8 +183,9 @@ def _core_bits(count: int) -> int:
     return max(0, (count - 1).bit_length())
 
 
-def expected_view(layout: GuestLayout, *, linux: bool = True, accel: str = "tcg") -> ExpectedView:
-    """What the guest should show for ``layout``: Linux's rules (``linux``) or what was asked."""
+def expected_view(layout: GuestLayout, *, linux: bool = True, accel: str = "tcg", kernel: str = "") -> ExpectedView:
+    """What the guest should show for ``layout``: Linux's rules (``linux``) or what was asked;
+    ``kernel`` is the guest's release as it reported it (``uname -r``), which x86 die ids depend on."""
     order = _visible_order(layout)
     expected: dict[str, str] = {}
     allowed: dict[str, str] = {}
@@ -201,7 +206,7 @@ def expected_view(layout: GuestLayout, *, linux: bool = True, accel: str = "tcg"
         cpus=cpus,
         memory_bytes=tuple(layout.nodes[p].memory_bytes for p in order),
         distances=distances,
-        cpu_topology=_cpu_expectations(layout, cpus, linux, accel),
+        cpu_topology=_cpu_expectations(layout, cpus, linux, accel, kernel),
         expected_messages=expected,
         allowed_messages=allowed,
         slit_discarded=slit_discarded,
@@ -263,8 +268,33 @@ def _linux_messages(
         allowed["warning"] = "topology_sane() warns with a call trace (WARN_ONCE)"
 
 
+# x86 die ids: 6.1 took the die's bits of the APIC id only (detect_extended_topology,
+# arch/x86/kernel/cpu/topology.c: "& die_select_mask"), an index within the package.
+# Thomas Gleixner's topology rework, merged for 6.7 ("x86/cpu: Provide
+# cpu_init/parse_topology()", topology_common.c topo_set_ids), shifts the APIC id right
+# and keeps the package bits: die_id = apicid >> die shift, unique machine-wide. Core ids
+# stayed package-relative in both, so only the die id moves.
+MACHINE_WIDE_DIES_SINCE = (6, 7)
+_RELEASE = re.compile(r"^(\d+)\.(\d+)")
+
+
+def die_numbering(kernel: str) -> str | None:
+    """How an x86 guest running ``kernel`` (its release, e.g. "6.12.118+deb12-cloud-amd64")
+    numbers dies: "package" (per package), "machine" (machine-wide), None when unknown."""
+    match = _RELEASE.match(kernel.strip())
+    if match is None:
+        return None
+    return "machine" if (int(match.group(1)), int(match.group(2))) >= MACHINE_WIDE_DIES_SINCE else "package"
+
+
+def _die_id(position: CpuPosition, dies: int, numbering: str | None) -> int | None:
+    if numbering is None:
+        return None
+    return position.socket * dies + position.die if numbering == "machine" else position.die
+
+
 def _cpu_expectations(
-    layout: GuestLayout, cpus: tuple[tuple[int, ...], ...], linux: bool, accel: str
+    layout: GuestLayout, cpus: tuple[tuple[int, ...], ...], linux: bool, accel: str, kernel: str
 ) -> dict[int, CpuExpectation]:
     """Per vCPU: its guest node, package, die and core ids (exact only for x86 under TCG),
     thread siblings (Linux drops siblings on another node) and package siblings."""
@@ -273,6 +303,7 @@ def _cpu_expectations(
     cpu_node = {cpu: guest for guest, node_cpus in enumerate(cpus) for cpu in node_cpus}
     shape = layout.shape
     exact_ids = accel == "tcg"
+    numbering = die_numbering(kernel) if exact_ids else None
     topo: dict[int, CpuExpectation] = {}
     for cpu in sorted(cpu_node):
         if cpu >= layout.vcpus:
@@ -284,7 +315,7 @@ def _cpu_expectations(
         topo[cpu] = CpuExpectation(
             node=cpu_node[cpu],
             package=position.socket,
-            die=position.die if exact_ids else None,
+            die=_die_id(position, shape.dies, numbering),
             core=((position.die << _core_bits(shape.cores)) | position.core) if exact_ids else None,
             thread_siblings=siblings,
             core_siblings=package,
@@ -733,7 +764,7 @@ def dimm_failures(layout: GuestLayout, report: GuestReport) -> list[Failure]:
 
 def judge_report(layout: GuestLayout, report: GuestReport, *, accel: str = "tcg") -> list[Failure]:
     """Oracles (a), (b) and (c) on a complete report, and (e) when it ran a workload."""
-    view = expected_view(layout, linux=True, accel=accel)
+    view = expected_view(layout, linux=True, accel=accel, kernel=report.kernel)
     failures = topology_failures(view, report) + hmat_failures(layout, report) + dimm_failures(layout, report)
     failures += message_problems(view, report.messages())
     failures += sched_problems(view, report)

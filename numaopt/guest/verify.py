@@ -84,14 +84,15 @@ def verify_qemu(layout: GuestLayout, timeout_s: float = 20.0) -> QemuVerificatio
 
 def boot_mismatches(layout: GuestLayout, result: BootResult) -> tuple[ExpectedView, list[str]]:
     """The level-2 mismatches of one finished boot (pure: no QEMU here)."""
-    asked = expected_view(layout, linux=False, accel=result.accel)
+    kernel = result.report.kernel if result.report is not None else ""  # x86 die ids depend on it
+    asked = expected_view(layout, linux=False, accel=result.accel, kernel=kernel)
     if result.timed_out:
         return asked, [f"the guest hung: {hang_failure(result).message}"]
     report = result.report
     if report is None or not report.complete:
         why = "; ".join(report.problems) if report is not None else "no report on the console"
         return asked, [f"the guest stopped before a complete report: {why}"]
-    linux = expected_view(layout, linux=True, accel=result.accel)
+    linux = expected_view(layout, linux=True, accel=result.accel, kernel=kernel)
     lines = topology_problems(asked, report)
     lines += [f.message for f in hmat_failures(layout, report) + dimm_failures(layout, report)]
     if linux.slit_discarded and any(m.code == "slit-invalid" for m in report.messages()):

@@ -334,7 +334,27 @@ def _guest_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
     found = _split_unit_findings(layout, rules) + _node_size_findings(layout, rules)
     if rules is RuleSet.LINUX_ACPI:
         found += _renumbering_findings(layout)
+    if rules is RuleSet.LINUX_DT:
+        found += _virt_smt_findings(layout, rules)
     return found
+
+
+def _virt_smt_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
+    """virt with threads > 1: QEMU 7.2's device tree describes no caches, so arm64 (6.1) takes
+    each vCPU's last-level cache as its own and the MC level shrinks below SMT. Every booted
+    guest (Debian 6.1, split or not) printed the BUG below once per vCPU
+    (tests/data/guest-reports-aarch64/smt.console)."""
+    if layout.machine is not Machine.VIRT or layout.shape.threads < 2:
+        return []
+    return [Finding(
+        rules,
+        Severity.ERROR,
+        "virt-smt",
+        f"threads = {layout.shape.threads} on virt: QEMU's device tree describes no caches, so each vCPU's "
+        "last-level cache is its own, the MC scheduler level shrinks below the SMT level, and every vCPU prints "
+        "'BUG: arch topology borken' then 'the SMT domain not a subset of the MC domain'",
+        "threads=1 (give the vCPUs as cores)",
+    )]
 
 
 def _split_unit_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from numaopt.layout import check_layout, choose_shape, guest_node_order, split_memory
 from numaopt.model import BackendKind, CpuShape, GuestLayout, GuestNode, Machine, MemoryBackend
 from numaopt.rules import RuleSet, Severity
 from numaopt.units import GIB, MIB
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def layout(nodes: list[tuple[str, int]], vcpus: int = 8, shape: CpuShape | None = None, **kw: object) -> GuestLayout:
@@ -90,6 +94,29 @@ def test_smt_core_split_is_an_error_for_the_guest() -> None:
 def test_cluster_split_on_virt() -> None:
     lay = layout([("0-2", 512 * MIB), ("3-7", 512 * MIB)], shape=CpuShape(sockets=1, clusters=2, cores=4), machine=Machine.VIRT)
     assert "cluster-split" in codes(lay, RuleSet.LINUX_DT, Severity.ERROR)
+
+
+# The two lines every vCPU of a booted virt guest with threads > 1 printed (Debian arm64 6.1).
+VIRT_SMT_LINES = ("BUG: arch topology borken", "the SMT domain not a subset of the MC domain")
+
+
+def test_smt_on_virt_is_an_error_in_the_guests_own_words() -> None:
+    console = (DATA / "guest-reports-aarch64" / "smt.console").read_text(encoding="utf-8")
+    assert all(line in console for line in VIRT_SMT_LINES)  # what the recorded boot printed
+    whole = layout([("0-3", 512 * MIB), ("4-7", 512 * MIB)], shape=CpuShape(sockets=2, cores=2, threads=2), machine=Machine.VIRT)
+    one_node = layout([("0-7", GIB)], shape=CpuShape(sockets=1, cores=4, threads=2), machine=Machine.VIRT)
+    for lay in (whole, one_node):  # not a split: every such guest prints it
+        (finding,) = [f for f in check_layout(lay, RuleSet.LINUX_DT) if f.code == "virt-smt"]
+        assert finding.severity is Severity.ERROR
+        assert all(f"'{line}'" in finding.message for line in VIRT_SMT_LINES)
+        assert "virt-smt" not in codes(lay, RuleSet.QEMU)  # QEMU builds it as asked
+
+
+def test_smt_rule_leaves_one_thread_virt_and_x86_smt_alone() -> None:
+    cores = layout([("0-3", 512 * MIB), ("4-7", 512 * MIB)], shape=CpuShape(sockets=2, cores=4), machine=Machine.VIRT)
+    assert codes(cores, RuleSet.LINUX_DT, Severity.ERROR) == codes(cores, RuleSet.LINUX_DT, Severity.WARNING) == []
+    x86 = layout([("0-3", 512 * MIB), ("4-7", 512 * MIB)], shape=CpuShape(sockets=2, cores=2, threads=2))
+    assert "virt-smt" not in codes(x86, RuleSet.LINUX_DT) + codes(x86, RuleSet.LINUX_ACPI)
 
 
 def test_qemu_messages_are_qemus() -> None:

@@ -36,7 +36,7 @@ from ortools.sat.python import cp_model
 
 from numaopt.model import ObjectiveKind, Rule, SolveStatus
 from numaopt.solver import lns, sigint
-from numaopt.solver.assignment import gilmore_lawler_bound, is_pure_assignment, qap_portfolio
+from numaopt.solver.assignment import TWO_OPT_POLISHED, gilmore_lawler_bound, is_pure_assignment, qap_portfolio
 from numaopt.solver.heuristic import canonical, initial_placement
 from numaopt.solver.instance import Instance, Placement, SplitFlow, Unit, rule_groups
 
@@ -46,16 +46,22 @@ QAP_SHARE = 0.25  # ... and this share of what is left then to the QAP heuristic
 DENSE_QAP_SHARE = 0.6  # dense, irregular QAPs: CP-SAT rarely improves FAQ's plan (measured), FAQ does
 MAX_LEVELS_FOR_BALLS = 8  # above this many distance levels, item pairs are priced by row
 MAX_ROW_MODEL_TERMS = 2_000_000  # above this a QAP-shaped instance goes to FAQ + 2-opt alone
-QAP_ONLY_POLISHED = 10  # 2-opt polishes of the best FAQ plans on dense QAPs
 LNS_FIRST_SHARE = 0.3  # with LNS: the full model's first pass (it proves the easy instances)
 LNS_SHARE = 0.5  # ... then this share of what is left to LNS, the rest to the full model again
-RESTART_SHARE = 0.5  # pure assignments: this share of the LNS time to more FAQ starts first
+RESTART_SHARE = 0.5  # pure assignments: this share of the LNS time to more QAP rounds first
+ROUND_STARTS = 50  # one QAP round (``_round``): FAQ starts,
+ROUND_TABU = 10  # ... tabu searches from this many of the best distinct plans,
+ROUND_TABU_STEPS = 1000  # ... of this many swaps each (about 1 s a round at 18-36 nodes, 3 s at 64)
 
 
-def _faq_starts(num_nodes: int) -> int:
-    """FAQ starts on a dense QAP: a count (so a seed gives one answer), as many as fit a
-    second on this class of machine (about 1 ms each at 12 nodes, 6 ms at 64)."""
-    return 1000 if num_nodes <= 16 else 500 if num_nodes <= 32 else 200
+def _round(instance: Instance, seed: int, deadline: float) -> list[int] | None:
+    """One round of the QAP heuristics on a dense QAP: FAQ from ROUND_STARTS random starts,
+    2-opt from the best few, tabu search from the ROUND_TABU best distinct plans. Many short
+    tabu searches from different FAQ plans beat a few long ones and FAQ alone (measured on
+    the benchmark's 18-64-node QAPs: benchmarks/RESULTS.md). Counts, so a seed gives one
+    answer whenever the deadline is not reached."""
+    return qap_portfolio(instance, seed, deadline, ROUND_STARTS, TWO_OPT_POLISHED, (ROUND_TABU, ROUND_TABU_STEPS))
+
 
 _STATUS = {
     cp_model.OPTIMAL: SolveStatus.OPTIMAL,
@@ -740,7 +746,7 @@ def _assignment_heuristics_only(instance: Instance, start: float, deadline: floa
     far below Gilmore-Lawler's, so the budget goes to FAQ and 2-opt, then what is left of
     it to large-neighbourhood search from their best plan."""
     seed = instance.request.settings.seed
-    found = qap_portfolio(instance, seed, deadline, starts=_faq_starts(instance.num_nodes), polished=QAP_ONLY_POLISHED)
+    found = _round(instance, seed, deadline)
     hint = initial_placement(instance, seed=seed, deadline=deadline)
     candidates = [Placement(tuple(found), (), ())] if found is not None else []
     candidates += [hint] if hint is not None else []
@@ -756,14 +762,14 @@ def _assignment_heuristics_only(instance: Instance, start: float, deadline: floa
 
 
 def _restarts_then_neighbourhoods(instance: Instance, where: list[int], deadline: float, seed: int) -> list[int]:
-    """Improve a pure assignment's plan by ``deadline``: FAQ from more random starts (seeds
-    ``seed``, ``seed + 1``, ... in batches) for a share of the time, then large-neighbourhood
-    search from the best. On QAPs the restarts find what the neighbourhoods of a local
-    optimum do not (measured: benchmarks/RESULTS.md)."""
+    """Improve a pure assignment's plan by ``deadline``: QAP rounds (``_round``, seeds
+    ``seed``, ``seed + 1``, ...) for a share of the time, then large-neighbourhood search
+    from the best. On QAPs the rounds find what the neighbourhoods of a local optimum do
+    not (measured: benchmarks/RESULTS.md)."""
     restarts_until = time.perf_counter() + RESTART_SHARE * (deadline - time.perf_counter())
     best = list(where)
     while time.perf_counter() < restarts_until:
-        more = qap_portfolio(instance, seed, restarts_until, _faq_starts(instance.num_nodes), QAP_ONLY_POLISHED)
+        more = _round(instance, seed, restarts_until)
         if more is not None and instance.item_cost(more) < instance.item_cost(best):
             best = more
         seed += 1
@@ -839,9 +845,13 @@ def _first_plans(instance: Instance, structured: bool, use_hint: bool, deadline:
     # Portfolio for QAP-shaped instances: FAQ + 2-opt may beat the greedy hint by far on
     # dense matrices; Gilmore-Lawler bounds them far above CP-SAT's LP.
     dense = _by_rows(instance)
-    share, starts, polished = (DENSE_QAP_SHARE, _faq_starts(instance.num_nodes), QAP_ONLY_POLISHED) if dense else (QAP_SHARE, 20, 3)
-    qap_deadline = time.perf_counter() + share * (deadline - time.perf_counter())
-    qap = qap_portfolio(instance, settings.seed, qap_deadline, starts, polished) if use_hint else None
+    qap_deadline = time.perf_counter() + (DENSE_QAP_SHARE if dense else QAP_SHARE) * (deadline - time.perf_counter())
+    if not use_hint:
+        qap = None
+    elif dense:
+        qap = _round(instance, settings.seed, qap_deadline)
+    else:
+        qap = qap_portfolio(instance, settings.seed, qap_deadline)
     if qap is not None and (hint is None or instance.item_cost(qap) < instance.item_cost(hint.items)):
         hint = Placement(tuple(qap), (), ())
     return hint, gilmore_lawler_bound(instance)

@@ -40,6 +40,13 @@ def _target(text: str) -> RuleSet:
         raise KnobError(f"--target {text}: expected linux-acpi, linux-dt or qemu") from None
 
 
+def _share(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise KnobError(f"{what} {text}: expected a share of layouts between 0 and 1, e.g. 0.3") from None
+
+
 def _size(text: str, what: str) -> int:
     try:
         return parse_size(text)
@@ -142,6 +149,17 @@ KNOB_OPTIONS: tuple[KnobOption, ...] = (
     KnobOption(
         "machine", "--machine", "q35", "Machine types to choose from: q35, pc, virt (aarch64).",
         lambda text: parse_choices(text, Machine, "--machine"), field="machines",
+    ),
+    KnobOption(
+        "hmat", "--hmat", None,
+        "Share (0..1) of q35/pc layouts with -machine hmat=on: initiators for memory-only nodes, latency and "
+        "bandwidth from the distances, some memory-side caches. Default 0.",
+        lambda text: _share(text, "--hmat"),
+    ),
+    KnobOption(
+        "dimms", "--dimms", None,
+        "Share (0..1) of q35/pc layouts with -m slots/maxmem and pc-dimm devices in nodes with memory. Default 0.",
+        lambda text: _share(text, "--dimms"),
     ),
     # fuzz's old spelling of --family: scripts written for it keep working.
     KnobOption(

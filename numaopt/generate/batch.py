@@ -44,6 +44,7 @@ from numaopt.generate.knobs import (
     max_levels,
     resolve,
 )
+from numaopt.generate.memory import MemoryExtras, draw_extras, refusals, wanted
 from numaopt.generate.nodes import NodeBatch, sample_nodes
 from numaopt.generate.streams import Draws, child_keys
 from numaopt.model import CpuShape, GuestLayout, GuestNode, Machine
@@ -83,22 +84,36 @@ class Generated:
     rules: RuleSet
     synth_time_s: float = 0.0
 
+    memory_extras: MemoryExtras | None = None  # --hmat / --dimms (numaopt.generate.memory)
+
     @property
     def layout(self) -> GuestLayout:
-        start = 0
-        nodes = []
-        for node_id, (count, size) in enumerate(zip(self.cpus, self.memory, strict=True)):
-            nodes.append(_guest_node(node_id, start, count, size))
-            start += count
-        return GuestLayout(
-            vcpus=start,
-            memory_bytes=sum(self.memory),
-            nodes=tuple(nodes),
-            shape=_cpu_shape(*self.shape, virt=self.machine is Machine.VIRT),
-            distances=self.distances,
-            machine=self.machine,
-            rules=self.rules,
-        )
+        layout = _base_layout(self.cpus, self.memory, self.shape, self.distances, self.machine, self.rules)
+        return layout if self.memory_extras is None else self.memory_extras.apply(layout)
+
+
+def _base_layout(
+    cpus: tuple[int, ...] | list[int],
+    memory: tuple[int, ...] | list[int],
+    shape: tuple[int, int, int, int],
+    distances: npt.NDArray[np.int64] | None,
+    machine: Machine,
+    rules: RuleSet,
+) -> GuestLayout:
+    start = 0
+    nodes = []
+    for node_id, (count, size) in enumerate(zip(cpus, memory, strict=True)):
+        nodes.append(_guest_node(node_id, start, count, size))
+        start += count
+    return GuestLayout(
+        vcpus=start,
+        memory_bytes=sum(memory),
+        nodes=tuple(nodes),
+        shape=_cpu_shape(*shape, virt=machine is Machine.VIRT),
+        distances=distances,
+        machine=machine,
+        rules=rules,
+    )
 
 
 # Every written layout is built as a GuestLayout to be rendered, and building frozen,
@@ -342,7 +357,7 @@ def generate_items(space: Space, seed: int, indices: list[int]) -> list[Outcome]
             sampled = sample_matrices(family, space, n, sub.take(members))
             for q, p in enumerate(members):
                 group.matrices[p] = None if sampled is None else sampled[q]
-        _finish_group(space, group, indices, outcomes)
+        _finish_group(space, group, indices, outcomes, sub)
     return [outcomes[index] for index in indices]
 
 
@@ -351,7 +366,24 @@ def _shape(row: npt.NDArray[np.int64]) -> tuple[int, int, int, int]:
     return sockets, dies, cores, threads
 
 
-def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dict[int, Outcome]) -> None:
+def _memory_extras(
+    space: Space, group: _Group, keep: list[int], rules: list[RuleSet], draws: Draws | None
+) -> list[MemoryExtras | None]:
+    """--hmat / --dimms for the kept items (all None, nothing drawn, with the default shares)."""
+    if draws is None or not wanted(space):
+        return [None] * len(keep)
+    nodes = group.nodes
+    layouts = [
+        _base_layout(nodes.cpus[p].tolist(), nodes.memory[p].tolist(), _shape(nodes.shapes[p]), group.matrices[p],
+                     nodes.machines[p], rules[q])
+        for q, p in enumerate(keep)
+    ]
+    return draw_extras(space, layouts, draws.take(keep))
+
+
+def _finish_group(
+    space: Space, group: _Group, indices: list[int], outcomes: dict[int, Outcome], draws: Draws | None = None
+) -> None:
     knobs = space.knobs
     n = group.n
     nodes = group.nodes
@@ -384,8 +416,10 @@ def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dic
         relations[split] = _pair_relations(cpus[split], shapes[split])
     attrs = np.stack([cpus, memory // 4096], axis=2)
     shape_rows = shapes.tolist()
+    memory_extras = _memory_extras(space, group, keep, rules, draws)
     extras = [
-        f"{nodes.machines[p].value}|{shape_rows[q]}|{int(given[q])}|{rules[q].value}".encode()
+        f"{nodes.machines[p].value}|{shape_rows[q]}|{int(given[q])}|{rules[q].value}"
+        f"{'' if memory_extras[q] is None else memory_extras[q].key()}".encode()  # type: ignore[union-attr]
         for q, p in enumerate(keep)
     ]
     keys = canonical_keys(effective * 4 + relations, attrs, extras)
@@ -413,6 +447,9 @@ def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dic
         }
         if not given[q]:
             classes["edge_values"] = []
+        if wanted(space):
+            extra = memory_extras[q]
+            classes.update(extra.classes() if extra is not None else {"hmat": False, "dimms": 0})
         outcomes[index] = Generated(
             index=index,
             family=group.families[p],
@@ -426,7 +463,17 @@ def _finish_group(space: Space, group: _Group, indices: list[int], outcomes: dic
             machine=nodes.machines[p],
             rules=rules[q],
             synth_time_s=group.synth_times[p],
+            memory_extras=memory_extras[q],
         )
+        _check_extras(outcomes[index])
+
+
+def _check_extras(outcome: Outcome) -> None:
+    """A layout with HMAT or DIMMs that QEMU would refuse is a generator bug."""
+    if isinstance(outcome, Generated) and outcome.memory_extras is not None:
+        refused = refusals(outcome.layout)
+        if refused:
+            raise GenerationBug(f"item {outcome.index}: QEMU refuses its HMAT or DIMMs: {refused[0]}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -209,6 +209,8 @@ class Knobs:
     metric: Metric = Metric.ANY
     symmetry: Symmetry = Symmetry.ANY
     machines: tuple[Machine, ...] = (Machine.Q35,)
+    hmat: float = 0.0  # share of ACPI (q35, pc) layouts with -machine hmat=on (numaopt.generate.memory)
+    dimms: float = 0.0  # share of ACPI layouts with slots, maxmem and pc-dimm devices
 
     def to_json(self) -> dict[str, Any]:
         """A stable, JSON-ready form (recorded in the index; a resumed batch must match it)."""
@@ -231,6 +233,9 @@ class Knobs:
             "metric": self.metric.value,
             "symmetry": self.symmetry.value,
             "machines": [m.value for m in self.machines],
+            # Only when asked for: batches written before these knobs keep their index.
+            **({"hmat": self.hmat} if self.hmat else {}),
+            **({"dimms": self.dimms} if self.dimms else {}),
         }
 
     @property
@@ -330,6 +335,7 @@ def _check_basic(knobs: Knobs) -> None:
     _check_cpu_shape(knobs)
     _check_memory_granule(knobs)
     _check_distances(knobs)
+    _check_memory_shares(knobs)
 
 
 def _check_target(knobs: Knobs) -> None:
@@ -388,6 +394,18 @@ def _check_cpu_shape(knobs: Knobs) -> None:
         raise _fail(f"--target linux-dt --machine {names}: the device-tree rules judge virt guests; add virt to --machine")
     if SocketMode.SPLIT_CORE in knobs.sockets and knobs.target is not RuleSet.QEMU:
         raise _fail("--sockets split-core: splitting an SMT core across nodes is a Linux error; use --target qemu")
+    if one_thread_on_virt(knobs) and 1 not in knobs.threads:
+        names = ",".join(m.value for m in knobs.machines)
+        raise _fail(
+            f"--threads {','.join(map(str, knobs.threads))} --machine {names}: a virt guest with threads > 1 prints "
+            "'BUG: arch topology borken' (linux-dt's virt-smt error); add 1 to --threads or use --target qemu"
+        )
+
+
+def one_thread_on_virt(knobs: Knobs) -> bool:
+    """virt items of a guest target get one thread per core: with more, every vCPU of the arm64
+    guest prints 'BUG: arch topology borken' (linux-dt's ``virt-smt`` error, numaopt/layout.py)."""
+    return knobs.target is not RuleSet.QEMU and Machine.VIRT in knobs.machines
 
 
 def _check_memory_granule(knobs: Knobs) -> None:
@@ -409,6 +427,18 @@ def _check_distances(knobs: Knobs) -> None:
         raise _fail(f"--max-skew {knobs.max_skew}: must be at least 1")
 
 
+def _check_memory_shares(knobs: Knobs) -> None:
+    """--hmat and --dimms: shares in 0..1, for machines that boot with ACPI."""
+    for flag, share in (("--hmat", knobs.hmat), ("--dimms", knobs.dimms)):
+        if not 0.0 <= share <= 1.0:
+            raise _fail(f"{flag} {share:g}: a share of layouts, between 0 and 1")
+        if share and not _has_x86(knobs.machines):
+            raise _fail(
+                f"{flag} {share:g} --machine {','.join(m.value for m in knobs.machines)}: HMAT and DIMMs need an ACPI "
+                "machine (q35 or pc); a virt guest reads a device tree and plugs no DIMM without firmware"
+            )
+
+
 def _memory_units(knobs: Knobs) -> Range:
     granule = knobs.memory_granule
     units = Range(-(-knobs.memory_per_node.lo // granule), knobs.memory_per_node.hi // granule)
@@ -422,7 +452,8 @@ def _memory_units(knobs: Knobs) -> Range:
 def _threads_for(knobs: Knobs, space_cap: int, cpu_nodes: int, apic: bool) -> tuple[int, ...]:
     """Threads per core for which some node size fits [vcpus lo, cap] with ``cpu_nodes`` nodes."""
     fits = []
-    for threads in knobs.threads:
+    only_virt = one_thread_on_virt(knobs) and knobs.machines == (Machine.VIRT,)
+    for threads in (1,) if only_virt else knobs.threads:
         cap = min(vcpu_cap(threads, space_cap, apic) // cpu_nodes, knobs.vcpus_per_node.hi)
         lowest = -(-knobs.vcpus_per_node.lo // threads) * threads
         if lowest <= cap:
@@ -632,6 +663,8 @@ def _role_refusal(
             f"{cpu_nodes} CPU nodes of {knobs.vcpus_per_node} vCPUs with threads {','.join(map(str, knobs.threads))} "
             f"exceed {machine_cap} vCPUs ({why})"
         )
+    if one_thread_on_virt(knobs) and 1 not in threads:
+        return f"{cpu_nodes} CPU nodes of {knobs.vcpus_per_node} vCPUs with one thread per core (what virt needs) exceed {machine_cap} vCPUs"
     return _synth_fits(knobs, cpu_nodes) if synth_only else None
 
 

@@ -41,6 +41,8 @@ OTHER_VALUES = {
     "metric": "yes",
     "symmetry": "symmetric",
     "machine": "pc",
+    "hmat": "0.3",
+    "dimms": "0.5",
     "families": "none,flat",
 }
 # The knobs whose defaults differ between the commands, set alike in both.
@@ -122,6 +124,8 @@ def test_the_old_spelling_families_is_hidden_and_still_works(tmp_path: Path) -> 
 
 
 BAD_VALUES = [
+    ["--hmat", "2"],
+    ["--dimms", "half"],
     ["--target", "bogus"],
     ["--target", "libvirt"],
     ["--nodes", "x"],

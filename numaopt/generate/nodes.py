@@ -13,7 +13,8 @@ Socket modes:
   same node``, a warning for linux-acpi). On virt the same shapes split a socket along
   cluster boundaries, or inside a socket of one cluster: an arm64 device-tree guest
   stops its scheduler levels below NUMA at the node and says nothing (measured, Debian
-  6.1); a cluster is never split (``cluster-split``, an error for linux-dt);
+  6.1); a cluster is never split (``cluster-split``, an error for linux-dt), and a
+  guest target's virt items have one thread per core (``virt-smt``, an error for linux-dt);
 * ``split-core`` (qemu target): one SMT core has threads in two nodes.
 
 A mode that cannot apply to an item (one CPU node, one thread) falls back to ``whole``;
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from numaopt.generate.knobs import SocketMode, Space, apic_limit_ok
+from numaopt.generate.knobs import SocketMode, Space, apic_limit_ok, one_thread_on_virt
 from numaopt.generate.streams import Draws
 from numaopt.model import Machine
 
@@ -168,8 +169,11 @@ def sample_nodes(space: Space, n: int, draws: Draws) -> NodeBatch:
     shapes = np.zeros((g, 4), dtype=np.int64)
     modes: list[SocketMode] = []
     vmin = knobs.vcpus_per_node.lo
+    machines = tuple(knobs.machines[int(i)] for i in machine_drawn)
     for row in range(g):
         c, t = int(cpu_nodes[row]), int(threads[row])
+        if machines[row] is Machine.VIRT and one_thread_on_virt(knobs):
+            t = 1  # roles always hold 1 then (knobs._role_refusal)
         vmax = space.vcpu_max(c, t)
         mode = space.split_modes[int(modes_drawn[row])]
         built = None
@@ -189,5 +193,5 @@ def sample_nodes(space: Space, n: int, draws: Draws) -> NodeBatch:
         memory=memory.astype(np.int64),
         shapes=shapes,
         modes=tuple(modes),
-        machines=tuple(knobs.machines[int(i)] for i in machine_drawn),
+        machines=machines,
     )

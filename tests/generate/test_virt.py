@@ -111,9 +111,11 @@ def test_a_mixed_batch_draws_both_machines_and_x86_items_keep_their_bytes() -> N
     assert min(len(items) for items in by_machine.values()) > 60
     assert {o.rules for o in by_machine[Machine.VIRT]} == {RuleSet.LINUX_DT}
     assert {o.rules for o in by_machine[Machine.Q35]} == {RuleSet.LINUX_ACPI}
-    # The layouts of clusters, SMT and split sockets all appear on virt.
+    # Clusters and split sockets appear on virt; SMT only on x86: a virt guest with threads > 1
+    # prints 'BUG: arch topology borken' (linux-dt's virt-smt error).
     virt = by_machine[Machine.VIRT]
-    assert any(o.shape[1] > 1 for o in virt) and any(o.shape[3] > 1 for o in virt)
+    assert any(o.shape[1] > 1 for o in virt) and all(o.shape[3] == 1 for o in virt)
+    assert any(o.shape[3] > 1 for o in by_machine[Machine.Q35])
     assert any(o.classes["sockets"] == "socket-split" for o in virt)
     # An x86-only batch is the same whatever virt can do (the golden test holds its bytes).
     alone = generate_items(resolve(Knobs()), 5, list(range(20)))
@@ -122,7 +124,7 @@ def test_a_mixed_batch_draws_both_machines_and_x86_items_keep_their_bytes() -> N
 
 
 def test_virt_takes_up_to_512_vcpus_without_x86_apic_limits() -> None:
-    knobs = Knobs(machines=(Machine.VIRT,), nodes=Range(8, 8), vcpus_per_node=Range(64, 64), threads=(4,))
+    knobs = Knobs(machines=(Machine.VIRT,), target=RuleSet.QEMU, nodes=Range(8, 8), vcpus_per_node=Range(64, 64), threads=(4,))
     [item] = [o for o in generate_items(resolve(knobs), 1, [0]) if isinstance(o, Generated)]
     assert item.layout.vcpus == 512 and errors(item.layout, RuleSet.QEMU) == []
     # x86 in the same batch brings back the 255-vCPU APIC limit.
@@ -137,6 +139,9 @@ def test_virt_takes_up_to_512_vcpus_without_x86_apic_limits() -> None:
         (["--machine", "virt", "--nodes", "8", "--cpuless", "0", "--vcpus-per-node", "65-80"],
          "exceed 512 vCPUs (QEMU 7.2's most for virt with GICv3)"),
         (["--machine", "virt", "--sockets", "split-core"], "use --target qemu"),
+        (["--machine", "q35,virt", "--threads", "2"],
+         "--threads 2 --machine q35,virt: a virt guest with threads > 1 prints 'BUG: arch topology borken' "
+         "(linux-dt's virt-smt error); add 1 to --threads or use --target qemu"),
         (["--machine", "arm"], "--machine: unknown value 'arm' (valid: q35, pc, virt)"),
     ],
 )
@@ -159,6 +164,17 @@ def test_virt_files_pass_numaopt_check_with_linux_dt(tmp_path: Path) -> None:
         result = runner.invoke(numaopt_app, ["check", str(path)])  # auto: qemu, linux-dt, libvirt
         assert result.exit_code == 0, result.output
         assert f"{path}: linux-dt: " in result.output
+
+
+def test_a_guest_targets_virt_items_have_one_thread_whatever_threads_allows() -> None:
+    # --threads 1,2,4 on virt alone: the space offers only 1, so coverage never waits for SMT
+    space = resolve(Knobs(machines=(Machine.VIRT,), nodes=Range(1, 4), threads=(1, 2, 4)))
+    assert {t for roles in space.roles.values() for ts in roles.threads.values() for t in ts} == {1}
+    items = [o for o in generate_items(space, 3, list(range(30))) if isinstance(o, Generated)]
+    assert items and all(o.shape[3] == 1 and "virt-smt" not in [f.code for f in check_layout(o.layout, o.rules)] for o in items)
+    # --target qemu keeps SMT on virt: QEMU builds it as asked
+    qemu = resolve(Knobs(machines=(Machine.VIRT,), target=RuleSet.QEMU, nodes=Range(1, 4), threads=(2,)))
+    assert all(o.shape[3] == 2 for o in generate_items(qemu, 3, list(range(10))) if isinstance(o, Generated))
 
 
 def _virt_sample() -> list[Generated]:

@@ -106,3 +106,16 @@ def test_with_neighbourhoods_optimal_still_means_proven(seed: int, monkeypatch: 
     assert plan.objective >= optimum - 1e-9
     if plan.status is SolveStatus.OPTIMAL:
         assert plan.objective == pytest.approx(optimum)
+
+
+def test_small_block_hosts_are_left_to_the_full_model() -> None:
+    """A 16-node 4x4 host, one group per node: a pure assignment the full model proves, so
+    no LNS pass interrupts it; a 32-node 2x4x4 one still gets LNS."""
+    rng = np.random.default_rng(3)
+    for host, expected in ((block_host(4, 4), False), (block_host(8, 4, boards=2), True)):
+        n = host.num_nodes
+        groups = tuple(Group(f"g{k}", 8, GIB) for k in range(n))
+        request = PlacementRequest(host, Workload(groups, traffic=random_traffic(n, rng)), settings=SETTINGS)
+        instance = build_instance(request)
+        assert instance.hierarchical and lns.handles(instance)
+        assert lns.applies(instance) is expected

@@ -63,6 +63,14 @@ def guest_build_command(
     kernel: Annotated[Path | None, typer.Option("--kernel", help=KERNEL_HELP)] = None,
     arch: Annotated[str, typer.Option("--arch", help="Guest architecture: x86_64 (q35, pc) or aarch64 (virt).")] = "x86_64",
     refresh: Annotated[bool, typer.Option("--refresh", help="Fetch the kernel again and rebuild the initramfs.")] = False,
+    suite: Annotated[
+        str | None,
+        typer.Option("--suite", help="Fetch the cloud kernel from this Debian suite (e.g. bookworm-backports) through an apt state of its own in the cache: a second kernel for fuzz --kernel A --kernel B."),
+    ] = None,
+    package: Annotated[
+        str | None,
+        typer.Option("--package", help="The kernel metapackage to fetch instead of linux-image-cloud-<arch> (e.g. linux-image-6.12-cloud-amd64 with --suite bookworm-security)."),
+    ] = None,
 ) -> None:
     """Build (or show) the cached guest kit: a kernel and a busybox initramfs.
 
@@ -74,7 +82,9 @@ def guest_build_command(
     from numaopt.guest.kit import build_kit
 
     started = time.monotonic()
-    kit = build_kit(kernel, arch, refresh=refresh)
+    if (suite is not None or package is not None) and kernel is not None:
+        raise typer.BadParameter("--suite and --package fetch Debian's kernel: give them or --kernel, not both", param_hint="--kernel")
+    kit = build_kit(kernel, arch, refresh=refresh, suite=suite, package=package)
     typer.echo(f"kernel: {kit.kernel} ({kit.kernel_source})")
     typer.echo(f"initramfs: {kit.initrd}")
     accel = "kvm" if kvm_usable(arch) else "tcg (no usable /dev/kvm with hardware virtualisation for this guest)"
@@ -270,9 +280,11 @@ def _report(summary: Any, out: Path, settings: RunSettings, write_expect: Path |
     from numaopt.fuzz.signatures import write_expect as save_expect
 
     typer.echo(_summary_text(summary, out), nl=False)
-    if settings.compare_kernel is not None:
+    if settings.compares:
         typer.echo(f"kernel A {settings.kernel} and kernel B {settings.compare_kernel}: "
                    f"the guests differ on {summary.by_oracle['kernels']} of {summary.done} layouts")
+        kinds = ", ".join(f"{kind} ({n})" for kind, n in summary.differences.most_common())
+        typer.echo(f"what the guests show differs on {summary.differing} of {summary.done} layouts" + (f": {kinds}" if kinds else ""))
     if write_expect is not None:
         save_expect(write_expect, expect_text(summary.reasons, summary.examples, summary.expected))
         known = len(set(summary.reasons) | summary.expected.signatures)
@@ -351,10 +363,10 @@ def _run_settings(
         raise typer.BadParameter("expected kvm or tcg", param_hint="--accel")
     if len(kernels) > 2:
         raise typer.BadParameter(f"given {len(kernels)} times; expected once, or twice to compare two kernels", param_hint="--kernel")
-    from numaopt.guest.kit import check_kernel
+    from numaopt.guest.kit import check_kernel, kernel_arch
 
-    for kernel in kernels:
-        check_kernel(kernel, "x86_64")
+    for kernel in kernels:  # each applies to its architecture's guests (RunSettings.kernels_for)
+        check_kernel(kernel, kernel_arch(kernel))
     resolved = [str(kernel.resolve()) for kernel in kernels]
     return RunSettings(
         kernel=resolved[0] if resolved else None,

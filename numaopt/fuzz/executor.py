@@ -35,13 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from numaopt.files import make_temporary_dir, prepare_output_dir, remove_stale, writing
+from numaopt.fuzz.compare import guest_differences
 from numaopt.fuzz.items import WorkItem
 from numaopt.fuzz.journal import Journal
 from numaopt.fuzz.provenance import KERNEL_FILE, kernel_record, qemu_version
 from numaopt.fuzz.shrink import shrink
 from numaopt.fuzz.signatures import Expected, layout_class, signature, signatures_of
 from numaopt.guest.boot import BootResult, boot
-from numaopt.guest.kit import GuestKit, load_kit
+from numaopt.guest.kit import GuestKit, kernel_arch, load_kit
 from numaopt.guest.oracles import Failure, Oracle, judge
 from numaopt.guest.workload import WORKLOAD_FILE, parse_workload
 from numaopt.model import GuestLayout
@@ -72,7 +73,10 @@ class RunSettings:
     """How every item is booted and judged (the same for all workers).
 
     ``compare_kernel`` set: every layout boots under ``kernel`` (A) and this kernel (B),
-    and an item fails only where the two guests' failure signatures differ.
+    and an item fails only where the two guests' failure signatures differ. Each image
+    applies to the guests of its own architecture (``kernels_for``): in a campaign of q35
+    and virt layouts the other architecture's guests boot the kit's Debian kernel, and an
+    x86 and an arm64 image given together are one kernel per architecture, not a comparison.
     """
 
     kernel: str | None = None
@@ -86,6 +90,22 @@ class RunSettings:
     @property
     def kernels(self) -> tuple[str | None, ...]:
         return (self.kernel,) if self.compare_kernel is None else (self.kernel, self.compare_kernel)
+
+    def kernels_for(self, arch: str) -> tuple[str | None, ...]:
+        """The images an ``arch`` guest boots under: the given ones of that architecture
+        (two: compared), else (None,), the kit's Debian kernel."""
+        mine = tuple(kernel for kernel in self.kernels if kernel is not None and _kernel_arch(kernel) == arch)
+        return mine or (None,)
+
+    @property
+    def compares(self) -> bool:
+        """Two images of one architecture: its guests boot under both."""
+        return self.compare_kernel is not None and self.kernel is not None and _kernel_arch(self.kernel) == _kernel_arch(self.compare_kernel)
+
+
+@functools.cache
+def _kernel_arch(kernel: str) -> str:
+    return kernel_arch(Path(kernel))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +145,7 @@ class ItemResult:
     shrink_steps: tuple[str, ...] = ()
     shrink_checks: int = 0
     layout_class: str = ""  # signatures.layout_class of the item's layout (none when skipped)
+    differences: tuple[str, ...] = ()  # two kernels: where the guests show different things (compare.py)
 
     @property
     def reason(self) -> str:
@@ -161,6 +182,7 @@ class Judged:
     kernels: tuple[dict[str, Any], ...]
     per_kernel: tuple[list[dict[str, str]], ...]  # each boot's own oracle failures
     workload: dict[str, Any] | None = None
+    differences: tuple[str, ...] = ()  # two kernels: what the guests show differently, failing or not
 
     def attempt(self, layout_toml: str) -> Attempt:
         first = self.boots[0]
@@ -186,14 +208,15 @@ def boot_and_judge(layout: GuestLayout, settings: RunSettings, seed: int = 0) ->
     kernels: list[dict[str, Any]] = []
     workload = parse_workload(settings.workload).for_layout(layout, seed) if settings.workload else None
     append = [workload.kernel_argument()] if workload is not None else []
-    for kernel in settings.kernels:
+    for kernel in settings.kernels_for(layout.machine.arch):
         kit = _kit(kernel, layout.machine.arch)
         result = boot(layout, kit, timeout_s=settings.timeout_s, accel=settings.accel, extra_append=append)
         boots.append(result)
         judged.append([_failure_dict(f) for f in _ordered(judge(layout, result))])
         kernels.append(kernel_record(kit, result.report.kernel if result.report is not None else ""))
     failures = judged[0] if len(judged) == 1 else kernel_difference(judged[0], judged[1])
-    return Judged(tuple(boots), failures, tuple(kernels), tuple(judged), workload.record() if workload else None)
+    differences = guest_differences(boots[0].report, boots[1].report) if len(boots) == 2 else ()
+    return Judged(tuple(boots), failures, tuple(kernels), tuple(judged), workload.record() if workload else None, differences)
 
 
 def _outcome(signatures: tuple[str, ...]) -> str:
@@ -231,14 +254,15 @@ def run_item(task: Task) -> ItemResult:
     accel = judged.boots[0].accel
     if not judged.failures:
         return ItemResult(item.item_id, item.child_seed, item.label, "pass", [], time.monotonic() - started,
-                          accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes, layout_class=layout_class(layout))
+                          accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes, layout_class=layout_class(layout),
+                          differences=judged.differences)
     original = judged.attempt(_toml(layout, header))
     seed = workload_seed(item.child_seed)
     shrunk, steps, checks = _shrink(layout, judged.failures[0], settings, header, seed) if settings.shrink else (None, (), 0)
     return ItemResult(item.item_id, item.child_seed, item.label, "fail", judged.failures, time.monotonic() - started,
                       accel=accel, vcpus=layout.vcpus, nodes=layout.num_nodes,
                       original=original, shrunk=shrunk, shrink_steps=steps, shrink_checks=checks,
-                      layout_class=layout_class(layout))
+                      layout_class=layout_class(layout), differences=judged.differences)
 
 
 def _shrink(
@@ -356,6 +380,8 @@ class CampaignSummary:
     expected: Expected = field(default_factory=Expected)
     new_items: int = 0
     known_items: int = 0
+    differences: Counter[str] = field(default_factory=Counter)  # two kernels: items showing each kind of difference
+    differing: int = 0  # two kernels: items whose guests show something differently
 
     @property
     def per_minute(self) -> float:
@@ -387,9 +413,17 @@ def summarise(
             continue
         summary.done += 1
         summary.verdicts[record["verdict"]] += 1
+        _count_differences(summary, record.get("differences", []))
         if record["verdict"] in ("fail", "error"):
             _count_failure(summary, record)
     return summary
+
+
+def _count_differences(summary: CampaignSummary, differences: list[str]) -> None:
+    if differences:
+        summary.differing += 1
+    for kind in dict.fromkeys(line.split(":", 1)[0] for line in differences):
+        summary.differences[kind] += 1
 
 
 def _count_failure(summary: CampaignSummary, record: dict[str, Any]) -> None:
@@ -433,6 +467,8 @@ def _record(result: ItemResult, reproducer: Path | None, out: Path) -> dict[str,
         "shrink_steps": list(result.shrink_steps),
         "shrink_checks": result.shrink_checks,
         "shrunk_failures": result.shrunk.failures if result.shrunk else None,
+        # Only when two kernels' guests differ: a one-kernel journal's lines stay as they were.
+        **({"differences": list(result.differences)} if result.differences else {}),
     }
 
 

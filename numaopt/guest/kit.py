@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -48,6 +49,7 @@ __all__ = [
     "check_kernel",
     "cpio_newc",
     "find_busybox",
+    "kernel_arch",
     "load_kit",
 ]
 
@@ -275,6 +277,25 @@ def check_kernel(path: Path, arch: str) -> None:
         raise InputError(f"not an arm64 Linux kernel (Image, gzip'd Image or EFI zboot); {hint}", source=str(path))
 
 
+def kernel_arch(path: Path) -> str:
+    """The guest architecture a kernel image boots ("x86_64" or "aarch64"), read from its
+    header as ``check_kernel`` does, so that ``--kernel`` applies to its architecture's
+    guests in a campaign of both."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(0x240)
+    except OSError as exc:
+        raise InputError(f"cannot read the kernel image: {exc.strerror or exc}", source=str(path)) from None
+    if head[0x202:0x206] == b"HdrS":
+        return "x86_64"
+    if head[0x38:0x3C] == b"ARM\x64" or head[:2] == b"\x1f\x8b" or head[4:8] == b"zimg":
+        return "aarch64"
+    raise InputError(
+        "not a Linux kernel image: expected an x86 bzImage ('HdrS' at 0x202) or an arm64 Image "
+        "('ARM\\x64' at 0x38, gzip'd or EFI zboot)", source=str(path),
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # initramfs
 
@@ -378,6 +399,51 @@ def _apt_for(dpkg_arch: str, cache: Path, refresh: bool) -> list[str]:
     return options
 
 
+# A second kernel to compare with (``numaopt fuzz --kernel A --kernel B``): Debian's own
+# archive, signed with the key every Debian system has (package debian-archive-keyring).
+DEBIAN_ARCHIVE = "http://deb.debian.org/debian"
+DEBIAN_SECURITY = "http://deb.debian.org/debian-security"  # the archive of the *-security suites
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+_SUITE = re.compile(r"[a-z0-9][a-z0-9.-]*")
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9.+-]+")
+
+
+def _apt_for_suite(dpkg_arch: str, suite: str, cache: Path, refresh: bool) -> list[str]:
+    """apt-get options that download ``dpkg_arch`` packages from Debian's ``suite`` alone
+    (e.g. bookworm-backports), through an apt state of their own in the cache like
+    ``_apt_for``'s, with its own one-line sources list: the host's sources, lists and
+    dpkg state are neither read nor changed."""
+    if not _SUITE.fullmatch(suite):  # it names a folder of the cache and a line of a sources list
+        raise InputError(f"not a Debian suite name: {suite!r} (valid: lower-case letters, digits, '.' and '-', e.g. bookworm-backports)")
+    if not DEBIAN_KEYRING.is_file():
+        raise GuestKitError(f"{DEBIAN_KEYRING} not found: it verifies Debian's {suite} lists (apt-get install debian-archive-keyring)")
+    state = cache / "guest" / f"apt-{dpkg_arch}-{suite}"
+    for folder in (state / "lists" / "partial", state / "archives" / "partial", state / "sources.list.d"):
+        folder.mkdir(parents=True, exist_ok=True)
+    (state / "status").touch()
+    sources = state / "sources.list"
+    archive = DEBIAN_SECURITY if suite.endswith("-security") else DEBIAN_ARCHIVE
+    line = f"deb [signed-by={DEBIAN_KEYRING}] {archive} {suite} main\n"
+    if not sources.is_file() or sources.read_text(encoding="utf-8") != line:
+        _write_atomically(sources, line.encode())
+    options = [
+        f"-oAPT::Architecture={dpkg_arch}",
+        f"-oAPT::Architectures::={dpkg_arch}",
+        f"-oDir::Etc::SourceList={sources}",
+        f"-oDir::Etc::SourceParts={state / 'sources.list.d'}",  # empty: none of the host's sources
+        f"-oDir::State::Lists={state / 'lists'}",
+        f"-oDir::State::status={state / 'status'}",
+        f"-oDir::Cache={state}",
+        f"-oDir::Cache::archives={state / 'archives'}",
+        "-oDebug::NoLocking=1",  # this state is ours alone, and build_kit holds the cache lock
+    ]
+    if os.geteuid() == 0:  # apt's download user cannot enter a root-owned cache: download as root, quietly
+        options.append("-oAPT::Sandbox::User=root")
+    if refresh or not any(state.joinpath("lists").glob("*_Packages*")):
+        _run(["apt-get", *options, "-q", "update"], state, f"Debian's {suite} package lists")
+    return options
+
+
 def _deb_field(deb: Path, field: str) -> str:
     return _run(["dpkg-deb", "-f", str(deb), field], deb.parent, "package facts").strip()
 
@@ -413,16 +479,24 @@ def _deb_members(deb: Path, wanted: tuple[str, ...]) -> dict[str, bytes]:
     return found
 
 
-def _debian_kernel(arch: str, cache: Path, refresh: bool) -> tuple[Path, str, str]:
-    """The cached Debian cloud kernel for ``arch`` (fetched when absent or ``refresh``)."""
+def _debian_kernel(
+    arch: str, cache: Path, refresh: bool, suite: str | None = None, package: str | None = None
+) -> tuple[Path, str, str]:
+    """The cached Debian cloud kernel for ``arch`` (fetched when absent or ``refresh``), from
+    the host's sources, or from ``suite`` (``_apt_for_suite``); ``package`` names another
+    kernel metapackage than linux-image-cloud-<arch> (e.g. linux-image-6.12-cloud-amd64)."""
     dpkg_arch, metapackage, _ = _ARCHES[arch]
-    record_path = cache / "guest" / arch / "debian-kernel.json"
+    if package is not None and not _PACKAGE.fullmatch(package):
+        raise InputError(f"not a Debian package name: {package!r} (e.g. linux-image-6.12-cloud-amd64)")
+    metapackage = package or metapackage
+    name = "-".join(part for part in ("debian-kernel", suite, package) if part)
+    record_path = cache / "guest" / arch / f"{name}.json"
     if not refresh and record_path.exists():
         record = json.loads(record_path.read_text(encoding="utf-8"))
         kernel = Path(record["kernel"])
         if kernel.is_file():
             return kernel, record["source"], record["release"]
-    apt = _apt_for(dpkg_arch, cache, refresh)
+    apt = _apt_for(dpkg_arch, cache, refresh) if suite is None else _apt_for_suite(dpkg_arch, suite, cache, refresh)
     with _scratch(cache / "guest") as scratch:
         meta = _download(metapackage, scratch, apt)
         depends = _deb_field(meta, "Depends")
@@ -480,11 +554,15 @@ def build_kit(
     arch: str = "x86_64",
     cache: Path | None = None,
     refresh: bool = False,
+    suite: str | None = None,
+    package: str | None = None,
 ) -> GuestKit:
     """The guest kit for ``arch``, built into ``cache`` (default ``cache_dir()``) as needed.
 
-    ``kernel`` None means Debian's cloud kernel, fetched once and then reused; ``refresh``
-    fetches it again (a newer point release) and rebuilds the initramfs.
+    ``kernel`` None means Debian's cloud kernel, fetched once and then reused (from the
+    Debian ``suite`` when given, e.g. "bookworm-backports" for a second kernel to compare
+    with, and as the metapackage ``package`` when given); ``refresh`` fetches it again (a
+    newer point release) and rebuilds the initramfs.
     """
     _arch_info(arch)
     cache = cache or cache_dir()
@@ -493,7 +571,7 @@ def build_kit(
     # Serialise builds: fuzz workers may all start with an empty cache.
     with FileLock(cache / "guest" / ".lock"):
         if kernel is None:
-            kernel_path, source, release = _debian_kernel(arch, cache, refresh)
+            kernel_path, source, release = _debian_kernel(arch, cache, refresh, suite, package)
         else:
             kernel_path, source = kernel.resolve(), str(kernel)
             release = None

@@ -64,7 +64,8 @@ def test_the_same_kernel_twice_differs_nowhere(tmp_path: Path) -> None:
     compared = numaopt(*CAMPAIGN[:2], "1", *CAMPAIGN[3:], "--out", tmp_path, "--kernel", kernel, "--kernel", kernel)
     assert compared.returncode == 0, compared.stdout + compared.stderr
     assert compared.stdout.startswith("1 of 1 layouts done: 1 pass, 0 fail")
-    assert compared.stdout.endswith(f"kernel A {kernel} and kernel B {kernel}: the guests differ on 0 of 1 layouts\n")
+    assert compared.stdout.endswith(f"kernel A {kernel} and kernel B {kernel}: the guests differ on 0 of 1 layouts\n"
+                                    "what the guests show differs on 0 of 1 layouts\n")
     header = json.loads((tmp_path / "journal.jsonl").read_text().splitlines()[0])
     assert header["kernel"] == header["compare_kernel"] == str(kernel)
 

@@ -44,6 +44,7 @@ from numaopt.fuzz.signatures import Expected, layout_class, signature, signature
 from numaopt.guest.boot import BootResult, boot
 from numaopt.guest.kit import GuestKit, kernel_arch, load_kit
 from numaopt.guest.oracles import Failure, Oracle, judge
+from numaopt.guest.predictions import judge_predictions
 from numaopt.guest.workload import WORKLOAD_FILE, parse_workload
 from numaopt.model import GuestLayout
 from numaopt.processes import die_with_parent
@@ -65,7 +66,7 @@ __all__ = [
 JOURNAL_NAME = "journal.jsonl"
 FAILURES_DIR = "failures"
 # Which failure names an item (and is kept while shrinking): the most severe first.
-ORACLE_ORDER = (Oracle.HANG, Oracle.MESSAGES, Oracle.SCHED, Oracle.TOPOLOGY, Oracle.BALANCE)
+ORACLE_ORDER = (Oracle.HANG, Oracle.MESSAGES, Oracle.SCHED, Oracle.TOPOLOGY, Oracle.BALANCE, Oracle.PREDICTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +213,8 @@ def boot_and_judge(layout: GuestLayout, settings: RunSettings, seed: int = 0) ->
         kit = _kit(kernel, layout.machine.arch)
         result = boot(layout, kit, timeout_s=settings.timeout_s, accel=settings.accel, extra_append=append)
         boots.append(result)
-        judged.append([_failure_dict(f) for f in _ordered(judge(layout, result))])
+        found = judge(layout, result) + judge_predictions(layout, result)  # oracles (a)-(e), then (f)
+        judged.append([_failure_dict(f) for f in _ordered(found)])
         kernels.append(kernel_record(kit, result.report.kernel if result.report is not None else ""))
     failures = judged[0] if len(judged) == 1 else kernel_difference(judged[0], judged[1])
     differences = guest_differences(boots[0].report, boots[1].report) if len(boots) == 2 else ()

@@ -96,6 +96,7 @@ class Oracle(enum.StrEnum):
     SCHED = "sched"  # (c) scheduler domains consistent
     HANG = "hang"  # (d) the probe kept making progress until it finished
     BALANCE = "balance"  # (e) with a workload: no core idle while work waits, loops spread by node (guest.balance)
+    PREDICTIONS = "predictions"  # (f) check's guest predictions confirmed by the guest, and nothing else (guest.predictions)
 
 
 @dataclass(frozen=True, slots=True)

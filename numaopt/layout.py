@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from numaopt.distances import distance_findings
-from numaopt.distances.sched_groups import broken_domain_findings
+from numaopt.distances.sched_groups import broken_domain_findings, short_tree_findings
 from numaopt.model import CpuShape, GuestLayout, Machine
 from numaopt.rules import Finding, RuleSet, Severity
 from numaopt.units import MIB, format_cpulist, format_size
@@ -165,7 +165,9 @@ def check_layout(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
         found += judged
         # The scheduler builds on the table the guest keeps: none when it refuses one.
         if rules in (RuleSet.LINUX_ACPI, RuleSet.LINUX_DT) and not any(f.severity is Severity.ERROR for f in judged):
-            found += broken_domain_findings(layout.distances, [node.cpus for node in layout.nodes], rules)
+            node_cpus = [node.cpus for node in layout.nodes]
+            found += broken_domain_findings(layout.distances, node_cpus, rules)
+            found += short_tree_findings(layout.distances, node_cpus, rules)
     elif layout.num_nodes > 1:
         found.append(
             Finding(rules, Severity.INFO, "default-distances", "no distances given: no SLIT, the guest assumes 10 local and 20 remote")

@@ -88,6 +88,57 @@ def broken_domains(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]]) ->
     return sorted(broken, key=lambda b: (b.cpus[0], b.level))
 
 
+@dataclass(frozen=True, slots=True)
+class ShortTree:
+    """CPUs whose highest attached domain does not span every CPU: the guest drops their
+    domain that would (one group, and beyond RECLAIM_DISTANCE no wake-affine flag to keep it)."""
+
+    cpus: tuple[int, ...]  # one node's CPUs
+    distance: int  # the dropped level's distance
+    top: tuple[int, ...]  # CPUs of the highest domain left; () when none is (a one-CPU node)
+    unreached: tuple[int, ...]  # CPUs they never balance with
+
+
+def short_trees(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]]) -> list[ShortTree]:
+    """Per CPU node, in node order, whose CPUs lose the domain that spans every CPU. Booted
+    (Debian 6.1, x86 and arm64 alike): 2 nodes at 221 (or 40) one way and 213 (or 13) back;
+    node 0's CPUs keep only their node-wide domain, and a lone CPU keeps none, so the guest
+    prints 'CPU0 attaching NULL sched-domain.'."""
+    d = np.asarray(matrix, dtype=np.int64)
+    cpu_nodes = [n for n, cpus in enumerate(node_cpus) if cpus]
+    if len(cpu_nodes) < 2:
+        return []
+    levels = sorted({int(d[j, k]) for j in cpu_nodes for k in cpu_nodes})
+    spans = {n: [frozenset(k for k in cpu_nodes if d[n, k] <= dist) for dist in levels] for n in cpu_nodes}
+    everything = frozenset(cpu_nodes)
+    depth = {n: next(lv for lv, span in enumerate(spans[n]) if span == everything) for n in cpu_nodes}
+    node_of = {cpu: n for n in cpu_nodes for cpu in node_cpus[n]}
+    all_cpus = sorted(node_of)
+    short: list[ShortTree] = []
+    for n in cpu_nodes:
+        top_level = depth[n]
+        if top_level == 0 or levels[top_level] <= RECLAIM_DISTANCE:
+            continue
+        _, groups = _overlap_groups(min(node_cpus[n]), everything, top_level, all_cpus, node_of, spans, depth)
+        if groups > 1:
+            continue
+        start = min(node_cpus[n])
+        kept = [
+            lv for lv in range(1, top_level)
+            if spans[n][lv] != spans[n][lv - 1]
+            and (levels[lv] <= RECLAIM_DISTANCE or _overlap_groups(start, spans[n][lv], lv, all_cpus, node_of, spans, depth)[1] > 1)
+        ]
+        top_nodes = spans[n][kept[-1]] if kept else frozenset({n})
+        top = tuple(sorted(c for k in top_nodes for c in node_cpus[k]))
+        short.append(ShortTree(
+            cpus=tuple(sorted(node_cpus[n])),
+            distance=levels[top_level],
+            top=top if len(top) > 1 else (),
+            unreached=tuple(c for c in all_cpus if c not in top),
+        ))
+    return short
+
+
 def _runs(all_cpus: list[int], node_of: dict[int, int]) -> list[tuple[int, list[int]]]:
     """The runs of consecutive CPUs of one node, each with its first CPU: a walk from c and
     one from c + 1 in the same node meet the nodes in the same order, so a run walks once."""
@@ -150,6 +201,39 @@ def broken_domain_findings(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[i
     )
     fix = "make the table symmetric among CPU nodes (distance[i][j] = distance[j][i])"
     return [Finding(rules, Severity.WARNING, "sched-groups-span", message, fix)]
+
+
+def short_tree_findings(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]], rules: RuleSet) -> list[Finding]:
+    """A guest rule set's warnings for CPUs left without a domain spanning every CPU: the
+    first lone CPU left with no domain at all (the guest's words), then the first node's CPUs
+    left with a shorter tree (the guest prints nothing for those)."""
+    short = short_trees(matrix, node_cpus)
+    lone = [t for t in short if not t.top]
+    shorter = [t for t in short if t.top]
+    fix = "make the table symmetric among CPU nodes (distance[i][j] = distance[j][i])"
+    found: list[Finding] = []
+    if lone:
+        first, cpu = lone[0], lone[0].cpus[0]
+        found.append(Finding(rules, Severity.WARNING, "sched-null-domain", (
+            f"CPU {cpu} gets no scheduler domain at all: with sched_verbose the guest prints 'CPU{cpu} attaching NULL "
+            f"sched-domain.'{_more(lone)}, and the load balancer never balances it with any other CPU. Cause: it is its node's "
+            f"only CPU, and its domain at distance {first.distance}, the one reaching CPUs {_cpulist(first.unreached)}, "
+            f"has a single group and (beyond distance {RECLAIM_DISTANCE}) no wake-affine flag, so the guest drops it"
+        ), fix))
+    if shorter:
+        first = shorter[0]
+        found.append(Finding(rules, Severity.WARNING, "sched-short-tree", (
+            f"CPU(s) {_cpulist(first.cpus)} get no scheduler domain spanning every CPU: their top domain spans CPUs "
+            f"{_cpulist(first.top)}, so the load balancer never moves their tasks to or from CPUs "
+            f"{_cpulist(first.unreached)}{_more(shorter)}; the guest prints no error for it (with sched_verbose, no "
+            f"domain of theirs spans every CPU). Cause: their domain at distance {first.distance} has a single group "
+            f"and (beyond distance {RECLAIM_DISTANCE}) no wake-affine flag, so the guest drops it"
+        ), fix))
+    return found
+
+
+def _more(trees: list[ShortTree]) -> str:
+    return f" (and {len(trees) - 1} more node(s) so)" if len(trees) > 1 else ""
 
 
 def _cpulist(cpus: Iterable[int]) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from numaopt.distances.sched_groups import broken_domains
+from numaopt.distances.sched_groups import broken_domains, short_trees
 from numaopt.layout import check_layout
-from numaopt.model import CpuShape, GuestLayout, GuestNode
+from numaopt.model import CpuShape, GuestLayout, GuestNode, Machine
 from numaopt.rules import RuleSet, Severity
 from numaopt.units import MIB
 
@@ -91,3 +91,54 @@ def test_check_warns_for_guests_only() -> None:
         assert "groups cover only 0-3" in found.message
     for rules in (RuleSet.QEMU, RuleSet.LIBVIRT):
         assert not [f for f in check_layout(layout, rules) if f.code == "sched-groups-span"]
+
+
+# (table, vCPUs per node, {CPUs: their top domain's CPUs}) for every CPU whose booted guest
+# (Debian 6.1, q35 under TCG; the 2-node ones also arm64 virt) had no domain spanning every
+# CPU, as verify's sched oracle read it; () is 'CPU0 attaching NULL sched-domain.'. The
+# 2-node tables at 21 / 13 instead print 'groups don't span' (BOOTED's kind of breakage).
+BOOTED_SHORT = [
+    *((table, per, {}) for table, per, _ in BOOTED[:2]),
+    (BOOTED[2][0], 2, {(0, 1): (0, 1, 2, 3)}),
+    (BOOTED[3][0], 2, {(4, 5): (0, 1, 4, 5)}),
+    (BOOTED[4][0], 2, {(6, 7): (0, 1, 2, 3, 6, 7)}),
+    (BOOTED[6][0], 2, {(4, 5): (4, 5, 6, 7)}),
+    (BOOTED[7][0], 1, {(2,): (0, 1, 2, 4), (3,): (0, 2, 3, 4), (4,): (0, 2, 3, 4)}),
+    (BOOTED[8][0], 2, {(4, 5): (0, 1, 2, 3, 4, 5)}),
+    (BOOTED[9][0], 2, {(2, 3): (2, 3, 4, 5, 6, 7)}),
+    ([[10, 221], [213, 10]], 1, {(0,): ()}),
+    ([[10, 40], [13, 10]], 1, {(0,): ()}),
+    ([[10, 221], [213, 10]], 2, {(0, 1): (0, 1)}),
+    ([[10, 40], [13, 10]], 2, {(0, 1): (0, 1)}),
+    ([[10, 21], [13, 10]], 1, {}),
+    ([[10, 21], [13, 10]], 2, {}),
+]
+
+
+@pytest.mark.parametrize(("table", "per", "seen"), BOOTED_SHORT)
+def test_predicts_the_cpus_left_without_a_domain_spanning_every_cpu(
+    table: list[list[int]], per: int, seen: dict[tuple[int, ...], tuple[int, ...]]
+) -> None:
+    assert {tree.cpus: tree.top for tree in short_trees(table, node_cpus(len(table), per))} == seen
+
+
+def two_node_layout(table: list[list[int]], per: int, machine: Machine) -> GuestLayout:
+    import numpy as np
+
+    nodes = [GuestNode(node_id=i, cpus=cpus, memory_bytes=128 * MIB) for i, cpus in enumerate(node_cpus(2, per))]
+    return GuestLayout(vcpus=2 * per, memory_bytes=256 * MIB, nodes=nodes, shape=CpuShape(sockets=2, cores=per),
+                       distances=np.array(table), machine=machine)
+
+
+@pytest.mark.parametrize("machine", [Machine.Q35, Machine.VIRT])
+def test_check_says_what_a_lone_cpu_without_domains_prints(machine: Machine) -> None:
+    layout = two_node_layout([[10, 221], [213, 10]], 1, machine)
+    rules = machine.default_rules
+    [found] = [f for f in check_layout(layout, rules) if f.code.startswith("sched-") and f.code != "sched-levels"]
+    assert (found.code, found.severity) == ("sched-null-domain", Severity.WARNING)
+    assert "the guest prints 'CPU0 attaching NULL sched-domain.'" in found.message  # both guests' words
+    wider = two_node_layout([[10, 221], [213, 10]], 2, machine)
+    [found] = [f for f in check_layout(wider, rules) if f.code.startswith("sched-") and f.code != "sched-levels"]
+    assert found.code == "sched-short-tree" and "CPU(s) 0-1 get no scheduler domain spanning every CPU" in found.message
+    for quiet in (RuleSet.QEMU, RuleSet.LIBVIRT):
+        assert not [f for f in check_layout(layout, quiet) if f.code in ("sched-null-domain", "sched-short-tree")]

@@ -13,6 +13,13 @@ import time
 AFTER_SEARCH_S = 0.15  # building, checking and writing the plan (measured: < 0.1 s at 64 nodes)
 
 
+def overrun_allowed_s(time_limit_s: float) -> float:
+    """How far past its limit a command may end and still keep its promise (docs/placement.md:
+    wall clock <= limit + max(0.5 s, 10 %)). A step that must run after the deadline (a
+    repair) takes at most half of it, so writing the plan still fits."""
+    return max(0.5, 0.1 * time_limit_s)
+
+
 def process_age_s() -> float:
     """Seconds since this process started (Linux /proc; 0 where that is not available)."""
     try:

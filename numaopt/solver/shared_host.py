@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
+from numaopt.clock import overrun_allowed_s
 from numaopt.errors import InputError
 from numaopt.layout import MAX_CPUS
 from numaopt.model import (
@@ -32,7 +33,6 @@ from numaopt.solver.place import NoPlanError, as_the_guest_keeps_it, decide
 from numaopt.solver.placement import PlacementModel, Progress, free_threads_by_core
 from numaopt.solver.plan import build_plan
 
-FIRST_PLAN_S = 10.0  # the repair search below may take this long, even past the deadline
 CHECK_S = 0.1  # the check of a fixed placement (propagation only, milliseconds) when the deadline has passed
 
 
@@ -243,9 +243,10 @@ def _keeps_every_requirement(instance: Instance, placement: Placement, deadline:
 
 def _repaired(instance: Instance, hint: Placement, deadline: float) -> Placement:
     """The first plan CP-SAT finds near ``hint`` that keeps every requirement. A time limit
-    too short for the search to find one would otherwise give a plan that breaks a rule; a
-    valid plan a little late is the lesser harm (it happens only when the limit is shorter
-    than the search's first step)."""
+    too short for the search to find one would otherwise give a plan that breaks a rule.
+    The repair may end after the deadline only within the time limit's promise; when it
+    finds nothing by then, the answer is "no plan within the time limit", never a plan that
+    breaks a rule and never a late one."""
     model = PlacementModel(instance, structured=False)
     for (i, n), var in model.x.items():  # a partial hint: CP-SAT completes and repairs it
         model.model.add_hint(var, hint.items[i] == n)
@@ -254,7 +255,9 @@ def _repaired(instance: Instance, hint: Placement, deadline: float) -> Placement
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.stop_after_first_solution = True
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), FIRST_PLAN_S)
+    # Past the deadline only by half of what the time-limit promise allows.
+    grace = overrun_allowed_s(instance.request.settings.time_limit_s) / 2
+    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.0) + grace
     status = sigint.solve(solver, model.model)
     if status == cp_model.INFEASIBLE:
         raise NoPlanError("no plan: the requirements cannot all hold (raise objective.time_limit to see which)")

@@ -8,11 +8,14 @@ sched_verbose (tests/guest/test_sched_groups_boot.py keeps two of them booting; 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from numaopt.distances.sched_groups import broken_domains, short_trees
 from numaopt.layout import check_layout
 from numaopt.model import CpuShape, GuestLayout, GuestNode, Machine
+from numaopt.problem import load_problem
 from numaopt.rules import RuleSet, Severity
 from numaopt.units import MIB
 
@@ -142,3 +145,17 @@ def test_check_says_what_a_lone_cpu_without_domains_prints(machine: Machine) -> 
     assert found.code == "sched-short-tree" and "CPU(s) 0-1 get no scheduler domain spanning every CPU" in found.message
     for quiet in (RuleSet.QEMU, RuleSet.LIBVIRT):
         assert not [f for f in check_layout(layout, quiet) if f.code in ("sched-null-domain", "sched-short-tree")]
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.mark.parametrize("recorded", ["guest-reports/asymmetric-lone-cpu", "guest-reports-aarch64/asymmetric-lone-cpu"])
+def test_the_recorded_guests_print_the_words_check_quotes(recorded: str) -> None:
+    layout = load_problem(DATA / f"{recorded}.toml").layout
+    assert layout is not None
+    console = (DATA / f"{recorded}.console").read_text(encoding="utf-8")
+    [found] = [f for f in check_layout(layout, layout.rules) if f.code == "sched-null-domain"]
+    quoted = found.message.split("the guest prints '")[1].split("'")[0]
+    assert quoted == "CPU0 attaching NULL sched-domain."
+    assert any(line.endswith(f"] {quoted}") for line in console.splitlines())

@@ -12,6 +12,7 @@ that the original kept, so a shrunk layout is a fair reproducer of the same fail
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,12 +34,13 @@ class ShrinkResult:
     steps: tuple[str, ...] = field(default=())  # the simplifications kept, in order
 
 
-def size_of(layout: GuestLayout) -> tuple[int, int, int, int, int]:
-    """What shrinking lowers, most important first."""
+def size_of(layout: GuestLayout) -> tuple[int, int, int, int, int, int]:
+    """What shrinking lowers, most important first (HMAT entries and memory devices last)."""
     matrix = layout.distances
     distinct = 0 if matrix is None else len(np.unique(matrix[~np.eye(len(matrix), dtype=bool)]))
     asymmetric = 0 if matrix is None else int(np.count_nonzero(matrix != matrix.T))
-    return (layout.num_nodes, layout.vcpus, layout.shape.threads, distinct + asymmetric, layout.memory_bytes)
+    extras = int(layout.hmat) + len(layout.hmat_lb) + len(layout.hmat_cache) + layout.slots + len(layout.dimms)
+    return (layout.num_nodes, layout.vcpus, layout.shape.threads, distinct + asymmetric, layout.memory_bytes, extras)
 
 
 def _errors(layout: GuestLayout, rules: RuleSet) -> set[str]:
@@ -102,7 +104,52 @@ def _rebuild(
 
 
 def candidates(layout: GuestLayout) -> Iterator[tuple[str, GuestLayout]]:
-    """Simpler layouts than ``layout``, biggest simplification first (may repeat shapes)."""
+    """Simpler layouts than ``layout``, biggest simplification first (may repeat shapes).
+
+    HMAT and the DIMMs go first, each on its own step (two boots at most, and a failure
+    that needs neither shrinks without them). After that, a candidate with the same nodes
+    keeps the layout's HMAT and memory devices (a failure may need them), and one with
+    fewer nodes has neither."""
+    yield from _memory_steps(layout)
+    for step, candidate in _structural(layout):
+        if candidate.num_nodes == layout.num_nodes:
+            candidate = _with_memory_extras(candidate, layout)
+        yield step, candidate
+
+
+def _memory_steps(layout: GuestLayout) -> Iterator[tuple[str, GuestLayout]]:
+    if layout.hmat:
+        yield "no HMAT", _with_memory_extras(_without_hmat(layout), layout, hmat=False)
+        if layout.hmat_cache:
+            yield "no memory-side caches", dataclasses.replace(layout, hmat_cache=())
+    if layout.slots or layout.dimms:
+        yield "no DIMMs or slots", dataclasses.replace(layout, maxmem_bytes=None, slots=0, dimms=())
+
+
+def _without_hmat(layout: GuestLayout) -> GuestLayout:
+    nodes = tuple(dataclasses.replace(node, initiator=None) for node in layout.nodes)
+    return dataclasses.replace(layout, nodes=nodes, hmat=False, hmat_lb=(), hmat_cache=())
+
+
+def _with_memory_extras(candidate: GuestLayout, original: GuestLayout, hmat: bool = True) -> GuestLayout:
+    """``candidate`` (the same node ids as ``original``) with ``original``'s initiators, HMAT
+    and memory devices (the HMAT ones only with ``hmat``); a candidate that makes them
+    invalid is dropped by ``shrink``'s error check."""
+    if hmat and original.hmat:
+        nodes = tuple(
+            dataclasses.replace(node, initiator=old.initiator)
+            for node, old in zip(candidate.nodes, original.nodes, strict=True)
+        )
+        candidate = dataclasses.replace(
+            candidate, nodes=nodes, hmat=True, hmat_lb=original.hmat_lb, hmat_cache=original.hmat_cache
+        )
+    return dataclasses.replace(
+        candidate, maxmem_bytes=original.maxmem_bytes, slots=original.slots, dimms=original.dimms
+    )
+
+
+def _structural(layout: GuestLayout) -> Iterator[tuple[str, GuestLayout]]:
+    """Fewer nodes, fewer vCPUs, one thread per core, simpler distances, less memory."""
     counts = [len(node.cpus) for node in layout.nodes]
     memory = [node.memory_bytes for node in layout.nodes]
     matrix = layout.distances

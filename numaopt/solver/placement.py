@@ -51,7 +51,8 @@ LNS_SHARE = 0.5  # ... then this share of what is left to LNS, the rest to the f
 RESTART_SHARE = 0.5  # pure assignments: this share of the LNS time to more QAP rounds first
 ROUND_STARTS = 50  # one QAP round (``_round``): FAQ starts,
 ROUND_TABU = 10  # ... tabu searches from this many of the best distinct plans,
-ROUND_TABU_STEPS = 1000  # ... of this many swaps each (about 1 s a round at 18-36 nodes, 3 s at 64)
+ROUND_TABU_STEPS = 1000  # ... of this many swaps each (about 1 s a round at 18-36 nodes),
+ROUND_TABU_STEPS_LARGE = 300  # ... or this many above 36 nodes, where a step costs n^3 (a round then ~3 s at 64)
 
 
 def _round(instance: Instance, seed: int, deadline: float) -> list[int] | None:
@@ -60,7 +61,8 @@ def _round(instance: Instance, seed: int, deadline: float) -> list[int] | None:
     tabu searches from different FAQ plans beat a few long ones and FAQ alone (measured on
     the benchmark's 18-64-node QAPs: benchmarks/RESULTS.md). Counts, so a seed gives one
     answer whenever the deadline is not reached."""
-    return qap_portfolio(instance, seed, deadline, ROUND_STARTS, TWO_OPT_POLISHED, (ROUND_TABU, ROUND_TABU_STEPS))
+    steps = ROUND_TABU_STEPS if instance.num_nodes <= 36 else ROUND_TABU_STEPS_LARGE
+    return qap_portfolio(instance, seed, deadline, ROUND_STARTS, TWO_OPT_POLISHED, (ROUND_TABU, steps))
 
 
 _STATUS = {

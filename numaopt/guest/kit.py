@@ -93,15 +93,43 @@ sample() {
   while read -r l; do case $l in cpu[0-9]*) echo "rq $l";; esac; done < /proc/schedstat
   for p in $L $G $Q; do read -r l < /proc/$p/stat && set -- $l && read -r a b x < /proc/$p/schedstat && echo "ts $p $3 ${39} $a $b"; done
 }
+# The memory workload: a string of $mib MiB built by doubling while the task may run only on
+# "start" (first touch puts its pages there), then read again and again (ash copies it for
+# each ${#h}: the copies land where the task runs, the original stays until balancing moves
+# it) after the task is moved to "pin". Sampled: /proc/vmstat's numa_* counters and the
+# task's anonymous pages per node from its numa_maps (one awk each, every tick).
+hog() { h=0123456789abcdef; i=16; while [ $i -lt $((mib*1048576)) ]; do h=$h$h; i=$((i*2)); done; : > /tmp/built; while :; do : ${#h}; done; }
+msample() {
+  read -r u x < /proc/uptime; echo "sample $u"
+  $B awk '/^(numa_|pgmigrate_success )/ {printf " %s=%s", $1, $2} END {print ""}' /proc/vmstat | { read -r l; echo "vmstat $l"; }
+  $B awk '/anon=/ {for (i = 1; i <= NF; i++) if ($i ~ /^N[0-9]+=/) {split(substr($i, 2), a, "="); n[a[1]] += a[2]}} END {for (k in n) printf " %s=%s", k, n[k]; print ""}' /proc/$1/numa_maps | { read -r l; echo "pages $l"; }
+}
+memwork() {
+  [ -w /proc/sys/kernel/numa_balancing ] && echo "$balancing" > /proc/sys/kernel/numa_balancing
+  nb=none; [ -r /proc/sys/kernel/numa_balancing ] && read -r nb < /proc/sys/kernel/numa_balancing
+  $B taskset -p -c "$start" $$ > /dev/null
+  hog & M=$!
+  $B taskset -p -c "$all" $$ > /dev/null
+  while [ ! -e /tmp/built ]; do read -t $tick x <&5; done
+  r "stage workload-run"
+  {
+    echo "memory $M balancing=$nb mib=$mib from=$start to=$pin"; msample $M
+    $B taskset -p -c "$pin" $M > /dev/null; echo "moved"
+    read -r u x < /proc/uptime; e=$((${u%.*}+seconds))
+    i=0; while [ $i -lt $samples ] && [ ${u%.*} -lt $e ]; do read -t $tick x <&5; msample $M; i=$((i+1)); done
+  } > /tmp/work
+  kill $M
+}
 workload() {
   set -f; IFS=,; set -- $W; unset IFS
-  kind=$1; shift; threads=0; pinned=0; pairs=0; work=100; start=0; pin=0; seconds=16; samples=80; tick=0.25
-  for a; do case ${a%%=*} in threads|pinned|pairs|work|start|pin|seconds|samples|tick) eval "${a%%=*}=\${a#*=}";; esac; done
+  kind=$1; shift; threads=0; pinned=0; pairs=0; work=100; start=0; pin=0; seconds=16; samples=80; tick=0.25; mib=0; balancing=1
+  for a; do case ${a%%=*} in threads|pinned|pairs|work|start|pin|seconds|samples|tick|mib|balancing) eval "${a%%=*}=\${a#*=}";; esac; done
   read -r all < /sys/devices/system/cpu/online
   r "workload $kind threads=$threads pinned=$pinned pairs=$pairs work=$work start=$start pin=$pin seconds=$seconds samples=$samples tick=$tick"
   r "stage workload-start"
   L=; G=; Q=
   $B mkfifo /tmp/tick; exec 5<>/tmp/tick
+  if [ "$kind" = memory ]; then memwork; else
   $B taskset -p -c "$start" $$ > /dev/null
   i=0; while [ $i -lt $threads ]; do spin & L="$L $!"; i=$((i+1)); done
   i=0; while [ $i -lt $pairs ]; do
@@ -117,6 +145,7 @@ workload() {
   read -r u x < /proc/uptime; e=$((${u%.*}+seconds))
   i=0; while [ $i -lt $samples ] && [ ${u%.*} -lt $e ]; do sample; read -t $tick x <&5; i=$((i+1)); done >> /tmp/work
   kill $L $G $Q
+  fi
   r "stage workload-report"
   while IFS= read -r l; do r "$l"; done < /tmp/work
   set +f

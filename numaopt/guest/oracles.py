@@ -53,6 +53,7 @@ import numpy.typing as npt
 from numaopt.distances import LOCAL_DISTANCE, REMOTE_DISTANCE, TopologyType, distinct_levels, topology_type
 from numaopt.guest.balance import balance_findings
 from numaopt.guest.boot import BootResult
+from numaopt.guest.memory import memory_findings
 from numaopt.guest.report import GuestReport, KernelMessage, SchedDomain, kernel_messages
 from numaopt.layout import check_layout, guest_node_order
 from numaopt.model import CpuPosition, GuestLayout, GuestNode, Machine
@@ -97,6 +98,7 @@ class Oracle(enum.StrEnum):
     HANG = "hang"  # (d) the probe kept making progress until it finished
     BALANCE = "balance"  # (e) with a workload: no core idle while work waits, loops spread by node (guest.balance)
     PREDICTIONS = "predictions"  # (f) check's guest predictions confirmed by the guest, and nothing else (guest.predictions)
+    MEMORY = "memory"  # with the memory workload: pages follow their task to its node (guest.memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -770,6 +772,7 @@ def judge_report(layout: GuestLayout, report: GuestReport, *, accel: str = "tcg"
     failures += message_problems(view, report.messages())
     failures += sched_problems(view, report)
     failures += [Failure(Oracle.BALANCE, found.code, found.message) for found in balance_findings(report)]
+    failures += [Failure(Oracle.MEMORY, found.code, found.message) for found in memory_findings(report)]
     return failures
 
 

@@ -31,6 +31,13 @@ When the kernel command line asks for a workload (``numaopt.workload=...``, see
     @ts 109 R 2 340993843 207782831    a task: state, last CPU, ran ns, waited ns (its schedstat)
     @stage reset                      after the report (not counted)
 
+and for the memory workload, instead of the task and CPU lines::
+
+    @memory 104 balancing=1 mib=16 from=0 to=1      the task, kernel.numa_balancing, size, CPUs
+    @moved                             the task was moved to "to" (between two samples)
+    @vmstat numa_hint_faults=5 numa_pages_migrated=5 ...   in each sample: /proc/vmstat's numa_*
+    @pages 0=13140 1=3                 in each sample: the task's anonymous pages per node
+
 Scheduler-domain spans and groups come from the ``sched_verbose`` lines in dmesg
 (kernel/sched/topology.c ``sched_domain_debug_one``); names and flags from debugfs
 (``/sys/kernel/debug/sched/domains``, the Debian 6.1 kernel has no
@@ -194,6 +201,8 @@ class WorkloadSample:
     time_s: float  # the guest's uptime
     cpus: dict[int, CpuSample]
     tasks: dict[int, TaskSample]
+    vmstat: dict[str, int] = field(default_factory=dict)  # memory workload: /proc/vmstat's numa_* counters
+    pages: dict[int, int] = field(default_factory=dict)  # memory workload: node -> the task's anonymous pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +213,8 @@ class WorkloadTrace:
     settings: dict[str, str]
     tasks: tuple[WorkloadTask, ...]
     samples: tuple[WorkloadSample, ...]
+    memory: dict[str, str] = field(default_factory=dict)  # the memory workload's line: pid, balancing, mib, from, to
+    moved_after: int | None = None  # the memory workload: samples taken before the task was moved
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,6 +586,19 @@ class _Fields:
     def _ts(self, rest: str) -> None:
         self.workload.task_sample(rest)
 
+    def _memory(self, rest: str) -> None:
+        pid, *pairs = rest.split()
+        self.workload.memory = {"pid": str(int(pid)), **dict(pair.split("=", 1) for pair in pairs)}
+
+    def _moved(self, rest: str) -> None:
+        self.workload.moved_after = len(self.workload.samples)
+
+    def _vmstat(self, rest: str) -> None:
+        self.workload.counters(rest, self.workload.vmstat, str)
+
+    def _pages(self, rest: str) -> None:
+        self.workload.counters(rest, self.workload.pages, int)
+
 
 _CPU_NAME = re.compile(r"^cpu(\d+)$")
 
@@ -594,6 +618,10 @@ class _Workload:
         self.settings: dict[str, str] = {}
         self.tasks: list[WorkloadTask] = []
         self.samples: list[tuple[float, dict[int, list[int]], dict[int, tuple[int, int]], dict[int, TaskSample]]] = []
+        self.memory: dict[str, str] = {}
+        self.moved_after: int | None = None
+        self.vmstat: dict[int, dict[str, int]] = {}  # sample index -> counters
+        self.pages: dict[int, dict[int, int]] = {}  # sample index -> node -> pages
 
     def header(self, rest: str) -> None:
         kind, *pairs = rest.split()
@@ -627,17 +655,22 @@ class _Workload:
         pid, state, cpu, ran, waited = rest.split()
         self._current()[3][int(pid)] = TaskSample(int(pid), state, int(cpu), int(ran), int(waited))
 
+    def counters(self, rest: str, into: dict[int, dict[Any, int]], key: Callable[[str], Any]) -> None:
+        """``NAME=VALUE ...`` of the current sample (an empty line: the file was unreadable)."""
+        self._current()
+        into[len(self.samples) - 1] = {key(name): int(value) for name, value in (pair.split("=", 1) for pair in rest.split())}
+
     def trace(self) -> WorkloadTrace | None:
         if self.kind is None:
             return None
         samples = []
-        for time_s, jiffies, queues, tasks in self.samples:
+        for index, (time_s, jiffies, queues, tasks) in enumerate(self.samples):
             cpus = {
                 cpu: CpuSample(cpu, tuple(values), *queues.get(cpu, (None, None)))
                 for cpu, values in sorted(jiffies.items())
             }
-            samples.append(WorkloadSample(time_s, cpus, tasks))
-        return WorkloadTrace(self.kind, self.settings, tuple(self.tasks), tuple(samples))
+            samples.append(WorkloadSample(time_s, cpus, tasks, self.vmstat.get(index, {}), self.pages.get(index, {})))
+        return WorkloadTrace(self.kind, self.settings, tuple(self.tasks), tuple(samples), self.memory, self.moved_after)
 
 
 _FIELD_READERS: dict[str, Callable[[_Fields, str], None]] = {
@@ -654,6 +687,10 @@ _FIELD_READERS: dict[str, Callable[[_Fields, str], None]] = {
     "cpustat": _Fields._cpustat,
     "rq": _Fields._rq,
     "ts": _Fields._ts,
+    "memory": _Fields._memory,
+    "moved": _Fields._moved,
+    "vmstat": _Fields._vmstat,
+    "pages": _Fields._pages,
 }
 
 

@@ -13,6 +13,11 @@ scheduler, sampled every ``tick`` seconds. The kinds:
 * ``pinned[:G]``: G busy loops pinned to one node (default: twice its CPUs) plus one free
   loop per CPU of the other nodes, the free ones started on the pinned node (group
   imbalance: the free loops must leave the overloaded node).
+* ``memory[:MiB]``: one task (default 16 MiB) builds a shell string of that size while it
+  may run only on one node's CPUs (first touch: its pages land there), is then moved to
+  another node's CPUs and keeps reading it, with automatic NUMA balancing on; the init
+  samples /proc/vmstat's numa_* counters and the task's pages per node (numa_maps), and
+  oracle (memory) expects the pages to follow the task (``numaopt.guest.memory``).
 
 Where things start (the CPU, the node) comes from the seed, so a workload and its seed
 name one run exactly; the guest's CPU numbers are the layout's vCPU numbers. Several kinds
@@ -51,12 +56,16 @@ DEFAULT_TICK_S = 0.25
 WORKLOAD_FILE = "workload.json"
 # Arithmetic steps a pair's task does before it wakes its partner (a few ms under TCG).
 PAIR_WORK = 100
+# The memory workload's default size: the string is built by doubling, so the task briefly
+# holds 1.5x this on the first node, which fuzz layouts (128 MiB a node) have room for.
+MEMORY_MIB = 16
 
 
 class WorkloadKind(enum.StrEnum):
     SPREAD = "spread"
     PAIRS = "pairs"
     PINNED = "pinned"
+    MEMORY = "memory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,8 @@ class WorkloadSpec:
             return Workload(self, seed, threads=self.size or layout.vcpus, start=(start_cpu,))
         if self.kind is WorkloadKind.PAIRS:
             return Workload(self, seed, pairs=self.size or layout.vcpus, start=(start_cpu,))
+        if self.kind is WorkloadKind.MEMORY:
+            return self._memory(layout, seed, rng)
         node_cpus = tuple(sorted(start_node.cpus))
         return Workload(
             self,
@@ -90,6 +101,18 @@ class WorkloadSpec:
             start=node_cpus,
             pin=node_cpus,
         )
+
+
+    def _memory(self, layout: GuestLayout, seed: int, rng: random.Random) -> Workload:
+        """First touch on one node with CPUs and memory, then the move to another such node."""
+        mib = self.size or MEMORY_MIB
+        room = [node for node in layout.nodes if node.cpus and node.memory_bytes >= 2 * mib * 1024 * 1024]
+        if len(room) < 2:
+            raise InputError(
+                f"workload {self}: needs two nodes with CPUs and at least {2 * mib} MiB each; the layout has {len(room)}"
+            )
+        first, then = rng.sample(room, 2)
+        return Workload(self, seed, start=tuple(sorted(first.cpus)), pin=tuple(sorted(then.cpus)), mib=mib)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +169,12 @@ class Workload:
     samples: int = DEFAULT_SAMPLES
     tick_s: float = DEFAULT_TICK_S
     work: int = PAIR_WORK
+    mib: int = 0  # memory: the string's size; start = the first node's CPUs, pin = the next node's
+    balancing: int = 1  # memory: kernel.numa_balancing for the run (0: the control, pages must stay)
 
     def kernel_argument(self) -> str:
         """The ``numaopt.workload=...`` argument the init reads (no spaces: one argument)."""
-        settings = (
+        settings: tuple[str, ...] = (
             f"threads={self.threads}",
             f"pinned={self.pinned}",
             f"pairs={self.pairs}",
@@ -160,6 +185,8 @@ class Workload:
             f"samples={self.samples}",
             f"tick={self.tick_s:g}",
         )
+        if self.spec.kind is WorkloadKind.MEMORY:
+            settings = (*settings, f"mib={self.mib}", f"balancing={self.balancing}")
         return "numaopt.workload=" + ",".join((self.spec.kind.value, *settings))
 
     def record(self) -> dict[str, object]:

@@ -33,7 +33,8 @@ ACCEL_HELP = "kvm or tcg; default: kvm when /dev/kvm works for this host CPU (vm
 MAX_SHRINK_BOOTS = 1000
 COMPARE_HELP = (
     "Given twice (--kernel A --kernel B): every layout boots under both, and an item fails only where "
-    "the two guests fail differently (a kernel regression finder)."
+    "the two guests fail differently (a kernel regression finder). Each image applies to the guests of its "
+    "architecture (read from its header); the other architecture's boot the kit's Debian kernel."
 )
 EXPECT_HELP = (
     "Known failure signatures (a JSON file written by --write-expect): items failing only in these ways "

@@ -129,7 +129,7 @@ workload() {
   r "stage workload-start"
   L=; G=; Q=
   $B mkfifo /tmp/tick; exec 5<>/tmp/tick
-  if [ "$kind" = memory ]; then memwork; else
+  if [ "$kind" = memory ]; then [ "$mib" -gt 0 ] && memwork; else
   $B taskset -p -c "$start" $$ > /dev/null
   i=0; while [ $i -lt $threads ]; do spin & L="$L $!"; i=$((i+1)); done
   i=0; while [ $i -lt $pairs ]; do

@@ -48,8 +48,10 @@ def memory_findings(report: GuestReport, thresholds: MemoryThresholds = MemoryTh
     trace = report.workload
     if trace is None or trace.kind != "memory":
         return []
+    if not trace.memory:  # mib=0: the layout had no two nodes to move between
+        return []
     moved = trace.moved_after
-    if not trace.memory or not moved:
+    if not moved:
         return [MemoryFinding("no-samples", f"the memory workload never moved its task ({len(trace.samples)} samples)")]
     before = trace.samples[moved - 1]
     settled = [s for s in trace.samples[moved:] if s.time_s - before.time_s >= thresholds.settle_s]

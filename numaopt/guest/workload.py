@@ -17,7 +17,9 @@ scheduler, sampled every ``tick`` seconds. The kinds:
   may run only on one node's CPUs (first touch: its pages land there), is then moved to
   another node's CPUs and keeps reading it, with automatic NUMA balancing on; the init
   samples /proc/vmstat's numa_* counters and the task's pages per node (numa_maps), and
-  oracle (memory) expects the pages to follow the task (``numaopt.guest.memory``).
+  oracle (memory) expects the pages to follow the task (``numaopt.guest.memory``). A
+  layout without two nodes with CPUs and twice that memory each runs nothing (``mib=0``)
+  and is not judged.
 
 Where things start (the CPU, the node) comes from the seed, so a workload and its seed
 name one run exactly; the guest's CPU numbers are the layout's vCPU numbers. Several kinds
@@ -107,10 +109,8 @@ class WorkloadSpec:
         """First touch on one node with CPUs and memory, then the move to another such node."""
         mib = self.size or MEMORY_MIB
         room = [node for node in layout.nodes if node.cpus and node.memory_bytes >= 2 * mib * 1024 * 1024]
-        if len(room) < 2:
-            raise InputError(
-                f"workload {self}: needs two nodes with CPUs and at least {2 * mib} MiB each; the layout has {len(room)}"
-            )
+        if len(room) < 2:  # nowhere to move (a campaign's 1-node layout, a shrunk one): not judged
+            return Workload(self, seed, mib=0)
         first, then = rng.sample(room, 2)
         return Workload(self, seed, start=tuple(sorted(first.cpus)), pin=tuple(sorted(then.cpus)), mib=mib)
 

@@ -13,7 +13,6 @@ from dataclasses import replace
 
 import pytest
 
-from numaopt.errors import InputError
 from numaopt.guest.boot import boot
 from numaopt.guest.kit import load_kit
 from numaopt.guest.oracles import Oracle, judge
@@ -36,8 +35,17 @@ def test_the_memory_workload_moves_between_two_nodes_with_room() -> None:
     assert {workload.start, workload.pin} == {(0,), (1,)}
     assert workload.kernel_argument().endswith(",mib=32,balancing=1")
     assert parse_workload("memory:8") == WorkloadSpec(WorkloadKind.MEMORY, 8)
-    with pytest.raises(InputError, match="needs two nodes with CPUs and at least 512 MiB each; the layout has 0"):
-        WorkloadSpec(WorkloadKind.MEMORY, 256).for_layout(TWO_NODES, 3)
+    too_big = WorkloadSpec(WorkloadKind.MEMORY, 256).for_layout(TWO_NODES, 3)  # 512 MiB a node needed
+    assert too_big.mib == 0 and too_big.kernel_argument().endswith(",mib=0,balancing=1")
+
+
+@pytest.mark.qemu
+def test_a_layout_with_one_node_runs_nothing_and_is_not_judged() -> None:
+    one = GuestLayout(vcpus=2, memory_bytes=256 * MIB, nodes=(GuestNode(0, (0, 1), 256 * MIB),), shape=CpuShape(sockets=1, cores=2))
+    workload = WorkloadSpec(WorkloadKind.MEMORY).for_layout(one, 7)
+    result = boot(one, load_kit(), extra_append=[workload.kernel_argument()])
+    assert result.report is not None and result.report.workload is not None
+    assert result.report.workload.memory == {} and judge(one, result) == []
 
 
 @pytest.mark.qemu

@@ -47,7 +47,9 @@ WRITE_EXPECT_HELP = (
 WORKLOAD_HELP = (
     "Run this workload in every guest after its report and judge the scheduler with oracle (e) balance: "
     "spread[:N] (N busy loops started on one CPU, default one per vCPU), pairs[:P] (P sleep/wake pairs), "
-    "pinned[:G] (G loops pinned to one node plus free loops). Where it starts comes from the item's seed; "
+    "pinned[:G] (G loops pinned to one node plus free loops); memory[:MiB] (a task's memory first touched on one "
+    "node, the task moved to another, judged by oracle memory: with numa_balancing on the pages must follow it). "
+    "Where it starts comes from the item's seed; "
     "reproducers record it (workload.json)."
 )
 KERNEL_HELP = (

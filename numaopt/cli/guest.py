@@ -249,6 +249,7 @@ def fuzz_command(
     from numaopt.generate import resolve
 
     settings = _run_settings(kernel or [], accel, timeout, not no_shrink, shrink_boots, workload)
+    _check_kernel_archs(kernel or [], {machine.arch for machine in knobs.machines}, "--machine")
     expected = read_expect(expect) if expect is not None else None
     _check_outputs(write_expect, plot_file)
     shard_index = parse_shard(shard)
@@ -327,6 +328,7 @@ def replay_command(
         raise InputError("no problem.toml here: expected a reproducer directory (failures/item-NNNNNN or its shrunk/)",
                          source=str(directory))
     reproducer = read_reproducer(directory, load_layout(problem))
+    _check_kernel_archs(kernel or [], {reproducer.layout.machine.arch}, "the reproducer's problem.toml")
     kernels = _run_settings(kernel, accel, timeout, False, 1).kernels if kernel else tuple(recorded_kernels(reproducer))
     outcome = replay(reproducer, [k for k in kernels if k], accel, timeout)
     for record, boot in zip(outcome.judged.kernels, outcome.judged.boots, strict=True):
@@ -349,6 +351,18 @@ def _replay_verdict(outcome: Any) -> str:
     if outcome.same:
         return f"{now}: as recorded"
     return f"{now}; the campaign recorded " + (" | ".join(recorded) if recorded else "no failure")
+
+
+def _check_kernel_archs(kernels: list[Path], archs: set[str], where: str) -> None:
+    """A --kernel that no guest of the run could boot is a mistake, not a silent fallback to Debian's."""
+    from numaopt.guest.kit import kernel_arch
+
+    for kernel in kernels:
+        arch = kernel_arch(kernel)
+        if arch not in archs:
+            raise typer.BadParameter(
+                f"{kernel} is a kernel for {arch} guests, but {where} makes only {', '.join(sorted(archs))} ones", param_hint="--kernel"
+            )
 
 
 def _run_settings(

@@ -44,6 +44,16 @@ def test_each_architecture_boots_its_own_images(tmp_path: Path) -> None:
     assert RunSettings().kernels_for("aarch64") == (None,)
 
 
+def test_a_kernel_no_guest_of_the_run_boots_is_one_line(tmp_path: Path) -> None:
+    arm = _image(tmp_path / "Image", 0x38, b"ARMd")
+    done = subprocess.run([sys.executable, "-m", "numaopt", "fuzz", "-n", "1", "--out", str(tmp_path / "c"), "--kernel", str(arm)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert f"{arm} is a kernel for aarch64 guests, but --machine makes only x86_64 ones" in done.stderr
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.mark.qemu
 def test_a_mixed_campaign_boots_virt_with_the_kits_arm64_kernel(tmp_path: Path) -> None:
     # Item 0 of seed 2 is a q35 layout, item 1 a virt one (2 nodes of 1 vCPU each).

@@ -44,7 +44,7 @@ from numaopt.generate.knobs import (
     max_levels,
     resolve,
 )
-from numaopt.generate.memory import MemoryExtras, draw_extras, refusals, wanted
+from numaopt.generate.memory import MemoryExtras, draw_extras, extra_classes, key_suffix, refusals, wanted
 from numaopt.generate.nodes import NodeBatch, sample_nodes
 from numaopt.generate.streams import Draws, child_keys
 from numaopt.model import CpuShape, GuestLayout, GuestNode, Machine
@@ -381,16 +381,21 @@ def _memory_extras(
     return draw_extras(space, layouts, draws.take(keep))
 
 
+def _keep_and_skip(group: _Group, indices: list[int], outcomes: dict[int, Outcome]) -> list[int]:
+    """The group positions that have a matrix; the others are recorded as skipped."""
+    for p, why in group.failures.items():
+        index = indices[group.rows[p]]
+        outcomes[index] = Skipped(index, group.families[p], why)
+    return [p for p in range(len(group.rows)) if p not in group.failures]
+
+
 def _finish_group(
     space: Space, group: _Group, indices: list[int], outcomes: dict[int, Outcome], draws: Draws | None = None
 ) -> None:
     knobs = space.knobs
     n = group.n
     nodes = group.nodes
-    keep = [p for p in range(len(group.rows)) if p not in group.failures]
-    for p, why in group.failures.items():
-        index = indices[group.rows[p]]
-        outcomes[index] = Skipped(index, group.families[p], why)
+    keep = _keep_and_skip(group, indices, outcomes)
     if not keep:
         return
     effective = np.stack([_effective(n, group.matrices[p]) for p in keep])
@@ -418,8 +423,7 @@ def _finish_group(
     shape_rows = shapes.tolist()
     memory_extras = _memory_extras(space, group, keep, rules, draws)
     extras = [
-        f"{nodes.machines[p].value}|{shape_rows[q]}|{int(given[q])}|{rules[q].value}"
-        f"{'' if memory_extras[q] is None else memory_extras[q].key()}".encode()  # type: ignore[union-attr]
+        f"{nodes.machines[p].value}|{shape_rows[q]}|{int(given[q])}|{rules[q].value}{key_suffix(memory_extras[q])}".encode()
         for q, p in enumerate(keep)
     ]
     keys = canonical_keys(effective * 4 + relations, attrs, extras)
@@ -447,9 +451,7 @@ def _finish_group(
         }
         if not given[q]:
             classes["edge_values"] = []
-        if wanted(space):
-            extra = memory_extras[q]
-            classes.update(extra.classes() if extra is not None else {"hmat": False, "dimms": 0})
+        classes.update(extra_classes(space, memory_extras[q]))
         outcomes[index] = Generated(
             index=index,
             family=group.families[p],

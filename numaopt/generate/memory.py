@@ -92,6 +92,18 @@ class MemoryExtras:
         return {"hmat": self.hmat, "dimms": len(self.dimms)}
 
 
+def key_suffix(extras: MemoryExtras | None) -> str:
+    """What the extras add to an item's canonical fingerprint ("" without them)."""
+    return "" if extras is None else extras.key()
+
+
+def extra_classes(space: Space, extras: MemoryExtras | None) -> dict[str, object]:
+    """The classes the extras add: none unless a share is set (older indexes stay as they were)."""
+    if not wanted(space):
+        return {}
+    return extras.classes() if extras is not None else {"hmat": False, "dimms": 0}
+
+
 def wanted(space: Space) -> bool:
     """Whether any layout of the batch may get HMAT or DIMMs."""
     return space.knobs.hmat > 0 or space.knobs.dimms > 0

@@ -17,6 +17,7 @@ from numaopt.solver.host_hmat import with_host_hmat
 from numaopt.solver.instance import Instance, Item, Placement, Split, build_instance
 from numaopt.solver.placement import Decision, Progress, solve_placement
 from numaopt.solver.plan import build_plan
+from numaopt.solver.repair import RepairFailed, keeps_every_requirement, repaired
 from numaopt.units import format_cpulist, format_size
 
 EXPLAIN_LIMIT_S = 5.0  # naming the conflict gets at most this, within the time limit
@@ -120,11 +121,23 @@ def decide(
                 "no plan: the requirements cannot all hold (no smaller conflict was found in time: raise objective.time_limit to see one)"
             )
         raise NoPlanError("no plan: these requirements cannot all hold: " + "; ".join(conflict))
-    if decision.placement is None:
-        raise NoPlanError(
-            f"no plan within the time limit ({request.settings.time_limit_s:g} s): raise objective.time_limit"
-        )
-    return instance, decision, decision.placement
+    placement = decision.placement
+    if placement is None:
+        raise NoPlanError(_no_plan_in_time(request))
+    if decision.unchecked and not keeps_every_requirement(instance, placement, deadline):
+        try:
+            placement = repaired(instance, placement, deadline)
+        except RepairFailed as failed:
+            if failed.infeasible:
+                raise NoPlanError("no plan: the requirements cannot all hold (raise objective.time_limit to see which)") from None
+            raise NoPlanError(_no_plan_in_time(request)) from None
+        cost = float(instance.true_cost(placement))
+        decision = replace(decision, status=SolveStatus.FEASIBLE, placement=placement, objective=cost)
+    return instance, decision, placement
+
+
+def _no_plan_in_time(request: PlacementRequest) -> str:
+    return f"no plan within the time limit ({request.settings.time_limit_s:g} s): raise objective.time_limit"
 
 
 def place(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -85,6 +85,9 @@ class Decision:
     primary: float | None = None  # spread / compact: the node-count objective reached
     wall_time_s: float = 0.0
     conflict: list[str] = field(default_factory=list)  # requirements that cannot hold together
+    # The placement is the greedy first plan: no CP-SAT pass kept it, so it may break a
+    # rule the greedy does not know (``numaopt.solver.repair`` checks and repairs it).
+    unchecked: bool = False
 
 
 class PlacementModel:
@@ -870,6 +873,7 @@ class _Search:
         self.inst = model.inst
         self.bound: float | None = None  # scaled, proven for the whole problem
         self.best: Placement | None = None
+        self.kept_by_cp_sat = False  # whether a CP-SAT pass found a plan (else best is a first plan)
 
     def _full_model(self, until: float) -> SolveStatus:
         """One CP-SAT pass on the whole model; keeps its bound and its plan."""
@@ -880,6 +884,7 @@ class _Search:
             # CP-SAT's plan, even when the hint looked cheaper: a greedy hint may break a
             # rule; a plan CP-SAT was hinted with and kept is never worse than it.
             self.best = _placement(self.model, solver)
+            self.kept_by_cp_sat = True
         return status
 
     def minimise(self, hint: Placement | None, lower: float | None, neighbourhoods: bool) -> Decision:
@@ -896,7 +901,8 @@ class _Search:
             status = self._neighbourhoods_then_full_model()
         bound = None if self.bound is None else self.bound / inst.scale
         found = SolveStatus.OPTIMAL if status is SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
-        return _decision(inst, found, self.best, bound, time.perf_counter() - self.start)
+        decision = _decision(inst, found, self.best, bound, time.perf_counter() - self.start)
+        return replace(decision, unchecked=not self.kept_by_cp_sat)
 
     def _neighbourhoods_then_full_model(self) -> SolveStatus:
         inst = self.inst

@@ -12,9 +12,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from ortools.sat.python import cp_model
-
-from numaopt.clock import overrun_allowed_s
 from numaopt.errors import InputError
 from numaopt.layout import MAX_CPUS
 from numaopt.model import (
@@ -27,13 +24,10 @@ from numaopt.model import (
     VmRequest,
     Workload,
 )
-from numaopt.solver import sigint
 from numaopt.solver.instance import Instance, Placement, build_instance
 from numaopt.solver.place import NoPlanError, as_the_guest_keeps_it, decide
-from numaopt.solver.placement import PlacementModel, Progress, free_threads_by_core
+from numaopt.solver.placement import Progress, free_threads_by_core
 from numaopt.solver.plan import build_plan
-
-CHECK_S = 0.1  # the check of a fixed placement (propagation only, milliseconds) when the deadline has passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +129,6 @@ def place_vms(
         raise NoPlanError("no plan: " + "; ".join(reasons))
     combined = combine(request)
     instance, decision, placement = decide(combined, deadline, progress)
-    if not _keeps_every_requirement(instance, placement, deadline):
-        placement = _repaired(instance, placement, deadline)
-        decision = replace(decision, status=SolveStatus.FEASIBLE, objective=float(instance.true_cost(placement)))
     taken: dict[int, int] = {}
     plans = []
     for vm, partition in zip(request.vms, combined.partitions, strict=True):
@@ -216,56 +207,3 @@ def _whole_cores(cores: list[tuple[int, ...]], needs: list[int], order: list[int
         while len(chosen[v]) < needs[v] and (full or part):
             chosen[v].append(full.pop(0) if full else part.pop(0))
     return chosen
-
-
-def _fixed_model(instance: Instance, placement: Placement) -> PlacementModel:
-    """The placement model with every decision fixed to ``placement``: only propagation is left."""
-    model = PlacementModel(instance, structured=False)
-    for (i, n), var in model.x.items():
-        model.model.add(var == int(placement.items[i] == n))
-    for (s, n), var in model.k.items():
-        model.model.add(var == placement.split_cores[s][n])
-        model.model.add(model.mem[s, n] == placement.split_memory[s][n])
-    return model
-
-
-def _keeps_every_requirement(instance: Instance, placement: Placement, deadline: float) -> bool:
-    """Whether the placement keeps every requirement of the model (capacities, rules, each
-    VM's guest node count, sockets apart). When CP-SAT found no plan in time the search
-    returns its first hint, which the greedy built without the VMs' guest node counts or
-    sockets_apart; the model itself is the one statement of what a plan must keep. (No
-    answer in time counts as no: the placement is then repaired.)"""
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), CHECK_S)
-    return sigint.solve(solver, _fixed_model(instance, placement).model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-
-
-def _repaired(instance: Instance, hint: Placement, deadline: float) -> Placement:
-    """The first plan CP-SAT finds near ``hint`` that keeps every requirement. A time limit
-    too short for the search to find one would otherwise give a plan that breaks a rule.
-    The repair may end after the deadline only within the time limit's promise; when it
-    finds nothing by then, the answer is "no plan within the time limit", never a plan that
-    breaks a rule and never a late one."""
-    model = PlacementModel(instance, structured=False)
-    for (i, n), var in model.x.items():  # a partial hint: CP-SAT completes and repairs it
-        model.model.add_hint(var, hint.items[i] == n)
-    for (s, n), var in model.k.items():
-        model.model.add_hint(var, hint.split_cores[s][n])
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.stop_after_first_solution = True
-    # Past the deadline only by half of what the time-limit promise allows.
-    grace = overrun_allowed_s(instance.request.settings.time_limit_s) / 2
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.0) + grace
-    status = sigint.solve(solver, model.model)
-    if status == cp_model.INFEASIBLE:
-        raise NoPlanError("no plan: the requirements cannot all hold (raise objective.time_limit to see which)")
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise NoPlanError(f"no plan within the time limit ({instance.request.settings.time_limit_s:g} s): raise objective.time_limit")
-    nodes = range(instance.num_nodes)
-    return Placement(
-        tuple(next(n for n in nodes if solver.value(model.x[i, n])) for i in range(len(instance.items))),
-        tuple(tuple(int(solver.value(model.k[s, n])) for n in nodes) for s in range(len(instance.splits))),
-        tuple(tuple(int(solver.value(model.mem[s, n])) for n in nodes) for s in range(len(instance.splits))),
-    )

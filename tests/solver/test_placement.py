@@ -219,7 +219,10 @@ def test_a_split_group_uses_as_many_nodes_as_it_needs() -> None:
     # 72 vCPUs on 16 nodes of 8 CPUs: 9 nodes, not the 8 pieces an older model allowed.
     request = _synthetic_vm("pack:4 numa:4 core:8 pu:1", 72, 9 * 1024)
     plan = solved(request)
-    assert plan.status is SolveStatus.OPTIMAL
+    # At a load of 17 on 2 cores the proof took 28 s of the 30 s limit, and the limit came
+    # first in other runs: then the plan must still be the expected one.
+    limit_reached = plan.wall_time_s >= 0.95 * request.settings.time_limit_s
+    assert plan.status is SolveStatus.OPTIMAL or limit_reached
     nodes = _host_nodes(plan)
     assert len(nodes) == 9 and all(len(node.cpus) == 8 for node in plan.layout.nodes)
     sockets = sorted(sum(1 for n in nodes if n // 4 == s) for s in range(4))

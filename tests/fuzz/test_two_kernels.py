@@ -7,7 +7,12 @@ package, 6.7 and later machine-wide).
 The 6.12 booted is bookworm-security's (linux-image-6.12-cloud-amd64, 6.12.118 when
 written), not bookworm-backports' (6.12.95): under this QEMU 7.2's TCG the backports build
 panicked in 3 of 6 boots of this layout (in do_sync_core, kmem_cache_alloc), 6.12.118 in
-none of 5, and a suite test must not flake. The backports kernel is still fetched here."""
+none of 5, and a suite test must not flake. The backports kernel is still fetched here.
+
+6.12.118 did panic once since, in a fresh-clone suite run on a quiet machine ('Kernel panic
+- not syncing: Fatal exception in interrupt', 1 of about 7 boots): a fault of that kernel
+under TCG, not of the comparison under test. So a run whose only trouble is kernel B's
+panic is tried again, at most three times in all; any other failure fails at once."""
 
 from __future__ import annotations
 
@@ -50,11 +55,20 @@ def test_61_and_612_differ_exactly_in_die_ids_and_pass_every_oracle(tmp_path: Pa
     old = load_kit().kernel
     new = build_kit(arch="x86_64", suite="bookworm-security", package="linux-image-6.12-cloud-amd64").kernel
     assert new.name.startswith("vmlinuz-6.12.")
-    done = numaopt(*DIES_2X2, "--out", tmp_path, "--kernel", old, "--kernel", new)
+    for attempt in range(3):
+        out = tmp_path / f"attempt-{attempt}"
+        done = numaopt(*DIES_2X2, "--out", out, "--kernel", old, "--kernel", new)
+        if not (done.returncode != 0 and _only_kernel_b_panicked(done.stdout)):
+            break
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("1 of 1 layouts done: 1 pass, 0 fail")
     assert f"kernel A {old} and kernel B {new}: the guests differ on 0 of 1 layouts\n" in done.stdout
     assert done.stdout.endswith("what the guests show differs on 1 of 1 layouts: die ids (1)\n")
-    item = json.loads((tmp_path / "journal.jsonl").read_text().splitlines()[1])
+    item = json.loads((out / "journal.jsonl").read_text().splitlines()[1])
     assert item["label"] == "flat" and item["failures"] == []
     assert item["differences"] == ["die ids: CPUs 4-7 show 0 0 1 1 under A, 2 2 3 3 under B"]
+
+
+def _only_kernel_b_panicked(summary: str) -> bool:
+    """The campaign failed because kernel B panicked while kernel A passed."""
+    return "kernel A: pass; kernel B: messages: no-report" in summary and "Kernel panic - not syncing" in summary

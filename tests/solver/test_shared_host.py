@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from numaopt.hosts.shapes import GIB, block_host
 from numaopt.model import Group, SearchSettings, SharedHostRequest, SolveStatus, Traffic, VmRequest, Workload
 from numaopt.problem import load_problem, parse_problem
 from numaopt.solver import NoPlanError
+from numaopt.solver.instance import Placement, build_instance
 from numaopt.solver.shared_host import combine, place_vms
 from tests.support.brute import brute_force_optimum
 from tests.support.problems import ROOT, SHARED
@@ -53,6 +55,58 @@ def test_the_example_places_every_vm_on_disjoint_cpus_and_keeps_db_and_web_apart
     assert len(sockets["db"]) == 1 and shared.plan("db").layout.num_nodes == 2
     # The guest names its groups without the VM prefix.
     assert set(shared.plan("db").vcpu_groups) == {"primary", "replica"}
+
+
+@st.composite
+def smt_requests(draw: st.DrawFn) -> SharedHostRequest:
+    """Two to four VMs, odd sizes often, filling most threads of 2-3 nodes of 2-3
+    two-thread cores: tight enough that keeping VMs off each other's cores often decides
+    where they go, or whether they fit at all."""
+    host = block_host(1, draw(st.integers(2, 3)), cpus_per_node=draw(st.sampled_from([4, 6])), smt=True, memory_gib=8)
+    threads = sum(len(node.cpus) for node in host.nodes)
+    sizes = draw(st.lists(st.integers(1, 5), min_size=2, max_size=4).filter(lambda v: threads - 3 <= sum(v) <= threads))
+    vms = []
+    for k, size in enumerate(sizes):
+        cut = draw(st.integers(0, size - 1))  # vCPUs of a second group (0: one group only)
+        groups = [Group("a", size - cut, GIB // 2, split=draw(st.booleans()))] + ([Group("b", cut, GIB // 2)] if cut else [])
+        flows = (Traffic("a", "b", draw(st.integers(1, 9))),) if cut else ()
+        vms.append(VmRequest(f"vm{k}", Workload(tuple(groups), traffic=flows), priority=draw(st.integers(1, 3))))
+    return SharedHostRequest(host, tuple(vms), settings=SETTINGS)
+
+
+def whole_cores_apart(request: SharedHostRequest) -> Callable[[Placement], bool]:
+    """Brute force's own test that no physical core holds two VMs' vCPUs: on each node every
+    VM needs ceil(its vCPUs there / 2) of the node's two-thread cores (all free here)."""
+    instance = build_instance(combine(request))
+    vm_of = [g.name.split("/")[0] for g in instance.request.workload.groups]
+
+    def fits(placement: Placement) -> bool:
+        vcpus: dict[tuple[str, int], int] = {}
+        for item, node in zip(instance.items, placement.items, strict=True):
+            vcpus[vm_of[item.group], node] = vcpus.get((vm_of[item.group], node), 0) + item.cores
+        for split, cores in zip(instance.splits, placement.split_cores, strict=True):
+            for node, count in enumerate(cores):
+                vcpus[vm_of[split.group], node] = vcpus.get((vm_of[split.group], node), 0) + count
+        needed = [0] * instance.num_nodes
+        for (_, node), count in vcpus.items():
+            needed[node] += -(-count // 2)
+        return all(needed[n] <= instance.node_cores[n] // 2 for n in range(instance.num_nodes))
+
+    return fits
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(smt_requests())
+def test_joint_optimum_on_an_smt_host_equals_brute_force(request: SharedHostRequest) -> None:
+    best = brute_force_optimum(combine(request), check_rules=True, accept=whole_cores_apart(request))
+    try:
+        shared = checked(request)
+    except NoPlanError as error:
+        assert best is None, f"{error!r} but brute force found {best}"
+        return
+    assert best is not None, "a plan, but brute force finds none that keeps VMs off each other's cores"
+    if shared.status is SolveStatus.OPTIMAL:
+        assert shared.objective == pytest.approx(best)
 
 
 def test_priority_decides_who_gets_the_near_nodes() -> None:

@@ -4,7 +4,7 @@ placement tests hold the search to."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 
 import numpy as np
@@ -66,10 +66,12 @@ def brute_force_placements(request: PlacementRequest) -> Iterator[tuple[Placemen
             yield placement, inst.true_cost(placement)
 
 
-def brute_force_optimum(request: PlacementRequest, check_rules: bool = False) -> float | None:
+def brute_force_optimum(
+    request: PlacementRequest, check_rules: bool = False, accept: Callable[[Placement], bool] | None = None
+) -> float | None:
     """The least cost over every placement that fits; with ``check_rules`` the verifier
-    decides what else is allowed (together, apart, distances, guest node count). None when
-    nothing fits."""
+    decides what else is allowed (together, apart, distances, guest node count), and
+    ``accept``, when given, must hold too. None when nothing fits."""
     from numaopt.solver.plan import build_plan
 
     inst = build_instance(request)
@@ -77,6 +79,8 @@ def brute_force_optimum(request: PlacementRequest, check_rules: bool = False) ->
     for placement, cost in sorted(brute_force_placements(request), key=lambda pc: pc[1]):
         if best is not None and cost >= best:
             break
+        if accept is not None and not accept(placement):
+            continue
         if check_rules:
             plan = build_plan(inst, placement, status=SolveStatus.FEASIBLE, objective=float(cost), best_bound=None, wall_time_s=0)
             if verify_plan(request, plan):

@@ -53,25 +53,18 @@ class BrokenDomain:
 def broken_domains(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]]) -> list[BrokenDomain]:
     """Every attached NUMA domain whose groups do not span it: one per distinct (level,
     span, covered), with the CPUs that have it, the lowest CPU first."""
-    d = np.asarray(matrix, dtype=np.int64)
-    cpu_nodes = [n for n, cpus in enumerate(node_cpus) if cpus]
-    if len(cpu_nodes) < 2:
+    tree = _Tree.of(matrix, node_cpus)
+    if tree is None:
         return []
-    levels = sorted({int(d[j, k]) for j in cpu_nodes for k in cpu_nodes})
-    # spans[n][l]: the CPU nodes in node n's domain at level l (a child is always a subset).
-    spans = {n: [frozenset(k for k in cpu_nodes if d[n, k] <= dist) for dist in levels] for n in cpu_nodes}
-    everything = frozenset(cpu_nodes)
-    depth = {n: next(lv for lv, span in enumerate(spans[n]) if span == everything) for n in cpu_nodes}
-    node_of = {cpu: n for n in cpu_nodes for cpu in node_cpus[n]}
-    all_cpus = sorted(node_of)
+    spans, levels = tree.spans, tree.levels
     found: dict[tuple[int, frozenset[int], frozenset[int]], list[int]] = {}
-    for start, run in _runs(all_cpus, node_of):
-        n = node_of[start]
-        for level in range(1, depth[n] + 1):
+    for start, run in _runs(tree.all_cpus, tree.node_of):
+        n = tree.node_of[start]
+        for level in range(1, tree.depth[n] + 1):
             span = spans[n][level]
             if span == spans[n][level - 1]:
                 continue  # degenerate: dropped before sched_verbose prints the tree
-            covered, groups = _overlap_groups(start, span, level, all_cpus, node_of, spans, depth)
+            covered, groups = tree.overlap_groups(start, span, level)
             if covered == span or (groups == 1 and levels[level] > RECLAIM_DISTANCE):
                 continue
             found.setdefault((level, span, covered), []).extend(run)
@@ -104,29 +97,23 @@ def short_trees(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]]) -> li
     (Debian 6.1, x86 and arm64 alike): 2 nodes at 221 (or 40) one way and 213 (or 13) back;
     node 0's CPUs keep only their node-wide domain, and a lone CPU keeps none, so the guest
     prints 'CPU0 attaching NULL sched-domain.'."""
-    d = np.asarray(matrix, dtype=np.int64)
-    cpu_nodes = [n for n, cpus in enumerate(node_cpus) if cpus]
-    if len(cpu_nodes) < 2:
+    tree = _Tree.of(matrix, node_cpus)
+    if tree is None:
         return []
-    levels = sorted({int(d[j, k]) for j in cpu_nodes for k in cpu_nodes})
-    spans = {n: [frozenset(k for k in cpu_nodes if d[n, k] <= dist) for dist in levels] for n in cpu_nodes}
-    everything = frozenset(cpu_nodes)
-    depth = {n: next(lv for lv, span in enumerate(spans[n]) if span == everything) for n in cpu_nodes}
-    node_of = {cpu: n for n in cpu_nodes for cpu in node_cpus[n]}
-    all_cpus = sorted(node_of)
+    spans, levels = tree.spans, tree.levels
+    everything = frozenset(spans)
     short: list[ShortTree] = []
-    for n in cpu_nodes:
-        top_level = depth[n]
+    for n in spans:
+        top_level = tree.depth[n]
         if top_level == 0 or levels[top_level] <= RECLAIM_DISTANCE:
             continue
-        _, groups = _overlap_groups(min(node_cpus[n]), everything, top_level, all_cpus, node_of, spans, depth)
-        if groups > 1:
-            continue
         start = min(node_cpus[n])
+        if tree.overlap_groups(start, everything, top_level)[1] > 1:
+            continue
         kept = [
             lv for lv in range(1, top_level)
             if spans[n][lv] != spans[n][lv - 1]
-            and (levels[lv] <= RECLAIM_DISTANCE or _overlap_groups(start, spans[n][lv], lv, all_cpus, node_of, spans, depth)[1] > 1)
+            and (levels[lv] <= RECLAIM_DISTANCE or tree.overlap_groups(start, spans[n][lv], lv)[1] > 1)
         ]
         top_nodes = spans[n][kept[-1]] if kept else frozenset({n})
         top = tuple(sorted(c for k in top_nodes for c in node_cpus[k]))
@@ -134,7 +121,7 @@ def short_trees(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]]) -> li
             cpus=tuple(sorted(node_cpus[n])),
             distance=levels[top_level],
             top=top if len(top) > 1 else (),
-            unreached=tuple(c for c in all_cpus if c not in top),
+            unreached=tuple(c for c in tree.all_cpus if c not in top),
         ))
     return short
 
@@ -151,37 +138,55 @@ def _runs(all_cpus: list[int], node_of: dict[int, int]) -> list[tuple[int, list[
     return runs
 
 
-def _overlap_groups(
-    start: int,
-    span: frozenset[int],
-    level: int,
-    all_cpus: list[int],
-    node_of: dict[int, int],
-    spans: dict[int, list[frozenset[int]]],
-    depth: dict[int, int],
-) -> tuple[frozenset[int], int]:
-    """build_overlap_sched_groups at node granularity: the nodes covered, and the group count."""
-    covered: set[int] = set()
-    groups = 0
-    at = all_cpus.index(start)
-    for cpu in all_cpus[at:] + all_cpus[:at]:
-        i = node_of[cpu]
-        if i not in span or i in covered:
-            continue
-        if depth[i] < level:
-            continue  # its domain at this level was never built: empty span, skipped
-        sibling = level
-        # find_descended_sibling: down while the child reaches out of the domain ...
-        if not spans[i][sibling - 1] <= span:
-            while sibling > 0 and not spans[i][sibling - 1] <= span:
-                sibling -= 1
-            # ... then past children the guest drops as degenerate (same span).
-            while sibling > 0 and spans[i][sibling - 1] == spans[i][sibling]:
-                sibling -= 1
-        group = spans[i][sibling - 1] if sibling > 0 else frozenset({i})
-        covered |= group
-        groups += 1
-    return frozenset(covered), groups
+@dataclass(frozen=True, slots=True)
+class _Tree:
+    """The guest's NUMA domain tree at node granularity (steps 1 and 2 of the module's doc)."""
+
+    levels: list[int]  # the distinct distances among CPU nodes, ascending
+    spans: dict[int, list[frozenset[int]]]  # spans[n][l]: CPU nodes in node n's domain at level l
+    depth: dict[int, int]  # node -> the first level that spans every CPU node
+    node_of: dict[int, int]  # CPU -> its node
+    all_cpus: list[int]
+
+    @staticmethod
+    def of(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]]) -> _Tree | None:
+        """The tree, or None with fewer than two nodes that have CPUs (no NUMA levels)."""
+        d = np.asarray(matrix, dtype=np.int64)
+        cpu_nodes = [n for n, cpus in enumerate(node_cpus) if cpus]
+        if len(cpu_nodes) < 2:
+            return None
+        levels = sorted({int(d[j, k]) for j in cpu_nodes for k in cpu_nodes})
+        # A child is always a subset: row n's mask only grows with the distance.
+        spans = {n: [frozenset(k for k in cpu_nodes if d[n, k] <= dist) for dist in levels] for n in cpu_nodes}
+        everything = frozenset(cpu_nodes)
+        depth = {n: next(lv for lv, span in enumerate(spans[n]) if span == everything) for n in cpu_nodes}
+        node_of = {cpu: n for n in cpu_nodes for cpu in node_cpus[n]}
+        return _Tree(levels, spans, depth, node_of, sorted(node_of))
+
+    def overlap_groups(self, start: int, span: frozenset[int], level: int) -> tuple[frozenset[int], int]:
+        """build_overlap_sched_groups at node granularity: the nodes covered, and the group count."""
+        spans = self.spans
+        covered: set[int] = set()
+        groups = 0
+        at = self.all_cpus.index(start)
+        for cpu in self.all_cpus[at:] + self.all_cpus[:at]:
+            i = self.node_of[cpu]
+            if i not in span or i in covered:
+                continue
+            if self.depth[i] < level:
+                continue  # its domain at this level was never built: empty span, skipped
+            sibling = level
+            # find_descended_sibling: down while the child reaches out of the domain ...
+            if not spans[i][sibling - 1] <= span:
+                while sibling > 0 and not spans[i][sibling - 1] <= span:
+                    sibling -= 1
+                # ... then past children the guest drops as degenerate (same span).
+                while sibling > 0 and spans[i][sibling - 1] == spans[i][sibling]:
+                    sibling -= 1
+            group = spans[i][sibling - 1] if sibling > 0 else frozenset({i})
+            covered |= group
+            groups += 1
+        return frozenset(covered), groups
 
 
 def broken_domain_findings(matrix: npt.ArrayLike, node_cpus: Sequence[Sequence[int]], rules: RuleSet) -> list[Finding]:

@@ -408,13 +408,20 @@ def _apt_for(dpkg_arch: str, cache: Path, refresh: bool) -> list[str]:
     """
     if dpkg_arch == _host_dpkg_arch():
         return []
-    state = cache / "guest" / f"apt-{dpkg_arch}"
+    return _private_apt(cache / "guest" / f"apt-{dpkg_arch}", dpkg_arch, [], refresh, f"Debian's {dpkg_arch} package lists")
+
+
+def _private_apt(state: Path, dpkg_arch: str, sources: list[str], refresh: bool, what: str) -> list[str]:
+    """apt-get options for an apt state of numaopt's own in ``state`` (lists, archives, an
+    empty dpkg status) that downloads ``dpkg_arch`` packages; ``sources``: extra options
+    naming where from. Its lists are fetched when missing or asked for (``refresh``)."""
     for folder in (state / "lists" / "partial", state / "archives" / "partial"):
         folder.mkdir(parents=True, exist_ok=True)
     (state / "status").touch()
     options = [
         f"-oAPT::Architecture={dpkg_arch}",
         f"-oAPT::Architectures::={dpkg_arch}",
+        *sources,
         f"-oDir::State::Lists={state / 'lists'}",
         f"-oDir::State::status={state / 'status'}",
         f"-oDir::Cache={state}",
@@ -424,7 +431,7 @@ def _apt_for(dpkg_arch: str, cache: Path, refresh: bool) -> list[str]:
     if os.geteuid() == 0:  # apt's download user cannot enter a root-owned cache: download as root, quietly
         options.append("-oAPT::Sandbox::User=root")
     if refresh or not any(state.joinpath("lists").glob("*_Packages*")):
-        _run(["apt-get", *options, "-q", "update"], state, f"Debian's {dpkg_arch} package lists")
+        _run(["apt-get", *options, "-q", "update"], state, what)
     return options
 
 
@@ -447,30 +454,17 @@ def _apt_for_suite(dpkg_arch: str, suite: str, cache: Path, refresh: bool) -> li
     if not DEBIAN_KEYRING.is_file():
         raise GuestKitError(f"{DEBIAN_KEYRING} not found: it verifies Debian's {suite} lists (apt-get install debian-archive-keyring)")
     state = cache / "guest" / f"apt-{dpkg_arch}-{suite}"
-    for folder in (state / "lists" / "partial", state / "archives" / "partial", state / "sources.list.d"):
-        folder.mkdir(parents=True, exist_ok=True)
-    (state / "status").touch()
+    (state / "sources.list.d").mkdir(parents=True, exist_ok=True)
     sources = state / "sources.list"
     archive = DEBIAN_SECURITY if suite.endswith("-security") else DEBIAN_ARCHIVE
     line = f"deb [signed-by={DEBIAN_KEYRING}] {archive} {suite} main\n"
     if not sources.is_file() or sources.read_text(encoding="utf-8") != line:
         _write_atomically(sources, line.encode())
-    options = [
-        f"-oAPT::Architecture={dpkg_arch}",
-        f"-oAPT::Architectures::={dpkg_arch}",
+    own_sources = [
         f"-oDir::Etc::SourceList={sources}",
         f"-oDir::Etc::SourceParts={state / 'sources.list.d'}",  # empty: none of the host's sources
-        f"-oDir::State::Lists={state / 'lists'}",
-        f"-oDir::State::status={state / 'status'}",
-        f"-oDir::Cache={state}",
-        f"-oDir::Cache::archives={state / 'archives'}",
-        "-oDebug::NoLocking=1",  # this state is ours alone, and build_kit holds the cache lock
     ]
-    if os.geteuid() == 0:  # apt's download user cannot enter a root-owned cache: download as root, quietly
-        options.append("-oAPT::Sandbox::User=root")
-    if refresh or not any(state.joinpath("lists").glob("*_Packages*")):
-        _run(["apt-get", *options, "-q", "update"], state, f"Debian's {suite} package lists")
-    return options
+    return _private_apt(state, dpkg_arch, own_sources, refresh, f"Debian's {suite} package lists")
 
 
 def _deb_field(deb: Path, field: str) -> str:

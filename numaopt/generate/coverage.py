@@ -2,7 +2,8 @@
 
 The dimensions a tester asks about: node count, scheduler levels, topology type,
 symmetric or not, the triangle inequality, hop diameter, distances on each side of 30,
-edge values, memory-less and CPU-less nodes, SMT, split sockets. ``missing`` lists the
+edge values, memory-less and CPU-less nodes, SMT, split sockets; and, for a batch asked for
+them (``--hmat``, ``--dimms``), HMAT and hot-pluggable memory. ``missing`` lists the
 values a batch could have exercised under its knobs but did not.
 """
 
@@ -34,6 +35,9 @@ DIMENSIONS = (
     "family",
     "method",
 )
+# Counted only for a batch that asks for them (the layouts' classes hold them only then),
+# so the coverage of every other batch stays as it was.
+MEMORY_DIMENSIONS = ("hmat", "dimms")
 
 
 def _value(value: Any) -> str:
@@ -46,7 +50,7 @@ def _value(value: Any) -> str:
 class Coverage:
     """Counts per (dimension, value) over the layouts of a batch."""
 
-    counts: dict[str, Counter[str]] = field(default_factory=lambda: {d: Counter() for d in DIMENSIONS})
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: {d: Counter() for d in (*DIMENSIONS, *MEMORY_DIMENSIONS)})
     layouts: int = 0
     duplicates: int = 0
     skipped: int = 0
@@ -65,6 +69,15 @@ class Coverage:
                 self.counts[dimension]["0" if classes[dimension] == 0 else "1+"] += 1
             else:
                 self.counts[dimension][_value(classes[dimension])] += 1
+        if "hmat" in classes:
+            self.counts["hmat"][_value(classes["hmat"])] += 1
+        if "dimms" in classes:
+            self.counts["dimms"]["0" if classes["dimms"] == 0 else "1+"] += 1
+
+    def dimensions(self, space: Space) -> tuple[str, ...]:
+        """The dimensions this batch counts: the memory ones only when its knobs ask for them."""
+        asked = space.knobs.hmat > 0 or space.knobs.dimms > 0
+        return (*DIMENSIONS, *MEMORY_DIMENSIONS) if asked else DIMENSIONS
 
     def expected(self, space: Space) -> dict[str, list[str]]:
         """Values each dimension could take under the knobs (what a full batch shows)."""
@@ -102,6 +115,13 @@ class Coverage:
             diameters = [str(d) for d in range(knobs.diameter.lo, min(knobs.diameter.hi, most_cpu_nodes - 1) + 1)]
         else:
             diameters = [str(d) for d in range(1, top_diameter + 1)]
+        memory: dict[str, list[str]] = {}
+        if space.knobs.hmat > 0 or space.knobs.dimms > 0:
+            # Only q35 and pc layouts get either; a share below 1, a virt layout or the other
+            # knob alone leave some without.
+            without = Machine.VIRT in knobs.machines
+            memory["hmat"] = [v for v, ok in (("no", without or knobs.hmat < 1), ("yes", x86 and knobs.hmat > 0)) if ok]
+            memory["dimms"] = [v for v, ok in (("0", without or knobs.dimms < 1), ("1+", x86 and knobs.dimms > 0)) if ok]
         return {
             "nodes": [str(n) for n in space.node_counts],
             "levels": [str(k) for k in levels],
@@ -118,6 +138,7 @@ class Coverage:
             "family": families,
             "machine": [m.value for m in knobs.machines],
             "distances": ["given", "default"] if Family.NONE.value in families else ["given"],
+            **memory,
         }
 
     def missing(self, space: Space) -> dict[str, list[str]]:
@@ -134,7 +155,7 @@ class Coverage:
             "layouts": self.layouts,
             "duplicates": self.duplicates,
             "skipped": self.skipped,
-            "counts": {d: dict(sorted(self.counts[d].items(), key=lambda kv: _order(kv[0]))) for d in DIMENSIONS},
+            "counts": {d: dict(sorted(self.counts[d].items(), key=lambda kv: _order(kv[0]))) for d in self.dimensions(space)},
             "missing": self.missing(space),
         }
 
@@ -145,7 +166,7 @@ class Coverage:
             f"{self.skipped} item(s) CP-SAT could not satisfy"
         ]
         width = max(len(d) for d in DIMENSIONS)
-        for dimension in DIMENSIONS:
+        for dimension in self.dimensions(space):
             parts = [f"{value} x{count}" for value, count in sorted(self.counts[dimension].items(), key=lambda kv: _order(kv[0]))]
             lines.append(f"  {dimension:<{width}}  {', '.join(parts) or '-'}")
         gaps = self.missing(space)

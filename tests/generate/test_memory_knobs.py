@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +128,23 @@ def test_real_qemu_accepts_a_handful() -> None:
         verified = verify_qemu(item.layout)
         assert verified.mismatches == [], (item.index, verified.mismatches)
     assert len(items) == 5
+
+
+def test_coverage_counts_hmat_and_dimms_only_when_asked(tmp_path: Path) -> None:
+    def coverage(*knobs: str) -> tuple[str, dict[str, object]]:
+        out = tmp_path / f"batch{len(list(tmp_path.iterdir()))}"
+        result = CliRunner().invoke(app, ["generate", "-n", "30", "--seed", "4", "--out", str(out), "--jobs", "1", *knobs])
+        assert result.exit_code == 0, result.output
+        record = json.loads((out / "index.jsonl").read_text().splitlines()[-1])
+        return result.output, record
+
+    output, record = coverage("--hmat", "0.5", "--dimms", "0.5", "--machine", "q35")
+    counts = record["counts"]
+    assert counts["hmat"].keys() == {"yes", "no"} and sum(counts["hmat"].values()) == 30
+    assert counts["dimms"].keys() == {"0", "1+"} and sum(counts["dimms"].values()) == 30
+    assert "  hmat " in output and "  dimms " in output
+    _, record = coverage("--hmat", "1", "--machine", "q35")
+    assert record["counts"]["hmat"] == {"yes": 30} and record["counts"]["dimms"] == {"0": 30}
+    assert "hmat" not in record["missing"] and "dimms" not in record["missing"]
+    output, record = coverage("--machine", "q35")
+    assert "hmat" not in record["counts"] and "dimms" not in record["counts"] and "  hmat " not in output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from numaopt.distances import distance_findings
 from numaopt.distances.sched_groups import broken_domain_findings, short_tree_findings
@@ -529,12 +530,63 @@ def _initiator_refusals(layout: GuestLayout) -> list[str]:
     return found
 
 
+_UINT16_MAX = 0xFFFF
+_UINT64_MAX = (1 << 64) - 1
+
+
+@dataclass(slots=True)
+class HmatRange:
+    """The values of one HMAT latency or bandwidth table (HMAT_LB_Info) are 16-bit entries
+    times one base, so each new value must fit the range of those before it
+    (parse_numa_hmat_lb, QEMU 7.2). Shared with the QEMU argument reader."""
+
+    base: int = 0
+    range_bitmap: int = 0
+
+    def add_latency(self, latency: int) -> bool:
+        """parse_numa_hmat_lb's latency branch, step by step (its quirks included)."""
+        base = self.base or _UINT64_MAX
+        entry, temp_base = latency, 1
+        while entry % 10 == 0:
+            entry //= 10
+            temp_base *= 10
+        temp_base = min(base, temp_base)
+        entry = max(self.range_bitmap, latency // base)  # QEMU divides by the previous base
+        if entry >= _UINT16_MAX:
+            return False
+        self.base, self.range_bitmap = temp_base, entry
+        return True
+
+    def add_bandwidth(self, bandwidth: int) -> bool:
+        """parse_numa_hmat_lb's bandwidth branch: all values within 16 bits of the lowest set bit."""
+        bitmap = self.range_bitmap | bandwidth
+        first_bit = (bitmap & -bitmap).bit_length() - 1
+        entry = bandwidth >> first_bit
+        if bitmap.bit_length() - first_bit > 16 or entry >= _UINT16_MAX:
+            return False
+        self.base, self.range_bitmap = 1 << first_bit, bitmap
+        return True
+
+
+def hmat_range_message(is_latency: bool, value: int, initiator: int, target: int) -> str:
+    """QEMU 7.2's words for a value outside its table's 16-bit range."""
+    if is_latency:
+        return (
+            f"Latency {value} between initiator={initiator} and target={target} should not differ from "
+            f"previously entered min or max values on more than {_UINT16_MAX - 1}"
+        )
+    return (
+        f"Bandwidth {value} between initiator={initiator} and target={target} should not differ "
+        f"from previously entered values on more than {_UINT16_MAX - 1}"
+    )
+
+
 def _lb_refusals(layout: GuestLayout) -> list[str]:
-    """parse_numa_hmat_lb's checks but the 16-bit range of a table's values (level 1 verify
-    hears that one from QEMU itself)."""
+    """parse_numa_hmat_lb's checks, in its order, the 16-bit range of each table included."""
     count, ids = len(layout.nodes), {node.node_id for node in layout.nodes}
     with_cpus = {node.node_id for node in layout.nodes if node.cpus}
     seen: set[tuple[str, str, int, int]] = set()
+    tables: dict[tuple[str, str], HmatRange] = {}
     for lb in layout.hmat_lb:
         kind = "latency" if lb.is_latency else "bandwidth"
         if lb.initiator > count:
@@ -551,6 +603,9 @@ def _lb_refusals(layout: GuestLayout) -> list[str]:
         if key in seen:
             return [f"Duplicate configuration of the {kind} for initiator={lb.initiator} and target={lb.target}"]
         seen.add(key)
+        table = tables.setdefault((lb.hierarchy, lb.data_type), HmatRange())
+        if lb.value and not (table.add_latency(lb.value) if lb.is_latency else table.add_bandwidth(lb.value)):
+            return [hmat_range_message(lb.is_latency, lb.value, lb.initiator, lb.target)]
     return []
 
 

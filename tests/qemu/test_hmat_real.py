@@ -50,6 +50,10 @@ REFUSED = {
     "lb-target-beyond": _lb(HmatLb(0, 9, LAT, 5)),
     "lb-unaligned-bandwidth": _lb(HmatLb(0, 2, BW, (5 << 20) + 1)),
     "lb-twice": _lb(HmatLb(0, 2, LAT, 5), HmatLb(0, 2, LAT, 6)),
+    # One table's values are 16-bit entries over one base: 1 ns then 65535 ns do not fit;
+    # 1 MiB/s then 64 GiB/s do not either (17 bits above the lowest set bit).
+    "lb-latency-range": _lb(HmatLb(0, 2, LAT, 1), HmatLb(1, 2, LAT, 65535)),
+    "lb-bandwidth-range": _lb(HmatLb(0, 2, BW, 1 << 20), HmatLb(1, 2, BW, 1 << 36)),
     "cache-without-bandwidth": dataclasses.replace(tier(), hmat_lb=(HmatLb(1, 2, LAT, 5),)),
     "cache-level-2-first": dataclasses.replace(tier(), hmat_cache=(HmatCache(2, 1 << 20, 2),)),
     "cache-not-larger": dataclasses.replace(tier(), hmat_cache=(HmatCache(2, 2 << 20, 1), HmatCache(2, 1 << 20, 2))),

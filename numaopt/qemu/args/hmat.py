@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from numaopt.layout import hmat_range_message
 from numaopt.model import GuestLayout, HmatCache, HmatLb
 from numaopt.rules import Severity
 from numaopt.units import MIB
 
 from .common import Arg, Values
 from .state import LbTable, NumaState
-from .values import UINT16_MAX, show
+from .values import show
 
 HMAT_LB_LEVELS = 4  # include/sysemu/numa.h HMAT_LB_LEVELS: memory and 3 cache levels
 
@@ -66,24 +67,12 @@ def _lb_refusal(
             f"Duplicate configuration of the {kind} for initiator={initiator} and target={target}",
         )
     if value and not (table.add_latency(value) if is_latency else table.add_bandwidth(value)):
-        return "hmat-lb-range", _lb_range_message(is_latency, value, initiator, target)
+        return "hmat-lb-range", hmat_range_message(is_latency, value, initiator, target)
     if value:  # a 0 counts as not given (lb_info_provided)
         numa.lb_provided[target] = numa.lb_provided.get(target, 0) | (1 if is_latency else 2)
     table.pairs.add((initiator, target))
     numa.lb_entries.append(HmatLb(initiator, target, table_key[1], value, table_key[0]))
     return None
-
-
-def _lb_range_message(is_latency: bool, value: int, initiator: int, target: int) -> str:
-    if is_latency:
-        return (
-            f"Latency {value} between initiator={initiator} and target={target} should not differ from "
-            f"previously entered min or max values on more than {UINT16_MAX - 1}"
-        )
-    return (
-        f"Bandwidth {value} between initiator={initiator} and target={target} should not differ "
-        f"from previously entered values on more than {UINT16_MAX - 1}"
-    )
 
 
 def read_hmat_cache(numa: NumaState, arg: Arg, values: Values) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from numaopt.layout import HmatRange
 from numaopt.model import CpuPosition, HmatCache, HmatLb
 from numaopt.rules import Severity
 
 from .backends import Backend
 from .common import Arg, Context
 from .machine import Board
-from .values import UINT16_MAX, UINT64_MAX, show
+from .values import show
 
 # -numa cpu's ids -> the vCPU position they select (x86_topo_ids_from_idx, virt_possible_cpu_arch_ids).
 _POSITION: dict[str, Callable[[CpuPosition], int]] = {
@@ -116,34 +117,8 @@ class NumaState:
 
 
 @dataclass(slots=True)
-class LbTable:
-    """One HMAT latency or bandwidth table (HMAT_LB_Info): values are stored as 16-bit
-    entries times one base, so each new value must fit the range of those before it."""
+class LbTable(HmatRange):
+    """One HMAT latency or bandwidth table as -numa hmat-lb fills it: its 16-bit range
+    (``numaopt.layout.HmatRange``) and the (initiator, target) pairs given so far."""
 
-    base: int = 0
-    range_bitmap: int = 0
     pairs: set[tuple[int, int]] = field(default_factory=set)
-
-    def add_latency(self, latency: int) -> bool:
-        """parse_numa_hmat_lb's latency branch, step by step (its quirks included)."""
-        base = self.base or UINT64_MAX
-        entry, temp_base = latency, 1
-        while entry % 10 == 0:
-            entry //= 10
-            temp_base *= 10
-        temp_base = min(base, temp_base)
-        entry = max(self.range_bitmap, latency // base)  # QEMU divides by the previous base
-        if entry >= UINT16_MAX:
-            return False
-        self.base, self.range_bitmap = temp_base, entry
-        return True
-
-    def add_bandwidth(self, bandwidth: int) -> bool:
-        """parse_numa_hmat_lb's bandwidth branch: all values within 16 bits of the lowest set bit."""
-        bitmap = self.range_bitmap | bandwidth
-        first_bit = (bitmap & -bitmap).bit_length() - 1
-        entry = bandwidth >> first_bit
-        if bitmap.bit_length() - first_bit > 16 or entry >= UINT16_MAX:
-            return False
-        self.base, self.range_bitmap = 1 << first_bit, bitmap
-        return True

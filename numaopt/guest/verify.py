@@ -5,7 +5,8 @@ layout. Level 2 boots the guest kit and compares what the guest sees with what w
 asked, mapping QEMU node ids to the guest's (first-seen numbering, empty nodes unseen):
 node count, CPUs, memory (present RAM exact up to firmware holes; MemTotal within what
 the kernel reserves), the full distance matrix, the CPU topology; then the kernel's
-messages of interest and the scheduler domains. Every mismatch is one line.
+messages of interest, the scheduler domains, and what ``check`` predicted the guest would
+print (fuzz's oracle (f)). Every mismatch is one line.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from numaopt.guest.oracles import (
     sched_problems,
     topology_problems,
 )
+from numaopt.guest.predictions import prediction_failures
 from numaopt.model import Dimm, GuestLayout, Machine
 from numaopt.qemu.qmp import HotDimm, QemuReadback, compare, probe
 from numaopt.render.qemu import dimm_id, qemu_command
@@ -105,6 +107,8 @@ def boot_mismatches(layout: GuestLayout, result: BootResult) -> tuple[ExpectedVi
     ]
     lines += [f.message for f in message_problems(linux, report.messages()) if f.code.startswith("message:")]
     lines += [f"scheduler domains: {f.message}" for f in sched_problems(linux, report)]
+    # What check predicted about this guest, held against what it showed (fuzz's oracle (f)).
+    lines += [f"check's prediction: {f.message}" for f in prediction_failures(layout, report, result.argv, result.accel)]
     return asked, lines
 
 

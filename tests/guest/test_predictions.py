@@ -12,6 +12,7 @@ from numaopt.guest.boot import X86_CPU, BootResult
 from numaopt.guest.oracles import Oracle
 from numaopt.guest.predictions import judge_predictions, predicted_codes, prediction_failures
 from numaopt.guest.report import parse_report
+from numaopt.guest.verify import boot_mismatches
 from numaopt.model import GuestLayout, Machine
 from numaopt.problem import load_problem
 
@@ -110,3 +111,17 @@ def test_a_boot_without_a_complete_report_is_left_to_the_other_oracles() -> None
     result = BootResult(argv=["qemu-system-x86_64", *INTEL], accel="tcg", timeout_s=60.0, wall_time_s=5.0,
                         timed_out=True, returncode=None, console=console, stderr="", report=parse_report(console))
     assert judge_predictions(layout, result) == []
+
+
+def test_verify_boot_reports_what_check_predicted_and_the_guest_did_not_show() -> None:
+    layout, console = _case(DATA / "guest-reports/socket-split.toml")
+
+    def lines(text: str) -> list[str]:
+        result = BootResult(argv=["qemu-system-x86_64", *INTEL], accel="tcg", timeout_s=60.0, wall_time_s=5.0,
+                            timed_out=False, returncode=0, console=text, stderr="", report=parse_report(text))
+        return [line for line in boot_mismatches(layout, result)[1] if line.startswith("check's prediction: ")]
+
+    assert lines(console) == []
+    # The same length, so the report stays complete (its last line counts lines and bytes).
+    [line] = lines(console.replace("llc-sibling", "llc.sibling"))
+    assert "check predicted socket-split" in line and "the guest did not show it" in line

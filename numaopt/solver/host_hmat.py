@@ -8,12 +8,18 @@ memory-side caches in front of it (``nodeN/memory_side_cache/indexL``), read by
 and whose initiator's vCPUs run on those initiators, gets the same values as ``-numa
 hmat-lb`` from its initiator and the host node's caches as ``-numa hmat-cache``, so the
 guest's own access0 and memory_side_cache files say what the host's do.
+
+QEMU keeps each table (one data type) as 16-bit entries times one base and refuses a
+value that does not fit (a bandwidth of 199999 MiB/s, an odd number above 65534, is one
+such): a table that would not fit is rounded to the precision it can hold — latencies
+to a multiple of a power of ten, bandwidths of a power of two MiB/s — so the plan starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from numaopt.layout import HmatRange
 from numaopt.model import GuestNode, HmatCache, HmatLb, HostNode, HostTopology, MemorySideCache, NodeAccess, Plan
 from numaopt.units import MIB
 
@@ -49,6 +55,7 @@ def with_host_hmat(plan: Plan, host: HostTopology) -> Plan:
             caches += [dataclasses.replace(cache, node=node.node_id) for cache in qemu_caches(target.caches)]
     if not entries:
         return plan
+    entries = _fit_qemu_tables(entries)
     return dataclasses.replace(
         plan,
         layout=dataclasses.replace(
@@ -85,3 +92,28 @@ def _entries(initiator: int, node: GuestNode, access: NodeAccess) -> list[HmatLb
         pairs = [("access", read)] if read == write else [("read", read), ("write", write)]
         found += [HmatLb(initiator, node.node_id, f"{how}-{kind}", value * scale) for how, value in pairs if value]
     return found
+
+
+def _fit_qemu_tables(entries: list[HmatLb]) -> list[HmatLb]:
+    """Each table's values as QEMU 7.2 can hold them: unchanged when they fit, else rounded
+    to the coarsest step they need (10^k ns, 2^k MiB/s), never to 0."""
+    tables: dict[tuple[str, str], list[int]] = {}
+    for position, lb in enumerate(entries):
+        tables.setdefault((lb.hierarchy, lb.data_type), []).append(position)
+    fitted = list(entries)
+    for positions in tables.values():
+        latency = entries[positions[0]].is_latency
+        values = [entries[k].value for k in positions]
+        for k in range(64):
+            step = 10**k if latency else MIB << k
+            rounded = values if k == 0 else [max(step, round(v / step) * step) for v in values]
+            if _fits(rounded, latency):
+                break
+        for k, value in zip(positions, rounded, strict=True):
+            fitted[k] = dataclasses.replace(entries[k], value=value)
+    return fitted
+
+
+def _fits(values: list[int], latency: bool) -> bool:
+    table = HmatRange()
+    return all(table.add_latency(v) if latency else table.add_bandwidth(v) for v in values)

@@ -24,6 +24,7 @@ from numaopt.model import (
     VmRequest,
     Workload,
 )
+from numaopt.solver.host_hmat import with_host_hmat
 from numaopt.solver.instance import Instance, Placement, build_instance
 from numaopt.solver.place import NoPlanError, as_the_guest_keeps_it, decide
 from numaopt.solver.placement import Progress, free_threads_by_core
@@ -149,6 +150,8 @@ def place_vms(
         plans.append((vm.name, as_the_guest_keeps_it(replace(plan, layout=layout), adjust_distances)))
     assert decision.objective is not None
     plans = _cores_apart(instance, plans, {vm.name: vm.priority for vm in request.vms})
+    # The host's HMAT as for one VM, once each VM's vCPUs have their final host CPUs.
+    plans = [(name, with_host_hmat(plan, request.host)) for name, plan in plans]
     return SharedHostPlan(tuple(plans), decision.status, decision.objective, decision.best_bound, decision.wall_time_s)
 
 

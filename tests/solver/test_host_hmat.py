@@ -22,6 +22,8 @@ from numaopt.model import (
     NodeAccess,
     PlacementRequest,
     SearchSettings,
+    SharedHostRequest,
+    VmRequest,
     Workload,
 )
 from numaopt.qemu.qmp import compare, probe
@@ -29,6 +31,7 @@ from numaopt.render.qemu import qemu_command
 from numaopt.rules import RuleSet
 from numaopt.solver.host_hmat import qemu_caches
 from numaopt.solver.place import place
+from numaopt.solver.shared_host import place_vms
 from numaopt.units import GIB, MIB
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +91,24 @@ def test_a_plan_carries_each_nodes_latency_and_bandwidth_from_its_initiator() ->
         HmatLb(on1, on1, "write-bandwidth", 9000 * MIB),
     }
     assert check_layout(layout, RuleSet.QEMU) == []
+
+
+def test_values_qemu_cannot_hold_are_rounded_so_the_plan_starts() -> None:
+    # QEMU keeps a table as 16-bit entries times one base: 199999 MiB/s (odd, above 65534)
+    # and 100000 ns beside 7 ns do not fit as they are. Real QEMU must take the result.
+    host = host_with_access()
+    nodes = (
+        dataclasses.replace(host.nodes[0], access=NodeAccess((0,), 7, 7, 199999, 199999)),
+        dataclasses.replace(host.nodes[1], access=NodeAccess((1,), 100000, 100000, 30000, 30000)),
+    )
+    layout = plan_on(dataclasses.replace(host, nodes=nodes)).layout
+    values = {(lb.target, lb.data_type): lb.value for lb in layout.hmat_lb}
+    on0, on1 = (next(node.node_id for node in layout.nodes if node.host_nodes == (k,)) for k in (0, 1))
+    assert values[on0, "access-bandwidth"] == 200000 * MIB and values[on1, "access-bandwidth"] == 30000 * MIB
+    assert values[on0, "access-latency"] == 10 and values[on1, "access-latency"] == 100000
+    assert check_layout(layout, RuleSet.QEMU) == []
+    unbound = dataclasses.replace(layout, nodes=tuple(dataclasses.replace(n, host_nodes=()) for n in layout.nodes))
+    assert compare(unbound, probe(qemu_command(unbound))) == []  # this machine has one host node to bind to
 
 
 def test_no_access_in_the_host_no_hmat_in_the_plan() -> None:
@@ -176,3 +197,17 @@ def test_the_captured_host_toml_solves_to_the_same_hmat_as_the_sysfs_tree(tmp_pa
     from_sysfs = run("solve", str(TWO_LM), "--format", "qemu", "--quiet")
     assert from_toml.returncode == 0, from_toml.stderr
     assert from_toml.stdout == from_sysfs.stdout and "hmat-cache,node-id=1" in from_toml.stdout
+
+
+def test_each_vm_of_a_shared_host_gets_the_hmat_of_the_nodes_it_is_placed_on() -> None:
+    vms = tuple(VmRequest(name, Workload((Group("g", 4, GIB),))) for name in ("x", "y"))
+    shared = place_vms(SharedHostRequest(host_with_access(), vms, settings=SearchSettings(time_limit_s=10)))
+    access = {0: (80, 20000), 1: (90, 18000)}  # host node -> its read latency, read bandwidth (MiB/s)
+    for _, plan in shared.plans:
+        layout = plan.layout
+        [node] = layout.nodes  # four vCPUs fit one host node of four CPUs
+        latency, bandwidth = access[node.host_nodes[0]]
+        values = {lb.data_type: lb.value for lb in layout.hmat_lb}
+        assert layout.hmat and values[next(k for k in values if k.endswith("-latency"))] == latency
+        assert values[next(k for k in values if k.endswith("-bandwidth"))] == bandwidth * MIB
+        assert check_layout(layout, RuleSet.QEMU) == []

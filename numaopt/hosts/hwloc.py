@@ -5,7 +5,8 @@ Read: ``Package`` (socket = its ``os_index``), ``Core`` and ``PU`` objects (a PU
 ``local_memory`` in bytes) and the ``<distances2>`` matrix of kind latency over NUMA
 nodes (``indexes`` + ``u64values``, possibly split over several elements); the HMAT
 hwloc keeps (latency and bandwidth ``<memattr>`` values, ``MemCache`` objects) as each
-node's access and caches (hwloc_hmat.py). The writer writes no HMAT.
+node's access and caches (hwloc_hmat.py). The writer writes them back the same way
+(``ReadLatency`` & co. and hwloc's read/write means, ``MemCache`` objects above the node).
 
 hwloc records neither free memory nor free huge pages, so both are unknown (``None`` /
 left out). A NUMA node's CPUs are the PUs under its parent object; when two nodes
@@ -31,7 +32,7 @@ from numaopt.distances import LOCAL_DISTANCE
 from numaopt.errors import InputError
 from numaopt.hosts._common import build_host, check_matrix, shown
 from numaopt.hosts.distance_rule import RULE_HELP, DistanceRule
-from numaopt.hosts.hwloc_hmat import node_access, node_caches
+from numaopt.hosts.hwloc_hmat import cache_attributes, hwloc_bitmap, memattr_elements, node_access, node_caches
 from numaopt.model import HostCore, HostNode, HostTopology
 
 __all__ = ["parse_hwloc_xml", "render_hwloc_xml"]
@@ -284,18 +285,6 @@ def _numbers(xml: _Xml, element: ET.Element, tags: tuple[str, ...]) -> list[int]
 # Writing: the inverse, for tests, benchmarks and `numaopt host capture` of hypotheticals.
 
 
-def _bitmap(ids: Iterable[int]) -> str:
-    """An hwloc bitmap string: 32-bit hex words, most significant first ("0x000000ff,0xffffffff")."""
-    value = 0
-    for i in ids:
-        value |= 1 << i
-    words = []
-    while value:
-        words.append(value & 0xFFFFFFFF)
-        value >>= 32
-    return ",".join(f"0x{word:08x}" for word in reversed(words)) or "0x0"
-
-
 class _Writer:
     def __init__(self) -> None:
         self.gp_index = 0
@@ -304,7 +293,7 @@ class _Writer:
         self, parent: ET.Element, kind: str, cpus: Iterable[int], nodes: Iterable[int], **attrs: str
     ) -> ET.Element:
         self.gp_index += 1
-        cpuset, nodeset = _bitmap(cpus), _bitmap(nodes)
+        cpuset, nodeset = hwloc_bitmap(cpus), hwloc_bitmap(nodes)
         return ET.SubElement(
             parent,
             "object",
@@ -325,14 +314,16 @@ def render_hwloc_xml(host: HostTopology) -> str:
 
     Machine > Package > (Group per node when a package holds several) > Core > PU, with
     each NUMA node attached to the smallest object holding its CPUs, CPU-less nodes to
-    the machine, and the SLIT as a ``NUMALatency`` matrix. Free memory is not written
-    (hwloc has no place for it). Raises ``ValueError`` for a host whose nodes and
+    the machine, the SLIT as a ``NUMALatency`` matrix, and the HMAT as hwloc keeps it. Free
+    memory, huge pages and a cache's write policy are not written (hwloc has no place for them). Raises ``ValueError`` for a host whose nodes and
     packages do not nest (a package split across nodes that also span packages).
     """
     root = ET.Element("topology", {"version": "2.0"})
-    _XmlTree(host, root).build()
+    tree = _XmlTree(host, root)
+    tree.build()
     if host.num_nodes > 1:
         _distances_element(root, host)
+    memattr_elements(root, host, tree.node_gp_index)
     ET.indent(root)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE topology SYSTEM "hwloc2.dtd">\n'
@@ -352,6 +343,7 @@ class _XmlTree:
         all_cpus = [cpu for node in host.nodes for cpu in node.cpus]
         all_nodes = [node.node_id for node in host.nodes]
         self.machine = self.writer.element(root, "Machine", all_cpus, all_nodes, os_index="0")
+        self.node_gp_index: dict[int, str] = {}  # node id -> its NUMANode's gp_index (memattrs name it)
 
     def build(self) -> None:
         for node in self.host.nodes:
@@ -375,9 +367,14 @@ class _XmlTree:
             raise ValueError("nodes and packages do not nest: a package is split across nodes that also span packages")
 
     def attach(self, parent: ET.Element, node: HostNode) -> None:
-        self.writer.element(
+        """The node, under its memory-side caches (the highest level outermost, level 1 next
+        to the memory)."""
+        for cache in sorted(node.caches, key=lambda c: -c.level):
+            parent = self.writer.element(parent, "MemCache", node.cpus, [node.node_id], **cache_attributes(cache))
+        element = self.writer.element(
             parent, "NUMANode", node.cpus, [node.node_id], os_index=str(node.node_id), local_memory=str(node.memory_bytes)
         )
+        self.node_gp_index[node.node_id] = element.get("gp_index", "")
 
     def cores_under(self, parent: ET.Element, cores: list[HostCore]) -> None:
         for core in cores:

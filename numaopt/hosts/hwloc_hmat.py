@@ -15,20 +15,24 @@ What hwloc's Linux backend writes from sysfs ``access0``/``access1`` and ``memor
   (QEMU's word for "other") and an associativity other than direct is ``none`` too;
   a fully associative (-1) or N-way cache, which hwloc writes from other sources, is
   ``complex``.
+
+The writer (``memattr_elements``, ``cache_attributes``) writes the same: ``Read*`` and
+``Write*`` values, the ``Latency``/``Bandwidth`` means where both are known, the
+initiators' CPUs as the cpuset; what is 0 (not reported) is left out.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from numaopt.errors import InputError
 from numaopt.hosts._common import shown
-from numaopt.model import MemorySideCache, NodeAccess
+from numaopt.model import HostTopology, MemorySideCache, NodeAccess
 
-__all__ = ["node_access", "node_caches"]
+__all__ = ["cache_attributes", "hwloc_bitmap", "memattr_elements", "node_access", "node_caches"]
 
 # memattr name -> the NodeAccess fields it sets; the read/write ones are applied last.
 _FIELDS = {
@@ -127,7 +131,7 @@ def node_caches(xml: _Xml) -> dict[int, tuple[MemorySideCache, ...]]:
         for node in element.iter("object"):
             if node.get("type") == "NUMANode":
                 found.setdefault(xml.integer(node, "os_index"), []).append(cache)
-    return {node: tuple(caches) for node, caches in found.items()}
+    return {node: tuple(sorted(caches, key=lambda c: c.level)) for node, caches in found.items()}
 
 
 def _cache(xml: _Xml, element: ET.Element) -> MemorySideCache:
@@ -147,3 +151,60 @@ def _cache(xml: _Xml, element: ET.Element) -> MemorySideCache:
         associativity="direct" if ways == 1 else "none" if ways == 0 else "complex",
         policy="none",
     )
+
+
+# memattr name -> hwloc's flags (higher or lower first, needs an initiator) and the value of an access.
+_WRITTEN: dict[str, tuple[str, Callable[[NodeAccess], int]]] = {
+    "Bandwidth": ("5", lambda a: (a.read_bandwidth + a.write_bandwidth) // 2 if a.read_bandwidth and a.write_bandwidth else 0),
+    "Latency": ("6", lambda a: (a.read_latency + a.write_latency) // 2 if a.read_latency and a.write_latency else 0),
+    "ReadBandwidth": ("5", lambda a: a.read_bandwidth),
+    "WriteBandwidth": ("5", lambda a: a.write_bandwidth),
+    "ReadLatency": ("6", lambda a: a.read_latency),
+    "WriteLatency": ("6", lambda a: a.write_latency),
+}
+
+
+def memattr_elements(root: ET.Element, host: HostTopology, gp_index: Mapping[int, str]) -> None:
+    """Each node's access values as hwloc's memattrs under ``root`` (none without access)."""
+    cpus_of = {node.node_id: node.cpus for node in host.nodes}
+    for name, (flags, value_of) in _WRITTEN.items():
+        values = []
+        for node in host.nodes:
+            value = value_of(node.access) if node.access is not None else 0
+            if node.access is None or not value:
+                continue
+            cpus = [cpu for initiator in node.access.initiators for cpu in cpus_of.get(initiator, ())]
+            values.append({
+                "target_obj_type": "NUMANode",
+                "target_obj_gp_index": gp_index[node.node_id],
+                "value": str(value),
+                "initiator_cpuset": hwloc_bitmap(cpus),
+            })
+        if values:
+            memattr = ET.SubElement(root, "memattr", {"name": name, "flags": flags})
+            for attributes in values:
+                ET.SubElement(memattr, "memattr_value", attributes)
+
+
+def cache_attributes(cache: MemorySideCache) -> dict[str, str]:
+    """A ``MemCache`` object's attributes (hwloc keeps no write policy)."""
+    ways = {"direct": "1", "none": "0", "complex": "-1"}[cache.associativity]
+    return {
+        "cache_size": str(cache.size_bytes),
+        "depth": str(cache.level),
+        "cache_linesize": str(cache.line),
+        "cache_associativity": ways,
+        "cache_type": "0",
+    }
+
+
+def hwloc_bitmap(ids: Iterable[int]) -> str:
+    """An hwloc bitmap string: 32-bit hex words, most significant first ("0x000000ff,0xffffffff")."""
+    value = 0
+    for i in ids:
+        value |= 1 << i
+    words = []
+    while value:
+        words.append(value & 0xFFFFFFFF)
+        value >>= 32
+    return ",".join(f"0x{word:08x}" for word in reversed(words)) or "0x0"

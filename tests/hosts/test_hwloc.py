@@ -172,6 +172,27 @@ def test_hwloc_reading_the_sysfs_tree_today_gives_the_same_host() -> None:
     assert parse_hwloc_xml(xml) == as_hwloc_keeps_it(read_sysfs(TWO_LM))
 
 
+@needs_hwloc
+def test_the_writer_keeps_the_hmat_through_lstopo(tmp_path: Path) -> None:
+    # The 2LM + CXL host (two cache levels on node 0 for the nesting, a write-only
+    # bandwidth on node 2 for a mean that must not be written) through our writer, our
+    # reader and lstopo's: the same host as hwloc keeps it.
+    host = read_sysfs(TWO_LM)
+    first, _, cxl = host.nodes
+    two_levels = (*first.caches, MemorySideCache(2, 64 * GIB, 128, "complex", "write-through"))
+    assert cxl.access is not None
+    nodes = (
+        dataclasses.replace(first, caches=two_levels),
+        host.nodes[1],
+        dataclasses.replace(cxl, access=dataclasses.replace(cxl.access, read_bandwidth=0)),
+    )
+    host = as_hwloc_keeps_it(dataclasses.replace(host, nodes=nodes))
+    xml = render_hwloc_xml(host)
+    assert parse_hwloc_xml(xml) == host
+    (tmp_path / "host.xml").write_text(xml)
+    assert parse_hwloc_xml(lstopo("--input", str(tmp_path / "host.xml"))) == host
+
+
 def cxl_host() -> HostTopology:
     cores = tuple(HostCore(c // 4, (c, c + 8)) for c in range(8))
     nodes = (

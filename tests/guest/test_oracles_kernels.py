@@ -1,7 +1,9 @@
 """The topology oracle predicts x86 die ids by the guest's kernel release: 6.1 numbers dies
 within each package, 6.7 and later machine-wide. Guarded by one 2-socket x 2-die layout
 recorded under both kernels (tests/data/guest-reports/dies-2x2 under Debian's 6.1 cloud
-kernel, tests/data/guest-reports-x86-6.12/dies-2x2 under bookworm-backports' 6.12)."""
+kernel, tests/data/guest-reports-x86-6.12/dies-2x2 under bookworm-backports' 6.12). The
+DIMM comparisons know both kernels' ways of onlining: 6.1 leaves DIMMs to the init, 6.12
+onlines them at boot (two-nodes-dimms, recorded under bookworm-security's 6.12.118)."""
 
 from __future__ import annotations
 
@@ -65,3 +67,28 @@ def test_an_unknown_release_predicts_no_die() -> None:
     view = expected_view(layout, kernel="")
     assert {want.die for want in view.cpu_topology.values()} == {None}
     assert [view.cpu_topology[cpu].core for cpu in range(8)] == [0, 1, 2, 3] * 2
+
+
+DIMMS = {"6.12": DATA / "guest-reports-x86-6.12" / "two-nodes-dimms"}
+
+
+def _dimm_codes(console: str) -> list[str]:
+    base = DIMMS["6.12"]
+    layout = load_problem(base.with_suffix(".toml")).layout
+    assert layout is not None
+    report = parse_report(console)
+    assert report.complete
+    return [f.code for f in judge_report(layout, report)]
+
+
+def test_a_kernel_that_onlines_dimms_at_boot_is_judged_by_what_it_shows() -> None:
+    # 6.12 onlines the 256 MiB DIMM of node 1 before the init looks: node 1's MemTotal is
+    # already 676 MiB of 512 MiB boot memory, and the init's onlining adds nothing. (6.1
+    # leaves it offline and the init's onlining adds it: tests/guest/test_dimm_boot.py.)
+    console = DIMMS["6.12"].with_suffix(".console").read_text(encoding="utf-8")
+    assert "6.12." in parse_report(console).kernel
+    assert _dimm_codes(console) == []
+    # No DIMM memory anywhere (MemTotal within the boot memory, nothing grown): the DIMM is missing.
+    assert _dimm_codes(console.replace("691888 kB", "430000 kB")) == ["dimm-memory"]
+    # More than boot memory and DIMM together: that is no DIMM, but memory from nowhere.
+    assert _dimm_codes(console.replace("691888 kB", "791888 kB")) == ["memtotal"]

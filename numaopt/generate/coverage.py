@@ -15,6 +15,7 @@ from typing import Any
 
 from numaopt.distances import RECLAIM_DISTANCE, TopologyType
 from numaopt.generate.knobs import EDGE_VALUES, Family, Metric, SocketMode, Space, Symmetry
+from numaopt.generate.memory import MIN_BOOT_MEMORY_FOR_DIMMS
 from numaopt.model import Machine
 
 DIMENSIONS = (
@@ -121,7 +122,9 @@ class Coverage:
             # knob alone leave some without.
             without = Machine.VIRT in knobs.machines
             memory["hmat"] = [v for v, ok in (("no", without or knobs.hmat < 1), ("yes", x86 and knobs.hmat > 0)) if ok]
-            memory["dimms"] = [v for v, ok in (("0", without or knobs.dimms < 1), ("1+", x86 and knobs.dimms > 0)) if ok]
+            # DIMMs need 256 MiB of boot memory: the fewest nodes with memory at the least memory may have less.
+            small = knobs.memory_per_node.lo * max(1, min(space.node_counts) - knobs.memoryless.hi) < MIN_BOOT_MEMORY_FOR_DIMMS
+            memory["dimms"] = [v for v, ok in (("0", without or small or knobs.dimms < 1), ("1+", x86 and knobs.dimms > 0)) if ok]
         return {
             "nodes": [str(n) for n in space.node_counts],
             "levels": [str(k) for k in levels],

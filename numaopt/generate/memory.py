@@ -16,7 +16,11 @@ level-2 one behind it), which QEMU accepts only once both values reach the node.
 DIMMs (``-m size,slots=S,maxmem=M`` and ``-device pc-dimm,node=N``): 1 to 4 slots, one
 DIMM of 128 or 256 MiB (whole x86 memory sections, which the guest can online) per used
 slot in a node with memory, and room under ``maxmem`` for the DIMMs plus none, one or
-four more sections (level 1 hot-plugs one when a slot and 128 MiB are left).
+four more sections (level 1 hot-plugs one when a slot and 128 MiB are left). Only
+layouts with at least 256 MiB of boot memory get DIMMs: with 128 MiB and 384 MiB of
+DIMMs (one node memory-less) Debian's 6.1 ran out of memory unpacking its initramfs
+("System is deadlocked on memory": its 64 MiB swiotlb no longer fit, 96 of 127 MiB were
+reserved); 256 MiB with four 256 MiB DIMMs boots.
 
 Only the ACPI machines (q35, pc) get either: a virt guest reads its device tree, which
 carries no HMAT, and QEMU 7.2's virt plugs DIMMs only with firmware (acpi-ged).
@@ -41,6 +45,7 @@ SLOT_DIMMS = 901  # 8 uniforms per item
 SLOT_DIMM_NODES = 902  # 4 uniforms per item: the node of each DIMM
 MAX_SLOTS = 4
 SECTION = 128 * MIB  # one x86_64 memory section: what the guest onlines at a time
+MIN_BOOT_MEMORY_FOR_DIMMS = 256 * MIB  # below it the guest kit's kernel may not boot with DIMMs (above)
 LATENCY_SCALES = (1, 2, 5)  # ns per unit of distance
 BANDWIDTH_BASE_MIB = (2048, 20480)  # local bandwidth (MiB/s) range at distance 10
 CACHE_SIZES = (16 * MIB, 32 * MIB, 64 * MIB)
@@ -123,7 +128,7 @@ def draw_extras(space: Space, layouts: list[GuestLayout], draws: Draws) -> list[
         extras = MemoryExtras()
         if hmat_u[row, 0] < knobs.hmat:
             extras = _hmat(layout, hmat_u[row])
-        if dimm_u[row, 0] < knobs.dimms:
+        if dimm_u[row, 0] < knobs.dimms and layout.memory_bytes >= MIN_BOOT_MEMORY_FOR_DIMMS:
             maxmem, slots, dimms = _dimms(layout, dimm_u[row], node_u[row])
             extras = dataclasses.replace(extras, maxmem_bytes=maxmem, slots=slots, dimms=dimms)
         out.append(extras if extras.hmat or extras.slots else None)

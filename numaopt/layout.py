@@ -420,6 +420,17 @@ def _split_unit_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
             "a socket spans nodes along die boundaries: the guest drops its package scheduling level "
             "(x86_has_numa_in_package) and the NUMA levels take over",
         ))
+    if rules is RuleSet.LINUX_ACPI and shape.dies > 1 and shape.cores == 1 and shape.threads == 1:
+        # Booted: Debian's 6.1 shows each CPU alone in its package; bookworm-security's 6.12.118 as asked.
+        found.append(Finding(
+            rules,
+            Severity.WARNING,
+            "die-of-one-core",
+            f"{shape.dies} dies per socket of one core and one thread each: Linux 6.1 counts one core per package "
+            "(x86_max_cores = 1) and shows every vCPU as a package of its own (its package siblings are only "
+            "itself); 6.12 shows the packages as asked",
+            "give each die 2 or more cores, or use dies=1",
+        ))
     return found
 
 

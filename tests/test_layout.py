@@ -83,6 +83,18 @@ def test_socket_split_is_a_warning_that_explains_the_guest_message() -> None:
     assert "socket-split" not in codes(virt, RuleSet.LINUX_DT)  # arm64 clips the coregroup to the node
 
 
+def test_dies_of_one_core_warn_that_linux_6_1_shows_each_cpu_as_a_package() -> None:
+    # Booted (docs/verify.md): a 4-socket x 2-die guest of one core per die; 6.1 showed every
+    # CPU alone in its package, 6.12.118 the packages as asked.
+    nodes = [("0-3", 512 * MIB), ("4-7", 512 * MIB)]
+    lone = layout(nodes, shape=CpuShape(sockets=4, dies=2))
+    (finding,) = [f for f in check_layout(lone, RuleSet.LINUX_ACPI) if f.code == "die-of-one-core"]
+    assert finding.severity is Severity.WARNING and "x86_max_cores = 1" in finding.message
+    assert "die-of-one-core" not in codes(lone, RuleSet.QEMU)
+    assert "die-of-one-core" not in codes(layout(nodes, shape=CpuShape(sockets=2, dies=2, cores=2)), RuleSet.LINUX_ACPI)
+    assert "die-of-one-core" not in codes(layout(nodes, shape=CpuShape(sockets=8)), RuleSet.LINUX_ACPI)
+
+
 def test_smt_core_split_is_an_error_for_the_guest() -> None:
     lay = layout([("0-2", 512 * MIB), ("3-7", 512 * MIB)], shape=CpuShape(sockets=2, cores=2, threads=2))
     (finding,) = [f for f in check_layout(lay, RuleSet.LINUX_ACPI) if f.code == "core-split"]

@@ -6,27 +6,14 @@ its serial console goes to ``NAME.console``, which tests/guest/test_oracles_kern
 judges next to the same layout recorded under 6.1 in ../guest-reports.
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 
-from numaopt.guest.boot import boot
-from numaopt.guest.kit import build_kit
-from numaopt.problem import load_problem
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))  # the checkout, for tests.support
 
-
-def record(path: Path) -> str:
-    layout = load_problem(path).layout
-    assert layout is not None
-    kit = build_kit(arch="x86_64", suite="bookworm-security", package="linux-image-6.12-cloud-amd64")
-    result = boot(layout, kit)
-    path.with_suffix(".console").write_text(result.console, encoding="utf-8")
-    return f"{path.stem}: {kit.kernel_release}, {result.wall_time_s:.1f} s, report complete: {result.complete}"
-
+from numaopt.guest.kit import build_kit  # noqa: E402
+from tests.support.record_consoles import main  # noqa: E402
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or sorted(p.stem for p in HERE.glob("*.toml")):
-        print(record(HERE / f"{name}.toml"))
+    main(HERE, lambda layout: build_kit(arch="x86_64", suite="bookworm-security", package="linux-image-6.12-cloud-amd64"))

@@ -1,32 +1,17 @@
 """Re-record the guest consoles next to each layout: python3 tests/data/guest-reports/record.py [NAME...]
 
-Boots every ``NAME.toml`` here (two at a time) with the cached guest kit and writes the
-serial console to ``NAME.console``; the oracle unit tests read those files.
+Boots every ``NAME.toml`` here (two at a time) with the cached guest kit (Debian's 6.1) and
+writes the serial console to ``NAME.console``; the oracle unit tests read those files.
 """
 
-from __future__ import annotations
-
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from numaopt.guest.boot import boot
-from numaopt.guest.kit import load_kit
-from numaopt.problem import load_problem
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))  # the checkout, for tests.support
 
-
-def record(path: Path) -> str:
-    layout = load_problem(path).layout
-    assert layout is not None
-    result = boot(layout, load_kit())
-    path.with_suffix(".console").write_text(result.console, encoding="utf-8")
-    return f"{path.stem}: {result.wall_time_s:.1f} s, report complete: {result.complete}"
-
+from numaopt.guest.kit import load_kit  # noqa: E402
+from tests.support.record_consoles import main  # noqa: E402
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or sorted(p.stem for p in HERE.glob("*.toml"))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for line in pool.map(record, [HERE / f"{name}.toml" for name in names]):
-            print(line)
+    main(HERE, lambda layout: load_kit())

@@ -58,9 +58,11 @@ def _machine(layout: GuestLayout) -> list[tuple[str, str]]:
         # GICv3 takes up to 512 vCPUs (GICv2: 8); "max" is a 64-bit CPU under TCG and KVM.
         return [("-machine", f"virt,gic-version=3{hmat}"), ("-cpu", "max")]
     if layout.shape.threads > 1:
-        # QEMU's default x86 CPU (qemu64, an AMD family) has no SMT: the guest would be
-        # told "doesn't support hyperthreading". "max" has the topology leaves it needs.
-        return [("-machine", layout.machine.value + hmat), ("-cpu", "max")]
+        # QEMU's default x86 CPU (qemu64) and "max" are AMD CPUs under TCG (the accelerator
+        # QEMU picks when none is given): the guest is told "doesn't support hyperthreading"
+        # and sees no SMT. "max" with Intel's vendor has the topology leaves it needs, as
+        # numaopt's own boots use; under KVM a user's later -cpu host wins.
+        return [("-machine", layout.machine.value + hmat), ("-cpu", "max,vendor=GenuineIntel")]
     return [("-machine", layout.machine.value + hmat)]
 
 

@@ -1,6 +1,6 @@
 qemu-system-x86_64 \
     -machine q35,hmat=on \
-    -cpu max \
+    -cpu max,vendor=GenuineIntel \
     -m 160G \
     -smp 16,sockets=1,dies=1,cores=8,threads=2,maxcpus=16 \
     -object memory-backend-ram,id=mem-node0,size=64G,host-nodes=0,policy=bind \

@@ -1,6 +1,6 @@
 qemu-system-x86_64 \
     -machine q35 \
-    -cpu max \
+    -cpu max,vendor=GenuineIntel \
     -m 80G \
     -smp 48,sockets=2,dies=1,cores=12,threads=2,maxcpus=48 \
     -object memory-backend-ram,id=mem-node0,size=48G,host-nodes=1,policy=bind \

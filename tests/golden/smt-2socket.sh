@@ -1,6 +1,6 @@
 qemu-system-x86_64 \
     -machine q35 \
-    -cpu max \
+    -cpu max,vendor=GenuineIntel \
     -m 4G \
     -smp 8,sockets=2,dies=1,cores=2,threads=2,maxcpus=8 \
     -object memory-backend-ram,id=mem-node0,size=3G \

@@ -18,15 +18,23 @@ from numaopt.rules import Finding, RuleSet, Severity
 
 
 def _read_for_check(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
-    """(label, layout, QEMU's findings on it, in QEMU's order) per guest in a problem file (.toml) or a
-    file of QEMU arguments ("-" reads stdin). Several VMs (a [[vm]] problem, or the
-    ``# vm NAME`` sections `solve` prints for one) are each a guest of their own."""
+    """(label, layout, QEMU's findings on it, in QEMU's order) per guest in a problem file
+    (.toml), a numaopt JSON plan, a libvirt domain or a file of QEMU arguments ("-" reads
+    stdin). Several VMs (a [[vm]] problem, a several-VM JSON plan, or the ``# vm NAME``
+    sections `solve` prints for one) are each a guest of their own."""
     if path.suffix == ".toml":
         return _guests_of_problem(path)
     from numaopt.inputs import read_stream, read_text
 
     text = read_stream(sys.stdin.buffer, "<stdin>") if str(path) == "-" else read_text(path)
     source = "<stdin>" if str(path) == "-" else str(path)
+    if text.lstrip().startswith("{"):
+        return _guests_of_plan(text, source)
+    from numaopt.libvirt_domain import looks_like_domain, read_domain
+
+    if looks_like_domain(text):
+        layout = read_domain(text, source)
+        return [(source, layout, check_layout(layout, RuleSet.QEMU))]
     sections = split_vms(text)
     if sections is None:
         return [(str(path), *_read_args(text, source))]
@@ -39,6 +47,24 @@ def _read_args(text: str, source: str) -> tuple[GuestLayout, list[Finding]]:
 
     config = read_qemu_args(text, source=source)
     return config.layout, qemu_findings(config)
+
+
+def _guests_of_plan(text: str, source: str) -> list[tuple[str, GuestLayout, list[Finding]]]:
+    """A JSON plan of `solve` (one VM's, or each VM's of a several-VM plan), judged by the
+    QEMU command `numaopt launch` starts for it."""
+    import shlex
+
+    from numaopt.render.json import plan_from_json, vm_names_in
+    from numaopt.render.qemu import qemu_command
+
+    names = vm_names_in(text)
+    if names is None:
+        return [(source, *_read_args(shlex.join(qemu_command(plan_from_json(text, source))), source))]
+    guests = []
+    for name in names:
+        label = f"{source} (vm {name})"
+        guests.append((label, *_read_args(shlex.join(qemu_command(plan_from_json(text, source, vm=name))), label)))
+    return guests
 
 
 def _guests_of_problem(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
@@ -83,7 +109,14 @@ def _report(label: str, layout: GuestLayout, qemu_found: list[Finding], chosen: 
 
 
 def check_command(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="A problem file (.toml) or a file of QEMU arguments (- for stdin).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="A problem file (.toml), a plan of `solve --format json`, a libvirt domain (XML) or a file of QEMU "
+            "arguments (- for stdin).",
+        ),
+    ],
     rules: Annotated[
         str,
         typer.Option(
@@ -97,7 +130,7 @@ def check_command(
 ) -> None:
     """Lint a layout: what QEMU refuses, and what each guest discards or warns about.
 
-    FILE is a problem file (.toml; a search problem is solved first and its plan checked, each VM's for a [[vm]] problem) or QEMU arguments as people paste them (backslash continuations and the binary name are fine; several VMs in `# vm NAME` sections, as solve prints them, are checked one by one).
+    FILE is a problem file (.toml; a search problem is solved first and its plan checked, each VM's for a [[vm]] problem), a JSON plan of `solve --format json` (judged by the QEMU command `numaopt launch` runs for it; each VM of a several-VM plan), a libvirt domain (the guest's NUMA cells, CPU topology, memory backing and DIMMs, read as libvirt reads them) or QEMU arguments as people paste them (backslash continuations and the binary name are fine; several VMs in `# vm NAME` sections, as solve prints them, are checked one by one).
 
     Prints one line per finding as `FILE: RULESET: SEVERITY: WHO: message (fix: ...)`, or `FILE: RULESET: ok`. WHO says who complains: "QEMU refuses" (QEMU 7.2's own message), "QEMU starts it, but in the guest" (only the guest kernel's rules fail), "libvirt refuses". Exits 1 if any chosen rule set has an error.
     """

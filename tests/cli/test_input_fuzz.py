@@ -20,7 +20,6 @@ import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +27,14 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from numaopt.cli import main
 from numaopt.hosts import DistanceRule, host_to_toml, parse_synthetic, render_lscpu, render_numactl
 from numaopt.model import HostTopology
 from numaopt.problem import GUEST_KEYS, NODE_KEYS
 from numaopt.problem.search import GROUP_KEYS, OBJECTIVE_KEYS, TRAFFIC_KEYS, WORKLOAD_KEYS
 from numaopt.render.qemu import qemu_command, shell_text
+from tests.support.cli import Outcome, run_cli
 
-RUNNER = CliRunner()
 EXIT_CODES = {0, 1, 2, 3, 4}
 MAX_LINE = 420
 LONG = settings.default.max_examples >= settings.get_profile("long").max_examples
@@ -56,25 +53,6 @@ def budget(normal: int) -> settings:
 
 # ---------------------------------------------------------------------------------------
 # Running the CLI in-process and judging what it printed
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def run_cli(*args: str, stdin: bytes | None = None) -> Outcome:
-    """``numaopt ARGS`` through the real entry point (``main``), streams captured by CliRunner."""
-    with RUNNER.isolation(input=stdin) as (out, err, _):
-        try:
-            main(list(args))
-            code: Any = 0
-        except SystemExit as exc:
-            code = exc.code
-        stdout, stderr = out.getvalue().decode(errors="replace"), err.getvalue().decode(errors="replace")
-    return Outcome(code if isinstance(code, int) else 1, stdout, stderr)
 
 
 def assert_well_behaved(outcome: Outcome, *files: Path) -> None:

@@ -1,0 +1,121 @@
+"""A plan never fails its own checks: every bundled example, solved into every format
+`numaopt check` reads (QEMU command, shell lines, JSON plan, libvirt domain; one VM or
+several), is checked with no error; the formats check does not read (Proxmox VE, Cloud
+Hypervisor) are written or refused in one line. And check reads numaopt's JSON plans
+and libvirt domains to the same guest as the plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from numaopt.libvirt_domain import read_domain
+from numaopt.render.libvirt import domain_xml
+from tests.support.cli import Outcome, run_cli
+from tests.support.problems import INFEASIBLE, PROBLEMS, SHARED, plan_for
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKED = ["qemu", "shell", "json", "libvirt-domain"]
+WRITTEN_ONLY = ["proxmox", "cloud-hypervisor"]
+EXAMPLES = sorted(p for p in (ROOT / "problems").glob("*.toml") if p not in INFEASIBLE)
+HMAT_TIER = ROOT / "tests" / "data" / "hmat" / "cxl-tier-hmat.toml"
+
+
+def assert_checked_clean(outcome: Outcome, path: Path, guests: int) -> None:
+    """check exited 0 and printed, for each guest, an ok or a warning for every rule set."""
+    assert outcome.code == 0, outcome
+    lines = outcome.stdout.splitlines()
+    assert lines and all(line.startswith(str(path)) for line in lines), lines
+    assert not any(": error: " in line for line in lines), lines
+    assert sum(line.endswith(": qemu: ok") for line in lines) == guests, lines
+
+
+def solved(problem: Path, fmt: str, out: Path) -> Outcome:
+    return run_cli("solve", str(problem), "--format", fmt, "--quiet", "--out", str(out))
+
+
+@pytest.mark.parametrize("problem", EXAMPLES, ids=lambda p: p.stem)
+def test_every_format_check_reads_passes_check(problem: Path, tmp_path: Path) -> None:
+    several = problem in SHARED
+    for fmt in CHECKED:
+        out = tmp_path / fmt
+        outcome = solved(problem, fmt, out)
+        assert outcome.code == 0, outcome
+        files = sorted(out.iterdir()) if several else [out]
+        assert files
+        for file in files:
+            vms = len(json.loads(file.read_text())["vms"]) if file.name == "plans.json" else 1
+            assert_checked_clean(run_cli("check", str(file)), file, vms)
+
+
+@pytest.mark.parametrize("problem", EXAMPLES, ids=lambda p: p.stem)
+def test_formats_check_cannot_read_are_written_or_refused_in_one_line(problem: Path, tmp_path: Path) -> None:
+    for fmt in WRITTEN_ONLY:
+        out = tmp_path / fmt
+        outcome = solved(problem, fmt, out)
+        if outcome.code == 0:
+            assert out.exists() and (out.is_file() or any(out.iterdir()))
+        else:  # e.g. every Proxmox VE numaN needs CPUs and memory: no CPU-less nodes
+            errors = [line for line in outcome.stderr.splitlines() if not line.startswith("numaopt: warning: ")]
+            assert outcome.code == 1 and len(errors) == 1 and f"--format {fmt}: " in errors[0], outcome
+            assert not out.exists()
+
+
+def test_several_vms_json_on_stdout_is_checked_vm_by_vm(tmp_path: Path) -> None:
+    shared = ROOT / "problems" / "shared-host.toml"
+    plans = run_cli("solve", str(shared), "--format", "json", "--quiet")
+    assert plans.code == 0
+    file = tmp_path / "plans.json"
+    file.write_text(plans.stdout)
+    outcome = run_cli("check", str(file))
+    assert_checked_clean(outcome, file, 3)
+    assert [line.split(": ")[0] for line in outcome.stdout.splitlines() if line.endswith(": qemu: ok")] == [
+        f"{file} (vm {name})" for name in ("db", "web", "batch")
+    ]
+
+
+@pytest.mark.parametrize("problem", [*PROBLEMS, HMAT_TIER], ids=lambda p: p.stem)
+def test_a_domain_reads_back_to_the_plans_guest(problem: Path) -> None:
+    layout = plan_for(problem).layout
+    read = read_domain(domain_xml(plan_for(problem)), str(problem))
+    if layout.hmat and not layout.hmat_lb and not layout.hmat_cache:
+        # libvirt writes hmat=on only for caches or interconnects: an initiator alone is
+        # lost (check warns about it on the plan), so the domain's guest has no HMAT.
+        assert not read.hmat and all(node.initiator is None for node in read.nodes)
+        return
+    assert read == layout
+
+
+def test_check_of_a_domain_says_what_the_guest_is_told(tmp_path: Path) -> None:
+    # A domain with a distance of 10 between two cells: Linux drops such a SLIT.
+    xml = domain_xml(plan_for(ROOT / "problems" / "seed-4node.toml")).replace("<sibling id=\"1\" value=\"15\" />", "<sibling id=\"1\" value=\"10\" />")
+    assert 'value="10" />' in xml
+    file = tmp_path / "domain.xml"
+    file.write_text(xml)
+    outcome = run_cli("check", str(file))
+    assert outcome.code == 1
+    assert any(line.startswith(f"{file}: linux-acpi: error: ") for line in outcome.stdout.splitlines()), outcome.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("<domain><vcpu>4</vcpu>", "not well-formed XML"),
+        ("<domain><name>x</name></domain>", "no <vcpu> element"),
+        ("<domain><vcpu>2</vcpu><os><type arch='s390x' machine='s390-ccw-virtio'>hvm</type></os></domain>", "os/type: arch='s390x'"),
+        (
+            "<domain><vcpu>2</vcpu><cpu><numa><cell id='0' cpus='0-1' memory='1' unit='parsecs'/></numa></cpu></domain>",
+            "cpu/numa/cell[0]: unknown unit 'parsecs'",
+        ),
+        ('{"numaopt_plan": 1}', "malformed numaopt plan"),
+        ('{"something": "else"}', "not a numaopt plan"),
+    ],
+)
+def test_unreadable_domain_or_plan_is_one_line_naming_the_file(text: str, message: str, tmp_path: Path) -> None:
+    file = tmp_path / "guest.in"
+    file.write_text(text)
+    outcome = run_cli("check", str(file))
+    assert outcome.code == 1 and outcome.stdout == ""
+    assert outcome.stderr.count("\n") == 1 and str(file) in outcome.stderr and message in outcome.stderr, outcome.stderr

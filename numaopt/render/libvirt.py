@@ -134,6 +134,11 @@ def _cpu(domain: ET.Element, layout: GuestLayout, accel: Accel) -> None:
     model = cpu_model(layout.machine, accel)
     if model == "host":
         cpu = ET.SubElement(domain, "cpu", mode="host-passthrough", check="none")
+    elif model == "max" and layout.shape.threads > 1:
+        # Under TCG "max" is an AMD CPU, whose guest sees no SMT threads, and libvirt's
+        # maximum mode cannot set a vendor: qemu64 with Intel's (-cpu qemu64,vendor=GenuineIntel).
+        cpu = ET.SubElement(domain, "cpu", mode="custom", match="exact", check="none")
+        ET.SubElement(cpu, "model", fallback="forbid", vendor_id="GenuineIntel").text = "qemu64"
     elif model == "max":
         cpu = ET.SubElement(domain, "cpu", mode="maximum", check="none")  # QEMU's -cpu max (libvirt >= 7.1)
     else:

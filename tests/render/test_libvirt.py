@@ -20,6 +20,7 @@ from numaopt.cli import app
 from numaopt.hosts.shapes import GIB, block_host
 from numaopt.layout import check_layout
 from numaopt.model import Group, PlacementRequest, Plan, SearchSettings, Traffic, Workload
+from numaopt.qemu.args import read_qemu_args
 from numaopt.qemu.qmp import QemuRefused, compare, probe
 from numaopt.render.libvirt import domain_xml
 from numaopt.render.target import Accel, VmOptions
@@ -116,11 +117,20 @@ def test_aarch64_gets_gicv3_a57_under_tcg_and_a_device_tree_boot() -> None:
 
 
 def test_x86_keeps_acpi_and_runs_max_under_tcg() -> None:
-    domain = ET.fromstring(domain_xml(plan_for(ROOT / "problems" / "smt-2socket.toml"), VmOptions(accel=Accel.TCG)))
+    domain = ET.fromstring(domain_xml(plan_for(ROOT / "problems" / "seed-4node.toml"), VmOptions(accel=Accel.TCG)))
     assert domain.find("features/acpi") is not None  # without it libvirt turns ACPI off: no SRAT, no NUMA
     assert domain.find("features/gic") is None
     assert domain.find("cpu").get("mode") == "maximum"  # type: ignore[union-attr]
     assert domain.find("os/kernel") is None  # no kernel given: the user's firmware and disks boot it
+
+
+def test_x86_smt_under_tcg_asks_libvirt_for_an_intel_vendor_and_qemu_gives_no_smt_warning() -> None:
+    # -cpu max is an AMD CPU under TCG: QEMU would warn "doesn't support hyperthreading"
+    # and the guest would see no SMT threads (smt-amd-no-topoext).
+    argv = libvirt_qemu_argv(domain_xml(plan_for(ROOT / "problems" / "smt-2socket.toml"), VmOptions(accel=Accel.TCG)))
+    assert argv[argv.index("-cpu") + 1] == "qemu64,vendor=GenuineIntel"
+    config = read_qemu_args(shlex.join(["qemu-system-x86_64", "-accel", "tcg", *argv[1:]]))
+    assert "smt-amd-no-topoext" not in [f.code for f in config.findings]
 
 
 def test_reserved_cpus_become_emulatorpin(tmp_path: Path) -> None:
@@ -211,7 +221,8 @@ def test_libvirts_qemu_driver_and_qemu_build_the_plans_guest(stem: str) -> None:
     if plan.layout.machine.arch == "aarch64":
         assert "gic-version=3" in machine and argv[argv.index("-cpu") + 1] == "cortex-a57" and "-no-acpi" in argv
     else:
-        assert "-no-acpi" not in argv and argv[argv.index("-cpu") + 1] == "max"
+        smt = plan.layout.shape.threads > 1  # max is AMD under TCG: no SMT in the guest
+        assert "-no-acpi" not in argv and argv[argv.index("-cpu") + 1] == ("qemu64,vendor=GenuineIntel" if smt else "max")
     assert compare(plan.layout, probe(argv)) == []
 
 

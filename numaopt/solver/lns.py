@@ -48,7 +48,9 @@ def applies(instance: Instance) -> bool:
     such an instance."""
     if instance.hierarchical and instance.num_nodes <= PROVEN_NODES:
         return False
-    return is_pure_assignment(instance) and len(instance.items) > MIN_FREE and bool(instance.pair_weights)
+    # handles(): a pure assignment may still carry requirements a neighbourhood model does
+    # not restate (VMs kept on different sockets, partitions' node counts).
+    return is_pure_assignment(instance) and handles(instance) and len(instance.items) > MIN_FREE and bool(instance.pair_weights)
 
 
 def handles(instance: Instance) -> bool:

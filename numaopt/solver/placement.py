@@ -93,8 +93,9 @@ class Decision:
     primary: float | None = None  # spread / compact: the node-count objective reached
     wall_time_s: float = 0.0
     conflict: list[str] = field(default_factory=list)  # requirements that cannot hold together
-    # The placement is the greedy first plan: no CP-SAT pass kept it, so it may break a
-    # rule the greedy does not know (``numaopt.solver.repair`` checks and repairs it).
+    # No CP-SAT pass kept the placement (the greedy first plan, or a QAP heuristic's or
+    # LNS's plan), so it may break a rule they do not know (``numaopt.solver.repair``
+    # checks and repairs it).
     unchecked: bool = False
 
 
@@ -771,7 +772,8 @@ def _assignment_heuristics_only(instance: Instance, start: float, deadline: floa
         best = Placement(tuple(_tabu_then_neighbourhoods(instance, list(best.items), deadline, seed + 1)), (), ())
     elapsed = time.perf_counter() - start
     lower = gilmore_lawler_bound(instance)
-    return _decision(instance, SolveStatus.FEASIBLE, best, None if lower is None else lower / instance.scale, elapsed)
+    decision = _decision(instance, SolveStatus.FEASIBLE, best, None if lower is None else lower / instance.scale, elapsed)
+    return replace(decision, unchecked=True)  # no CP-SAT pass kept it
 
 
 def _tabu_then_neighbourhoods(instance: Instance, where: list[int], deadline: float, seed: int) -> list[int]:
@@ -782,8 +784,7 @@ def _tabu_then_neighbourhoods(instance: Instance, where: list[int], deadline: fl
     stayed up to 1.3 % above (benchmarks/RESULTS.md). The clock ends the search, so near the
     limit a seed may give a different plan on a faster or busier machine."""
     tabu_until = time.perf_counter() + TABU_SHARE * (deadline - time.perf_counter())
-    moved = tabu_search(instance, list(where), LONG_TABU_STEPS, np.random.default_rng(seed), tabu_until)
-    best = moved if instance.item_cost(moved) < instance.item_cost(where) else list(where)
+    best = tabu_search(instance, list(where), LONG_TABU_STEPS, np.random.default_rng(seed), tabu_until)  # never worse than where
     return lns.improve(instance, best, deadline, seed)
 
 
@@ -919,6 +920,7 @@ class _Search:
         moved = _tabu_then_neighbourhoods(inst, list(self.best.items), until, seed + 1)
         if inst.item_cost(moved) < inst.item_cost(self.best.items):
             self.best = Placement(tuple(moved), (), ())
+            self.kept_by_cp_sat = False  # until the full model keeps it: checked otherwise
             if self.progress is not None:
                 self.progress(float(inst.true_cost(self.best)), None)
         self.model.model.clear_hints()  # type: ignore[no-untyped-call]

@@ -4,6 +4,7 @@ when it is (brute force on small hosts)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from numaopt.audit import locality_cost, verify_plan
 from numaopt.hosts.shapes import GIB, block_host, matrix_host, random_slit, random_traffic
-from numaopt.model import Group, PlacementRequest, SearchSettings, SolveStatus, Workload
+from numaopt.model import Group, Partition, PlacementRequest, SearchSettings, SolveStatus, Workload
 from numaopt.solver import lns, placement
 from numaopt.solver.heuristic import initial_placement
 from numaopt.solver.instance import Instance, build_instance
@@ -121,3 +122,13 @@ def test_small_block_hosts_are_left_to_the_full_model() -> None:
         instance = build_instance(request)
         assert instance.hierarchical and lns.handles(instance)
         assert lns.applies(instance) is expected
+
+
+def test_a_pure_assignment_with_requirements_lns_does_not_restate_gets_no_lns() -> None:
+    # One group per node is a pure assignment, but a neighbourhood model prices and fits
+    # items only: partitions with node counts (several VMs) must stay with the full model.
+    request = dense_request(20, seed=5)
+    assert lns.applies(build_instance(request))
+    names = tuple(group.name for group in request.workload.groups)
+    split = (Partition("a", names[:10], guest_nodes=10), Partition("b", names[10:]))
+    assert not lns.applies(build_instance(dataclasses.replace(request, partitions=split)))

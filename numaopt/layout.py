@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from numaopt.distances import distance_findings
 from numaopt.distances.sched_groups import broken_domain_findings, short_tree_findings
-from numaopt.model import CpuShape, GuestLayout, Machine
+from numaopt.model import CpuShape, GuestLayout, HmatLb, Machine
 from numaopt.rules import Finding, RuleSet, Severity
-from numaopt.units import MIB, format_cpulist, format_size
+from numaopt.units import KIB, MIB, format_cpulist, format_size
 
 MAX_NODES = 128  # QEMU include/sysemu/numa.h MAX_NODES
 RAM_ALIGN = 8 * 1024  # QEMU machine_set_mem rounds -m up to 8 KiB
@@ -672,7 +672,7 @@ def _hmat_target_findings(layout: GuestLayout, rules: RuleSet) -> list[Finding]:
 
 def _libvirt_hmat_findings(layout: GuestLayout) -> list[Finding]:
     """libvirt 9's <interconnects>: a link and its reverse are one link to it, and a CPU-less
-    cell's initiator comes from a link that targets it."""
+    cell's initiator is the one libvirt picks from the links that target it."""
     found = []
     seen: set[tuple[str, str, frozenset[int]]] = set()
     for lb in layout.hmat_lb:
@@ -690,19 +690,34 @@ def _libvirt_hmat_findings(layout: GuestLayout) -> list[Finding]:
             )
             break
         seen.add(key)
-    linked = {(lb.initiator, lb.target) for lb in layout.hmat_lb}
-    return found + [
-        Finding(
-            RuleSet.LIBVIRT,
-            Severity.WARNING,
-            "libvirt-initiator",
-            f"libvirt has no initiator attribute: it takes node {node.node_id}'s initiator from an "
-            f"<interconnects> latency or bandwidth from node {node.initiator}, and none is given",
-            f"give an hmat_lb entry from initiator {node.initiator} to target {node.node_id}",
+    for node in layout.nodes:
+        chosen = libvirt_initiator(node.node_id, layout.hmat_lb)
+        if node.cpus or node.initiator is None or chosen == node.initiator:
+            continue
+        found.append(
+            Finding(
+                RuleSet.LIBVIRT,
+                Severity.WARNING,
+                "libvirt-initiator",
+                f"libvirt has no initiator attribute: it gives CPU-less node {node.node_id} the initiator with the "
+                f"lowest <interconnects> latency to it (else the highest bandwidth), "
+                f"{'none' if chosen is None else f'node {chosen}'}, not node {node.initiator}",
+                f"give node {node.initiator} the lowest hmat_lb latency to node {node.node_id}",
+            )
         )
-        for node in layout.nodes
-        if node.initiator is not None and (node.initiator, node.node_id) not in linked
-    ]
+    return found
+
+
+def libvirt_initiator(target: int, lbs: Sequence[HmatLb]) -> int | None:
+    """The initiator libvirt gives a CPU-less cell (numa_conf.c virDomainNumaGetNodeInitiator):
+    that of the lowest latency to it over every type and cache level, the first on a tie;
+    without latencies that of the highest bandwidth (compared in KiB/s, as libvirt keeps it,
+    above 0); None without either."""
+    latencies = [lb for lb in lbs if lb.target == target and lb.is_latency]
+    if latencies:
+        return min(latencies, key=lambda lb: lb.value).initiator  # min keeps the first of equals
+    bandwidths = [lb for lb in lbs if lb.target == target and not lb.is_latency and lb.value // KIB > 0]
+    return max(bandwidths, key=lambda lb: lb.value // KIB).initiator if bandwidths else None
 
 
 # ---------------------------------------------------------------------------------------

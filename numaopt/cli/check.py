@@ -1,4 +1,4 @@
-"""``numaopt check``: lint a layout (a problem file or QEMU arguments) against QEMU and the guests."""
+"""``numaopt check``: lint a layout (a problem file, a JSON plan, a libvirt domain or QEMU arguments) against QEMU and the guests."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import typer
 from numaopt.cli.errors import naming
 from numaopt.cli.findings import finding_line, qemu_refuses
 from numaopt.layout import check_layout
-from numaopt.model import GuestLayout
+from numaopt.model import GuestLayout, Machine
 from numaopt.problem import load_problem
 from numaopt.render.several import split_vms
 from numaopt.rules import Finding, RuleSet, Severity
 
 
 def _read_for_check(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
-    """(label, layout, QEMU's findings on it, in QEMU's order) per guest in a problem file
+    """(label, layout, QEMU's findings on it, in QEMU's order, and any other rule set's
+    the input alone shows) per guest in a problem file
     (.toml), a numaopt JSON plan, a libvirt domain or a file of QEMU arguments ("-" reads
     stdin). Several VMs (a [[vm]] problem, a several-VM JSON plan, or the ``# vm NAME``
     sections `solve` prints for one) are each a guest of their own."""
@@ -29,12 +30,11 @@ def _read_for_check(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
     text = read_stream(sys.stdin.buffer, "<stdin>") if str(path) == "-" else read_text(path)
     source = "<stdin>" if str(path) == "-" else str(path)
     if text.lstrip().startswith("{"):
-        return _guests_of_plan(text, source)
-    from numaopt.libvirt_domain import looks_like_domain, read_domain
+        return _guests_of_plan(text, source, str(path))
+    from numaopt.libvirt_domain import looks_like_domain
 
     if looks_like_domain(text):
-        layout = read_domain(text, source)
-        return [(source, layout, check_layout(layout, RuleSet.QEMU))]
+        return [_guest_of_domain(text, source, str(path))]
     sections = split_vms(text)
     if sections is None:
         return [(str(path), *_read_args(text, source))]
@@ -49,22 +49,38 @@ def _read_args(text: str, source: str) -> tuple[GuestLayout, list[Finding]]:
     return config.layout, qemu_findings(config)
 
 
-def _guests_of_plan(text: str, source: str) -> list[tuple[str, GuestLayout, list[Finding]]]:
+def _guests_of_plan(text: str, source: str, label: str) -> list[tuple[str, GuestLayout, list[Finding]]]:
     """A JSON plan of `solve` (one VM's, or each VM's of a several-VM plan), judged by the
     QEMU command `numaopt launch` starts for it."""
-    import shlex
-
     from numaopt.render.json import plan_from_json, vm_names_in
-    from numaopt.render.qemu import qemu_command
+    from numaopt.render.qemu import one_line
 
     names = vm_names_in(text)
-    if names is None:
-        return [(source, *_read_args(shlex.join(qemu_command(plan_from_json(text, source))), source))]
-    guests = []
-    for name in names:
-        label = f"{source} (vm {name})"
-        guests.append((label, *_read_args(shlex.join(qemu_command(plan_from_json(text, source, vm=name))), label)))
-    return guests
+    vms = {None: (label, source)} if names is None else {name: (f"{label} (vm {name})", f"{source} (vm {name})") for name in names}
+    return [(shown, *_read_args(one_line(plan_from_json(text, source, vm=vm)), where)) for vm, (shown, where) in vms.items()]
+
+
+def _guest_of_domain(text: str, source: str, label: str) -> tuple[str, GuestLayout, list[Finding]]:
+    """A libvirt domain, judged by the QEMU command libvirt would start for it."""
+    import shlex
+
+    from numaopt.libvirt_domain import read_domain
+    from numaopt.render.qemu import qemu_command
+
+    domain = read_domain(text, source)
+    layout, found = _read_args(shlex.join(domain.qemu_argv(qemu_command(domain.layout))), source)
+    if not domain.acpi and layout.machine is not Machine.VIRT and layout.num_nodes > 1:
+        found.append(
+            Finding(
+                layout.rules,
+                Severity.ERROR,
+                "acpi-off",
+                "the domain has no <features><acpi/>: libvirt starts QEMU with ACPI off, so the x86 guest reads no "
+                "SRAT or SLIT and sees one node",
+                "add <acpi/> to <features>",
+            )
+        )
+    return label, layout, found
 
 
 def _guests_of_problem(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
@@ -89,14 +105,16 @@ def _report(label: str, layout: GuestLayout, qemu_found: list[Finding], chosen: 
     if chosen is None:  # an x86 guest never reads a device tree, an arm64 `virt` guest does
         chosen = (RuleSet.QEMU, layout.machine.default_rules, RuleSet.LIBVIRT)
     failed = False
-    qemu_errors = {(f.code, f.message) for f in qemu_found if f.severity is Severity.ERROR}
+    # qemu_found: QEMU's findings, and what the input alone shows a target (a domain's ACPI)
+    qemu_errors = {(f.code, f.message) for f in qemu_found if f.severity is Severity.ERROR and f.rule_set is RuleSet.QEMU}
     for rule_set in chosen:
+        own = [f for f in qemu_found if f.rule_set is rule_set]
         if rule_set is RuleSet.QEMU:
-            found = qemu_found
+            found = own
         else:
             # A guest (or libvirt) only sees what QEMU accepted: say so once instead of
             # repeating QEMU's refusals, then add what this target has to say on its own.
-            found = [f for f in check_layout(layout, rule_set) if (f.code, f.message) not in qemu_errors]
+            found = own + [f for f in check_layout(layout, rule_set) if (f.code, f.message) not in qemu_errors]
             if qemu_errors:
                 found.insert(0, qemu_refuses(rule_set))
         shown = [f for f in dict.fromkeys(found) if show_info or f.severity is not Severity.INFO]

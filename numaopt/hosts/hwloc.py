@@ -22,18 +22,16 @@ import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NoReturn
-from xml.parsers import expat
 
 import numpy as np
 import numpy.typing as npt
 
 from numaopt.distances import LOCAL_DISTANCE
-from numaopt.errors import InputError
 from numaopt.hosts._common import build_host, check_matrix, shown
 from numaopt.hosts.distance_rule import RULE_HELP, DistanceRule
 from numaopt.hosts.hwloc_hmat import cache_attributes, hwloc_bitmap, memattr_elements, node_access, node_caches
 from numaopt.model import HostCore, HostNode, HostTopology
+from numaopt.xml_input import XmlDocument
 
 __all__ = ["parse_hwloc_xml", "render_hwloc_xml"]
 
@@ -41,59 +39,13 @@ KIND_LATENCY = 4  # hwloc/distances.h HWLOC_DISTANCES_KIND_MEANS_LATENCY
 KIND_FROM_OS = 1  # HWLOC_DISTANCES_KIND_FROM_OS
 _MEMORY_TYPES = ("NUMANode", "MemCache")
 INT64_MAX = (1 << 63) - 1
-MAX_DEPTH = 200
 
 
-class _Xml:
-    """An element tree that remembers the line each element starts on, for errors."""
+class _Xml(XmlDocument):
+    """hwloc XML, with its integers read as hwloc writes them."""
 
     def __init__(self, text: str, source: str):
-        self.source = source
-        self.lines: dict[int, int] = {}
-        builder = ET.TreeBuilder()
-        parser = expat.ParserCreate()
-
-        depth = 0
-
-        def start(tag: str, attrs: dict[str, str]) -> None:
-            nonlocal depth
-            depth += 1
-            if depth > MAX_DEPTH:  # real topologies are about ten deep; this keeps the walk's recursion bounded
-                raise InputError(
-                    f"elements nested deeper than {MAX_DEPTH} levels (hwloc writes about 10)",
-                    source=source,
-                    where=f"line {parser.CurrentLineNumber}",
-                )
-            self.lines[id(builder.start(tag, attrs))] = parser.CurrentLineNumber
-
-        def end(tag: str) -> None:
-            nonlocal depth
-            depth -= 1
-            builder.end(tag)
-
-        def refuse_entities(*_: object) -> NoReturn:
-            raise InputError(
-                "XML entity declarations are not allowed in hwloc XML",
-                source=source,
-                where=f"line {parser.CurrentLineNumber}",
-            )
-
-        parser.StartElementHandler = start
-        parser.EndElementHandler = end
-        parser.CharacterDataHandler = builder.data
-        parser.EntityDeclHandler = refuse_entities
-        try:
-            parser.Parse(text.removeprefix("\ufeff"), True)
-        except expat.ExpatError as exc:
-            raise InputError(
-                f"not well-formed XML ({expat.ErrorString(exc.code)}): expected hwloc XML from lstopo --of xml",
-                source=source,
-                where=f"line {exc.lineno}",
-            ) from None
-        self.root = builder.close()
-
-    def error(self, message: str, element: ET.Element) -> InputError:
-        return InputError(message, source=self.source, where=f"line {self.lines.get(id(element), 1)}")
+        super().__init__(text, source, "hwloc XML", "expected hwloc XML from lstopo --of xml")
 
     def integer(self, element: ET.Element, name: str, default: int | None = None) -> int:
         text = element.get(name)

@@ -12,8 +12,8 @@ topology and one ``<cell>`` per guest node with its distances; a serial console.
 Memory hotplug: ``<maxMemory slots>`` and one ``<memory model='dimm'>`` device per DIMM
 in its cell. HMAT: each cell's memory-side caches (``<cache>``) and ``<interconnects>`` with one
 ``<latency>`` or ``<bandwidth>`` per hmat-lb value. libvirt has no initiator attribute:
-it gives a CPU-less cell the initiator of an interconnect that targets it, so an initiator
-with no latency or bandwidth of its own is lost (``numaopt check`` warns). Not rendered:
+it gives a CPU-less cell the initiator with the lowest latency to it (else the highest
+bandwidth), so an initiator that does not have it is lost (``numaopt check`` warns). Not rendered:
 disks and network devices, which are the user's. Built with ElementTree, never by
 pasting strings; checked against libvirt's RelaxNG schema and its test driver in
 tests/render/test_libvirt.py.
@@ -170,9 +170,9 @@ def _cpu(domain: ET.Element, layout: GuestLayout, accel: Accel) -> None:
 
 
 # QEMU's words -> libvirt's (src/conf/numa_conf.c virNumaCacheAssociativity, virNumaCachePolicy)
-_ASSOCIATIVITY = {"none": "none", "direct": "direct", "complex": "full"}
-_POLICY = {"none": "none", "write-back": "writeback", "write-through": "writethrough"}
-_HIERARCHY = {"first-level": "1", "second-level": "2", "third-level": "3"}
+ASSOCIATIVITY = {"none": "none", "direct": "direct", "complex": "full"}
+POLICY = {"none": "none", "write-back": "writeback", "write-through": "writethrough"}
+HIERARCHY = {"first-level": "1", "second-level": "2", "third-level": "3"}
 
 
 def _caches(cell: ET.Element, layout: GuestLayout, node_id: int) -> None:
@@ -180,7 +180,7 @@ def _caches(cell: ET.Element, layout: GuestLayout, node_id: int) -> None:
         if cache.node != node_id:
             continue
         element = ET.SubElement(
-            cell, "cache", level=str(cache.level), associativity=_ASSOCIATIVITY[cache.associativity], policy=_POLICY[cache.policy]
+            cell, "cache", level=str(cache.level), associativity=ASSOCIATIVITY[cache.associativity], policy=POLICY[cache.policy]
         )
         ET.SubElement(element, "size", value=str(cache.size_bytes // KIB), unit="KiB")
         ET.SubElement(element, "line", value=str(cache.line), unit="B")
@@ -193,11 +193,12 @@ def _interconnects(numa: ET.Element, layout: GuestLayout) -> None:
     position = {node.node_id: index for index, node in enumerate(layout.nodes)}
     interconnects = ET.SubElement(numa, "interconnects")
     initiator = {node.node_id: node.initiator for node in layout.nodes}
-    # libvirt takes a CPU-less cell's initiator from the first interconnect to it: its own first.
+    # libvirt gives a CPU-less cell the initiator of its lowest latency, the first on a tie
+    # (layout.libvirt_initiator): the cell's own initiator's links go first.
     for lb in sorted(layout.hmat_lb, key=lambda lb: initiator[lb.target] not in (None, lb.initiator)):
         attributes = {"initiator": str(position[lb.initiator]), "target": str(position[lb.target])}
-        if lb.hierarchy in _HIERARCHY:
-            attributes["cache"] = _HIERARCHY[lb.hierarchy]
+        if lb.hierarchy in HIERARCHY:
+            attributes["cache"] = HIERARCHY[lb.hierarchy]
         attributes["type"] = lb.data_type.split("-")[0]
         if lb.is_latency:
             ET.SubElement(interconnects, "latency", attributes, value=str(lb.value))

@@ -308,7 +308,7 @@ MEMATTR = (
         ),
         (
             '<topology version="2.0">' + '<object type="Group">' * 300,
-            "line 1: elements nested deeper than 200 levels (hwloc writes about 10)",
+            "line 1: elements nested deeper than 200 levels (hwloc XML is about 10 deep)",
         ),
         (
             '<!DOCTYPE t [<!ENTITY a "aaaa">]><topology version="2.0"/>',

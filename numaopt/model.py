@@ -585,7 +585,7 @@ class SearchSettings:
     kind: ObjectiveKind = ObjectiveKind.LOCALITY
     time_limit_s: float = 10.0
     seed: int = 0
-    workers: int = 1  # one worker is deterministic for a seed; more may return another plan of equal cost
+    workers: int = 1  # one worker: one plan for a seed, unless the time limit ends the search first
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from numaopt.model import GuestLayout, Machine
 from numaopt.processes import pdeathsig_preexec
 from numaopt.qemu.qmp import _reap, _refusal, debian_package
 from numaopt.render.qemu import qemu_command
+from numaopt.render.target import TCG_X86_CPU
 
 __all__ = [
     "BOOT_APPEND",
@@ -53,13 +54,11 @@ _FAST_APPEND = {
     "aarch64": ("mitigations=off", "cryptomgr.notests"),
 }
 _KVM_INTERNAL = "KVM internal error"
-# The x86 CPU model for boots. QEMU's default (qemu64) is an AMD family 15 without
-# topoext: the guest sees every thread as a core ("This family of AMD CPU doesn't
-# support hyperthreading"). An Intel-vendor "max" CPU exposes CPUID leaves 0xB/0x1F, so
-# the guest sees threads, cores and dies as -smp asks. Its family (15) is not one of
-# the Intel models whose LLC may span nodes silently (SNC), so a split socket warns.
-# Under KVM the host's CPU is used: there an Intel host may split sockets silently.
-X86_CPU = {"tcg": "max,vendor=GenuineIntel", "kvm": "host"}
+# The x86 CPU model for boots: under TCG an Intel-vendor "max" (render.target.TCG_X86_CPU),
+# whose family (15) is not one of the Intel models whose LLC may span nodes silently
+# (SNC), so a split socket warns. Under KVM the host's CPU is used: there an Intel host
+# may split sockets silently.
+X86_CPU = {"tcg": TCG_X86_CPU, "kvm": "host"}
 # TCG runs every vCPU of a boot on one host thread. With one thread per vCPU (QEMU's
 # default for x86 and arm64 guests) a vCPU that translates code while another vCPU
 # patches it can keep a stale translation: Debian's 6.1 then loops for ever on an int3

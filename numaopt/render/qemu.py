@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from numaopt.distances import LOCAL_DISTANCE
 from numaopt.model import BackendKind, GuestLayout, GuestNode, Machine, MemoryBackend, Plan
+from numaopt.render.target import TCG_X86_CPU
 from numaopt.units import format_cpulist, format_qemu_size
 
 # Batches of generated layouts render the same sizes, nodes and matrices over and over:
@@ -58,11 +59,9 @@ def _machine(layout: GuestLayout) -> list[tuple[str, str]]:
         # GICv3 takes up to 512 vCPUs (GICv2: 8); "max" is a 64-bit CPU under TCG and KVM.
         return [("-machine", f"virt,gic-version=3{hmat}"), ("-cpu", "max")]
     if layout.shape.threads > 1:
-        # QEMU's default x86 CPU (qemu64) and "max" are AMD CPUs under TCG (the accelerator
-        # QEMU picks when none is given): the guest is told "doesn't support hyperthreading"
-        # and sees no SMT. "max" with Intel's vendor has the topology leaves it needs, as
-        # numaopt's own boots use; under KVM a user's later -cpu host wins.
-        return [("-machine", layout.machine.value + hmat), ("-cpu", "max,vendor=GenuineIntel")]
+        # With no -accel QEMU runs TCG, where its default x86 CPU has no SMT threads
+        # (TCG_X86_CPU says why); under KVM a user's later -cpu host wins.
+        return [("-machine", layout.machine.value + hmat), ("-cpu", TCG_X86_CPU)]
     return [("-machine", layout.machine.value + hmat)]
 
 

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from numaopt.model import Machine
 
 DEFAULT_NAME = "numaopt-guest"
+# The x86 CPU under TCG wherever threads matter: QEMU's default (qemu64) and "max" are AMD
+# CPUs without topoext there, whose guest sees every thread as a core of its own ("This
+# family of AMD CPU doesn't support hyperthreading"). With Intel's vendor, max exposes
+# CPUID leaves 0xB/0x1F and the guest sees threads, cores and dies as -smp asks.
+TCG_X86_CPU = "max,vendor=GenuineIntel"
 
 
 class Accel(enum.StrEnum):
@@ -35,12 +40,12 @@ class VmOptions:
 
 
 def cpu_model(machine: Machine, accel: Accel) -> str:
-    """The QEMU CPU model the configuration asks for.
+    """The QEMU CPU model a VM manager's configuration asks for.
 
     Under KVM the host's CPU ("host"). Under TCG: cortex-a57 on aarch64 ``virt`` (the
     seed layout's CPU; 64-bit, with the GICv3 CPU interface QEMU emulates), and "max" on
-    x86, the model numaopt's QEMU line uses for SMT layouts: QEMU's default x86 model
-    (qemu64, an AMD family) would tell the guest it "doesn't support hyperthreading".
+    x86, which is an AMD CPU there: a renderer that can set the vendor gives SMT layouts
+    ``TCG_X86_CPU`` instead, and libvirt (whose maximum mode cannot) qemu64 with Intel's.
     """
     if accel is Accel.KVM:
         return "host"

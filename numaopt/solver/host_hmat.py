@@ -12,7 +12,7 @@ guest's own access0 and memory_side_cache files say what the host's do.
 QEMU keeps each table (one data type) as 16-bit entries times one base and refuses a
 value that does not fit (a bandwidth of 199999 MiB/s, an odd number above 65534, is one
 such): a table that would not fit is rounded to the precision it can hold — latencies
-to a multiple of a power of ten, bandwidths of a power of two MiB/s — so the plan starts.
+to a multiple of a power of ten, bandwidths to a multiple of a power of two MiB/s — so the plan starts.
 """
 
 from __future__ import annotations

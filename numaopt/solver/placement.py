@@ -602,6 +602,15 @@ class PlacementModel:
         weight = len(sockets) + 1
         return -(weight * cp_model.LinearExpr.sum(self.used) + cp_model.LinearExpr.sum(socket_used))
 
+    def solved(self, solver: cp_model.CpSolver) -> Placement:
+        """The placement of ``solver``'s solution of this model."""
+        inst, nodes = self.inst, range(self.inst.num_nodes)
+        return Placement(
+            tuple(next(n for n in nodes if solver.value(self.x[i, n])) for i in range(len(inst.items))),
+            tuple(tuple(int(solver.value(self.k[s, n])) for n in nodes) for s in range(len(inst.splits))),
+            tuple(tuple(int(solver.value(self.mem[s, n])) for n in nodes) for s in range(len(inst.splits))),
+        )
+
     def hint(self, placement: Placement) -> None:
         """A complete hint (placement, used nodes, level separations, products): CP-SAT keeps it as is."""
         for (i, n), var in self.x.items():
@@ -731,16 +740,6 @@ def _solver(instance: Instance, time_limit_s: float) -> cp_model.CpSolver:
     solver.parameters.num_workers = settings.workers
     solver.parameters.random_seed = settings.seed
     return solver
-
-
-def _placement(model: PlacementModel, solver: cp_model.CpSolver) -> Placement:
-    inst = model.inst
-    nodes = range(inst.num_nodes)
-    return Placement(
-        tuple(next(n for n in nodes if solver.value(model.x[i, n])) for i in range(len(inst.items))),
-        tuple(tuple(int(solver.value(model.k[s, n])) for n in nodes) for s in range(len(inst.splits))),
-        tuple(tuple(int(solver.value(model.mem[s, n])) for n in nodes) for s in range(len(inst.splits))),
-    )
 
 
 def _by_rows(instance: Instance) -> bool:
@@ -890,7 +889,7 @@ class _Search:
             self.bound = max(round(solver.best_objective_bound), self.bound or 0)
             # CP-SAT's plan, even when the hint looked cheaper: a greedy hint may break a
             # rule; a plan CP-SAT was hinted with and kept is never worse than it.
-            self.best = _placement(self.model, solver)
+            self.best = self.model.solved(solver)
             self.kept_by_cp_sat = True
         return status
 
@@ -941,7 +940,7 @@ def _node_count_first(
     if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         return Decision(status, None, None, None, wall_time_s=time.perf_counter() - start)
     best_primary = round(solver.objective_value)
-    first = _placement(model, solver)
+    first = model.solved(solver)
     model.model.clear_objective()  # type: ignore[no-untyped-call]
     model.model.add(primary <= best_primary)
     model.model.clear_hints()  # type: ignore[no-untyped-call]
@@ -957,7 +956,7 @@ def _node_count_first(
     return _decision(
         instance,
         SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
-        _placement(model, solver2),
+        model.solved(solver2),
         round(solver2.best_objective_bound) / instance.scale,
         elapsed,
         abs(best_primary),

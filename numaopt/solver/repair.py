@@ -71,9 +71,4 @@ def repaired(instance: Instance, hint: Placement, deadline: float) -> Placement:
     status = sigint.solve(solver, model.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise RepairFailed(infeasible=status == cp_model.INFEASIBLE)
-    nodes = range(instance.num_nodes)
-    return Placement(
-        tuple(next(n for n in nodes if solver.value(model.x[i, n])) for i in range(len(instance.items))),
-        tuple(tuple(int(solver.value(model.k[s, n])) for n in nodes) for s in range(len(instance.splits))),
-        tuple(tuple(int(solver.value(model.mem[s, n])) for n in nodes) for s in range(len(instance.splits))),
-    )
+    return model.solved(solver)

@@ -108,7 +108,7 @@ def _check_errors(plan: Plan) -> list[str]:
     return [str(f) for f in found if f.severity is Severity.ERROR]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests())
 def test_plan_exists_iff_brute_force_finds_one_and_optimal_means_optimal(request: PlacementRequest) -> None:
     best = brute_force_optimum(request, check_rules=True)

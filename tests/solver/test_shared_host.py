@@ -95,7 +95,7 @@ def whole_cores_apart(request: SharedHostRequest) -> Callable[[Placement], bool]
     return fits
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(smt_requests())
 def test_joint_optimum_on_an_smt_host_equals_brute_force(request: SharedHostRequest) -> None:
     best = brute_force_optimum(combine(request), check_rules=True, accept=whole_cores_apart(request))
@@ -143,7 +143,7 @@ def shared_requests(draw: st.DrawFn) -> SharedHostRequest:
     return SharedHostRequest(host, tuple(vms), settings=SETTINGS)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shared_requests())
 def test_joint_optimum_equals_brute_force(request: SharedHostRequest) -> None:
     best = brute_force_optimum(combine(request))

@@ -15,7 +15,7 @@ from numaopt.distances import distance_findings
 from numaopt.distances.sched_groups import broken_domain_findings, short_tree_findings
 from numaopt.model import CpuShape, GuestLayout, HmatLb, Machine
 from numaopt.rules import Finding, RuleSet, Severity
-from numaopt.units import KIB, MIB, format_cpulist, format_size
+from numaopt.units import KIB, MIB, UINT16_MAX, UINT64_MAX, format_cpulist, format_size
 
 MAX_NODES = 128  # QEMU include/sysemu/numa.h MAX_NODES
 RAM_ALIGN = 8 * 1024  # QEMU machine_set_mem rounds -m up to 8 KiB
@@ -541,8 +541,6 @@ def _initiator_refusals(layout: GuestLayout) -> list[str]:
     return found
 
 
-_UINT16_MAX = 0xFFFF
-_UINT64_MAX = (1 << 64) - 1
 
 
 @dataclass(slots=True)
@@ -556,14 +554,14 @@ class HmatRange:
 
     def add_latency(self, latency: int) -> bool:
         """parse_numa_hmat_lb's latency branch, step by step (its quirks included)."""
-        base = self.base or _UINT64_MAX
+        base = self.base or UINT64_MAX
         entry, temp_base = latency, 1
         while entry % 10 == 0:
             entry //= 10
             temp_base *= 10
         temp_base = min(base, temp_base)
         entry = max(self.range_bitmap, latency // base)  # QEMU divides by the previous base
-        if entry >= _UINT16_MAX:
+        if entry >= UINT16_MAX:
             return False
         self.base, self.range_bitmap = temp_base, entry
         return True
@@ -573,7 +571,7 @@ class HmatRange:
         bitmap = self.range_bitmap | bandwidth
         first_bit = (bitmap & -bitmap).bit_length() - 1
         entry = bandwidth >> first_bit
-        if bitmap.bit_length() - first_bit > 16 or entry >= _UINT16_MAX:
+        if bitmap.bit_length() - first_bit > 16 or entry >= UINT16_MAX:
             return False
         self.base, self.range_bitmap = 1 << first_bit, bitmap
         return True
@@ -584,11 +582,11 @@ def hmat_range_message(is_latency: bool, value: int, initiator: int, target: int
     if is_latency:
         return (
             f"Latency {value} between initiator={initiator} and target={target} should not differ from "
-            f"previously entered min or max values on more than {_UINT16_MAX - 1}"
+            f"previously entered min or max values on more than {UINT16_MAX - 1}"
         )
     return (
         f"Bandwidth {value} between initiator={initiator} and target={target} should not differ "
-        f"from previously entered values on more than {_UINT16_MAX - 1}"
+        f"from previously entered values on more than {UINT16_MAX - 1}"
     )
 
 

@@ -16,6 +16,10 @@ KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 TIB = 1024 * GIB
+# Widths of the fields QEMU, ACPI and Linux keep numbers in.
+UINT16_MAX = (1 << 16) - 1
+UINT32_MAX = (1 << 32) - 1
+UINT64_MAX = (1 << 64) - 1
 
 # Binary units only: QEMU reads "2G" as 2 GiB, so "GB" would be a lie either way.
 _SIZE_UNITS = {

@@ -22,7 +22,7 @@ from numaopt.errors import ProblemError
 from numaopt.hosts._common import shown
 from numaopt.model import HostNode, MemorySideCache, NodeAccess
 from numaopt.tables import TableReader
-from numaopt.units import format_cpulist, format_size, parse_cpulist, parse_size
+from numaopt.units import UINT16_MAX, UINT32_MAX, format_cpulist, format_size, parse_cpulist, parse_size
 
 __all__ = ["NODE_HMAT_KEYS", "hmat_entries", "read_access", "read_caches"]
 
@@ -32,8 +32,8 @@ ACCESS_KEYS = ("initiators", *ACCESS_VALUES)
 CACHE_KEYS = ("level", "size", "line", "associativity", "policy")
 ASSOCIATIVITY = ("direct", "complex", "none")
 POLICY = ("write-back", "write-through", "none")
-UINT32_MAX = (1 << 32) - 1  # Linux keeps access0 values in unsigned ints
-UINT16_MAX = (1 << 16) - 1  # and a cache line size in a u16, from the HMAT's 16-bit field
+# Linux keeps access0 values in unsigned ints (UINT32_MAX) and a cache line size in a u16
+# (UINT16_MAX), from the HMAT's 16-bit field.
 MAX_LEVEL = 255  # the HMAT's cache level is one byte
 NODE_LIST_HELP = 'a node list such as "0" or "0-1", or a list of node ids'
 ACCESS_EXAMPLE = 'a table such as { initiators = "0", read_latency = 120, read_bandwidth = 20000 }'

@@ -17,7 +17,7 @@ from numaopt.model import GuestLayout, HmatCache, HmatLb
 from numaopt.problem import schema
 from numaopt.problem.schema import keys
 from numaopt.tables import TableReader
-from numaopt.units import parse_size
+from numaopt.units import UINT16_MAX, parse_size
 
 __all__ = ["read_hmat", "tables"]
 
@@ -101,5 +101,5 @@ def _cache(guest: TableReader, index: int, raw: dict[str, Any]) -> HmatCache:
         level=entry.integer("level", 1, 3, "a cache level", required=True),
         associativity=associativity,
         policy=policy,
-        line=entry.integer("line", 0, 65535, "a line size in bytes", default=64),
+        line=entry.integer("line", 0, UINT16_MAX, "a line size in bytes", default=64),
     )

@@ -24,7 +24,7 @@ from pydantic_core import core_schema
 from numaopt.errors import ProblemError
 from numaopt.hosts.distance_rule import RULE_HELP
 from numaopt.hosts.toml import MAX_ID
-from numaopt.hosts.toml_hmat import MAX_LEVEL, UINT16_MAX, UINT32_MAX
+from numaopt.hosts.toml_hmat import MAX_LEVEL
 from numaopt.inputs import (
     MAX_CPU_ID,
     MAX_SEED,
@@ -38,7 +38,7 @@ from numaopt.inputs import (
 from numaopt.layout import MAX_NODES
 from numaopt.model import BackendKind, Machine, ObjectiveKind
 from numaopt.rules import RuleSet
-from numaopt.units import CPULIST_HELP, DURATION_HELP, SIZE_HELP, parse_cpulist
+from numaopt.units import CPULIST_HELP, DURATION_HELP, SIZE_HELP, UINT16_MAX, UINT32_MAX, parse_cpulist
 
 __all__ = ["Explicit", "Search", "SharedHost", "check_shape", "cpu_list", "keys", "problem_schema"]
 
@@ -132,7 +132,7 @@ class HmatCache(_Table):
     level: Annotated[int, _say("1..3, each level larger than the one below", 1, 3)]
     associativity: Literal["none", "direct", "complex"] | None = None
     policy: Literal["none", "write-back", "write-through"] | None = None
-    line: Annotated[int, _say("the cache line in bytes (default 64)", 0, 65535)] | None = None
+    line: Annotated[int, _say("the cache line in bytes (default 64)", 0, UINT16_MAX)] | None = None
 
 
 class Dimm(_Table):

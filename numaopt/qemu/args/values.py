@@ -22,12 +22,10 @@ from typing import ClassVar
 
 from numaopt.errors import one_line_message
 from numaopt.layout import MAX_NODES
-from numaopt.units import MIB
+from numaopt.units import MIB, UINT64_MAX
 
 RANGE_MAX = 65536  # QEMU OPTS_VISITOR_RANGE_MAX: elements in one "a-b" range
 MAX_LIST_VALUES = 1 << 20  # numaopt's own bound on one repeated list (QEMU has none)
-UINT16_MAX = 0xFFFF
-UINT64_MAX = (1 << 64) - 1
 # qapi_bool_parse (QEMU 7.2): every spelling QemuOpts, keyval and -object accept.
 BOOLS = {"on": True, "yes": True, "true": True, "y": True, "off": False, "no": False, "false": False, "n": False}
 _ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")  # QEMU id_wellformed

@@ -11,7 +11,7 @@ import typer
 from numaopt.cli.errors import naming
 from numaopt.cli.findings import finding_line, qemu_refuses
 from numaopt.layout import check_layout
-from numaopt.model import GuestLayout, Machine
+from numaopt.model import GuestLayout
 from numaopt.problem import load_problem
 from numaopt.render.several import split_vms
 from numaopt.rules import Finding, RuleSet, Severity
@@ -46,7 +46,19 @@ def _read_args(text: str, source: str) -> tuple[GuestLayout, list[Finding]]:
     from numaopt.qemu.args import qemu_findings, read_qemu_args
 
     config = read_qemu_args(text, source=source)
-    return config.layout, qemu_findings(config)
+    found = qemu_findings(config)
+    if not config.acpi and config.layout.num_nodes > 1:
+        found.append(
+            Finding(
+                RuleSet.LINUX_ACPI,
+                Severity.ERROR,
+                "acpi-off",
+                "ACPI is off (-machine acpi=off, -no-acpi, or a libvirt domain without <features><acpi/>), so the x86 "
+                "guest reads no SRAT or SLIT and sees one node",
+                "leave ACPI on (in libvirt: <acpi/> in <features>)",
+            )
+        )
+    return config.layout, found
 
 
 def _guests_of_plan(text: str, source: str, label: str) -> list[tuple[str, GuestLayout, list[Finding]]]:
@@ -68,19 +80,7 @@ def _guest_of_domain(text: str, source: str, label: str) -> tuple[str, GuestLayo
     from numaopt.render.qemu import qemu_command
 
     domain = read_domain(text, source)
-    layout, found = _read_args(shlex.join(domain.qemu_argv(qemu_command(domain.layout))), source)
-    if not domain.acpi and layout.machine is not Machine.VIRT and layout.num_nodes > 1:
-        found.append(
-            Finding(
-                layout.rules,
-                Severity.ERROR,
-                "acpi-off",
-                "the domain has no <features><acpi/>: libvirt starts QEMU with ACPI off, so the x86 guest reads no "
-                "SRAT or SLIT and sees one node",
-                "add <acpi/> to <features>",
-            )
-        )
-    return label, layout, found
+    return (label, *_read_args(shlex.join(domain.qemu_argv(qemu_command(domain.layout))), source))
 
 
 def _guests_of_problem(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:

@@ -192,7 +192,7 @@ def test_an_x86_domain_without_acpi_shows_the_guest_no_numa(tmp_path: Path) -> N
     file.write_text(domain("<cell id='0' cpus='0-1' memory='262144'/><cell id='1' cpus='2-3' memory='262144'/>", features=""))
     outcome = run_cli("check", str(file))
     assert outcome.code == 1
-    assert f"{file}: linux-acpi: error: QEMU starts it, but in the guest: the domain has no <features><acpi/>" in outcome.stdout
+    assert f"{file}: linux-acpi: error: QEMU starts it, but in the guest: ACPI is off" in outcome.stdout
     assert f"{file}: qemu: ok" in outcome.stdout  # QEMU starts it
 
 
@@ -205,3 +205,12 @@ def test_an_smt_domain_in_maximum_mode_under_tcg_is_told_the_guest_sees_no_threa
     assert "smt" in outcome.stdout and "doesn't support hyperthreading" in outcome.stdout, outcome.stdout
     file.write_text(domain(cells, cpu=smt.replace("mode='maximum'", "mode='custom'") + "<model vendor_id='GenuineIntel'>qemu64</model>"))
     assert "hyperthreading" not in run_cli("check", str(file)).stdout
+
+
+@pytest.mark.parametrize("switch", ["-no-acpi", "-machine acpi=off"])
+def test_pasted_arguments_with_acpi_off_show_the_guest_no_numa(switch: str, tmp_path: Path) -> None:
+    file = tmp_path / "vm.args"
+    file.write_text((ROOT / "tests" / "golden" / "seed-4node.sh").read_text().rstrip() + f" {switch}\n")
+    outcome = run_cli("check", str(file))
+    assert outcome.code == 1 and f"{file}: qemu: ok" in outcome.stdout
+    assert "linux-acpi: error: QEMU starts it, but in the guest: ACPI is off" in outcome.stdout

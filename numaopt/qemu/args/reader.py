@@ -56,6 +56,7 @@ class QemuConfig:
     smp_at: int = 0
     complete_at: int | None = None  # None: after every finding
     board_at: int | None = None
+    acpi: bool = True  # pc/q35 with ACPI (neither -machine acpi=off nor -no-acpi): where an x86 guest reads its nodes
 
 
 def qemu_findings(config: QemuConfig) -> list[Finding]:
@@ -120,6 +121,7 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
     # The board is built after QEMU completes the NUMA configuration (the layout's node
     # memory rule), and devices are plugged after the board: what they refuse comes last.
     board_at = len(context.findings)
+    acpi = True  # virt: the guest reads a device tree
     if board.machine is Machine.VIRT:
         check_gic(context, machine_props.get("gic-version"), maxcpus, kvm)
         check_virt_memory_devices(context, by_name, machine_props)
@@ -128,7 +130,9 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
         if not kvm:
             check_address_space(context, machine_type, ram, [arg.value or "" for arg in by_name.get("cpu", [])])
         devices = by_name.get("device", [])
-        check_pc_memory_devices(context, pc_board(by_name, machine_props, ram, backends, len(nodes)), devices)
+        pc = pc_board(by_name, machine_props, ram, backends, len(nodes))
+        check_pc_memory_devices(context, pc, devices)
+        acpi = pc.acpi
     layout = GuestLayout(
         vcpus=maxcpus,
         memory_bytes=ram.size,
@@ -149,6 +153,7 @@ def _read_families(context: Context, args: list[Arg], arch: str | None) -> QemuC
         smp_at=smp_at,
         complete_at=complete_at,
         board_at=board_at,
+        acpi=acpi,
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "numaopt"
 
-FOUNDATION = {"errors", "inputs", "units", "rules", "files", "clock", "processes", "tables"}
+FOUNDATION = {"errors", "inputs", "units", "rules", "files", "clock", "processes", "tables", "xml_input"}
 DOMAIN = FOUNDATION | {"distances", "model", "layout"}
 # Which areas each area may import (its own modules always).
 ALLOWED: dict[str, set[str]] = {
@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "files": {"errors"},
     "units": {"inputs"},
     "tables": {"errors", "inputs"},
+    "xml_input": {"errors"},
     "distances": {"rules"},
     "model": {"distances", "rules"},
     "layout": {"distances", "model", "rules", "units"},

@@ -31,7 +31,7 @@ def _read_for_check(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
     source = "<stdin>" if str(path) == "-" else str(path)
     if text.lstrip().startswith("{"):
         return _guests_of_plan(text, source, str(path))
-    from numaopt.libvirt_domain import looks_like_domain
+    from numaopt.qemu.libvirt_domain import looks_like_domain
 
     if looks_like_domain(text):
         return [_guest_of_domain(text, source, str(path))]
@@ -76,7 +76,7 @@ def _guest_of_domain(text: str, source: str, label: str) -> tuple[str, GuestLayo
     """A libvirt domain, judged by the QEMU command libvirt would start for it."""
     import shlex
 
-    from numaopt.libvirt_domain import read_domain
+    from numaopt.qemu.libvirt_domain import read_domain
     from numaopt.render.qemu import qemu_command
 
     domain = read_domain(text, source)

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numaopt.libvirt_domain import read_domain
+from numaopt.qemu.libvirt_domain import read_domain
 from numaopt.render.libvirt import domain_xml
 from tests.support.cli import Outcome, run_cli
+from tests.support.libvirt import libvirt_qemu_argv
 from tests.support.problems import INFEASIBLE, PROBLEMS, SHARED, plan_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,8 +173,6 @@ def test_a_cpu_less_cells_initiator_is_the_one_libvirt_picks(links: str, initiat
 
 @pytest.mark.qemu
 def test_libvirts_own_qemu_driver_picks_the_same_initiator() -> None:
-    from tests.render.test_libvirt import libvirt_qemu_argv
-
     links = "<latency initiator='0' target='2' type='access' value='200'/><latency initiator='1' target='2' type='access' value='100'/>"
     argv = libvirt_qemu_argv(domain(TIERED, links).replace("<domain type='qemu'>", "<domain type='qemu'><name>t</name><memory unit='KiB'>786432</memory>"))
     assert "node,nodeid=2,initiator=1,memdev=ram-node2" in argv

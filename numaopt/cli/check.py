@@ -31,14 +31,19 @@ def _read_for_check(path: Path) -> list[tuple[str, GuestLayout, list[Finding]]]:
     source = "<stdin>" if str(path) == "-" else str(path)
     if text.lstrip().startswith("{"):
         return _guests_of_plan(text, source, str(path))
+    sections = split_vms(text)
+    if sections is None:
+        return [_guest_of_text(text, source, str(path))]
+    return [_guest_of_text(section, f"{source} (vm {name})", f"{path} (vm {name})") for name, section in sections]
+
+
+def _guest_of_text(text: str, source: str, label: str) -> tuple[str, GuestLayout, list[Finding]]:
+    """One VM's libvirt domain or QEMU arguments."""
     from numaopt.qemu.libvirt_domain import looks_like_domain
 
     if looks_like_domain(text):
-        return [_guest_of_domain(text, source, str(path))]
-    sections = split_vms(text)
-    if sections is None:
-        return [(str(path), *_read_args(text, source))]
-    return [(f"{path} (vm {name})", *_read_args(section, f"{source} (vm {name})")) for name, section in sections]
+        return _guest_of_domain(text, source, label)
+    return (label, *_read_args(text, source))
 
 
 def _read_args(text: str, source: str) -> tuple[GuestLayout, list[Finding]]:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from numaopt.errors import InputError
 from numaopt.files import prepare_output_dir, write_atomically
 from numaopt.model import Plan, SharedHostRequest
 from numaopt.render.several import join_vms
@@ -68,8 +67,6 @@ def solve_shared(
     }
     texts = {name: render(plan, name) for name, plan in shared.plans}
     if out is None:
-        if fmt in ("libvirt", "libvirt-domain"):
-            raise InputError("several VMs give several libvirt domains: give --out DIR for one .xml file per VM", where="--out")
         if fmt == "json":
             typer.echo(shared_plan_to_json(shared.plans, facts), nl=False)
         else:

@@ -51,6 +51,11 @@ def test_every_format_check_reads_passes_check(problem: Path, tmp_path: Path) ->
         for file in files:
             vms = len(json.loads(file.read_text())["vms"]) if file.name == "plans.json" else 1
             assert_checked_clean(run_cli("check", str(file)), file, vms)
+        printed = run_cli("solve", str(problem), "--format", fmt, "--quiet")  # on stdout: several VMs in one text
+        assert printed.code == 0, printed
+        stdout = tmp_path / f"{fmt}.stdout"
+        stdout.write_text(printed.stdout)
+        assert_checked_clean(run_cli("check", str(stdout)), stdout, len(files) - (fmt == "json") if several else 1)
 
 
 @pytest.mark.parametrize("problem", EXAMPLES, ids=lambda p: p.stem)
